@@ -1,0 +1,73 @@
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "core/formats.h"
+#include "core/json_node.h"
+
+namespace pipekit {
+
+std::string plan_to_json(const Plan& p) {
+  nlohmann::ordered_json j;
+  j["format"] = "pipekit-plan/1";
+  j["model"] = p.model;
+  j["profile"] = p.profile_path;
+  j["microbatch_size"] = p.microbatch_size;
+  j["cost_model"] = p.cost_model;
+  auto& stages = j["stages"] = nlohmann::ordered_json::array();
+  for (const auto& s : p.stages)
+    stages.push_back({{"layers", s.layers}, {"replicas", s.replicas}, {"ranks", s.ranks}});
+  j["schedule"] = {{"kind", p.schedule.kind},
+                   {"microbatches", p.schedule.microbatches},
+                   {"virtual_stages", p.schedule.virtual_stages},
+                   {"recompute", to_string(p.schedule.recompute)},
+                   {"minibatches", p.schedule.minibatches}};
+  j["cluster"] = cluster_json_value(p.cluster);
+  j["predicted"] = p.predicted;
+  return j.dump(1) + "\n";
+}
+
+Plan plan_from_json(std::string_view text, const std::string& source) {
+  nlohmann::json j = parse_json_text(text, source);
+  JsonNode root(j, "$", source);
+  check_format(root, "plan", 1);
+  Plan p;
+  if (auto v = root.find("model")) p.model = v->string();
+  if (auto v = root.find("profile")) p.profile_path = v->string();
+  if (auto v = root.find("microbatch_size")) p.microbatch_size = v->int32();
+  if (auto v = root.find("cost_model")) p.cost_model = v->string();
+  JsonNode stages = root.at("stages");
+  for (std::size_t i = 0; i < stages.size(); ++i) {
+    JsonNode s = stages.item(i);
+    s.only_keys({"layers", "replicas", "ranks"});
+    PlanStage st;
+    JsonNode layers = s.at("layers");
+    for (std::size_t k = 0; k < layers.size(); ++k) st.layers.push_back(layers.item(k).int32());
+    if (auto v = s.find("replicas")) st.replicas = v->int32();
+    JsonNode ranks = s.at("ranks");
+    for (std::size_t k = 0; k < ranks.size(); ++k) st.ranks.push_back(ranks.item(k).int32());
+    p.stages.push_back(std::move(st));
+  }
+  JsonNode sched = root.at("schedule");
+  sched.only_keys({"kind", "microbatches", "virtual_stages", "recompute", "minibatches"});
+  p.schedule.kind = sched.at("kind").string();
+  p.schedule.microbatches = sched.at("microbatches").int32();
+  if (auto v = sched.find("virtual_stages")) p.schedule.virtual_stages = v->int32();
+  if (auto v = sched.find("minibatches")) p.schedule.minibatches = v->int32();
+  if (auto v = sched.find("recompute")) {
+    if (!recompute_from_string(v->string(), p.schedule.recompute))
+      v->fail(fmt::format("recompute is '{}'; use never, except_last or always", v->string()));
+  }
+  if (auto c = root.find("cluster")) {
+    p.cluster = cluster_from_node(*c);
+    validate(p.cluster, source);
+  }
+  if (auto pr = root.find("predicted")) {
+    pr->expect_object();
+    for (auto it = pr->raw().begin(); it != pr->raw().end(); ++it)
+      p.predicted[it.key()] = JsonNode(*it, pr->path() + "." + it.key(), source).number();
+  }
+  validate(p, source);
+  return p;
+}
+
+}  // namespace pipekit

@@ -1,0 +1,90 @@
+#include "core/profile.h"
+
+#include <cmath>
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "core/layer_graph.h"
+
+namespace pipekit {
+
+bool Profile::is_chain() const {
+  if (edges.empty()) return true;
+  if (edges.size() + 1 != layers.size()) return false;
+  for (std::size_t i = 0; i < edges.size(); ++i)
+    if (edges[i].first != static_cast<int>(i) || edges[i].second != static_cast<int>(i) + 1) return false;
+  return true;
+}
+
+ProfileTotals totals(const Profile& p) {
+  ProfileTotals t;
+  t.layers = static_cast<int>(p.layers.size());
+  for (const auto& l : p.layers) {
+    t.forward_ms += l.forward_ms;
+    t.backward_ms += l.backward_ms;
+    t.param_bytes += l.param_bytes;
+    t.output_bytes += l.output_bytes;
+    t.saved_bytes += l.saved_bytes;
+    t.workspace_bytes += l.workspace_bytes;
+  }
+  t.param_count_fp32 = t.param_bytes / 4;
+  return t;
+}
+
+namespace {
+void check_time(double v, const std::string& source, const std::string& where, const char* field) {
+  if (!std::isfinite(v) || v < 0)
+    throw InputError(source, where,
+                     fmt::format("{} is {}; times must be finite and >= 0 milliseconds", field, v));
+}
+void check_size(std::int64_t v, const std::string& source, const std::string& where, const char* field) {
+  if (v < 0) throw InputError(source, where, fmt::format("{} is {}; sizes must be >= 0 bytes", field, v));
+}
+}  // namespace
+
+void validate(const Profile& p, const std::string& source) {
+  if (p.layers.empty())
+    throw InputError(source, "$.layers", "the model has no layers; a profile needs at least one layer");
+  if (p.microbatch_size < 0 || p.seq_len < 0 || p.input_bytes < 0)
+    throw InputError(source, "", "microbatch_size, seq_len and input_bytes must be >= 0");
+  for (std::size_t i = 0; i < p.layers.size(); ++i) {
+    const Layer& l = p.layers[i];
+    std::string where = fmt::format("$.layers[{}] ('{}')", i, l.name);
+    check_time(l.forward_ms, source, where, "forward_ms");
+    check_time(l.backward_ms, source, where, "backward_ms");
+    if (l.input_grad_ms.has_value() != l.weight_grad_ms.has_value())
+      throw InputError(source, where, "give both input_grad_ms and weight_grad_ms, or neither");
+    if (l.input_grad_ms) {
+      check_time(*l.input_grad_ms, source, where, "input_grad_ms");
+      check_time(*l.weight_grad_ms, source, where, "weight_grad_ms");
+      double sum = *l.input_grad_ms + *l.weight_grad_ms;
+      if (std::abs(sum - l.backward_ms) > 1e-6 + 1e-3 * l.backward_ms)
+        throw InputError(source, where,
+                         fmt::format("input_grad_ms + weight_grad_ms = {} but backward_ms = {}; "
+                                     "the two parts must add up to the full backward",
+                                     sum, l.backward_ms));
+    }
+    check_size(l.param_bytes, source, where, "param_bytes");
+    check_size(l.output_bytes, source, where, "output_bytes");
+    check_size(l.saved_bytes, source, where, "saved_bytes");
+    check_size(l.workspace_bytes, source, where, "workspace_bytes");
+  }
+  const int n = static_cast<int>(p.layers.size());
+  for (std::size_t e = 0; e < p.edges.size(); ++e) {
+    auto [a, b] = p.edges[e];
+    std::string where = fmt::format("$.edges[{}]", e);
+    if (a < 0 || a >= n || b < 0 || b >= n)
+      throw InputError(source, where,
+                       fmt::format("edge {} -> {} names a layer that does not exist (layers are "
+                                   "0..{})",
+                                   a, b, n - 1));
+    if (a == b) throw InputError(source, where, fmt::format("layer {} feeds itself", a));
+  }
+  if (auto v = find_cycle(build_layer_dag(p)))
+    throw InputError(source, "$.edges",
+                     fmt::format("the layer graph has a cycle through layer {} ('{}'); a model "
+                                 "must be a DAG",
+                                 *v, p.layers[*v].name));
+}
+
+}  // namespace pipekit
