@@ -110,6 +110,12 @@ nlohmann::json parse_json_text(std::string_view text, const std::string& source)
     if (p != std::string::npos) what = what.substr(p);
     throw InputError(source, fmt::format("line {}, column {}", line, col),
                      fmt::format("not valid JSON ({})", what));
+  } catch (const nlohmann::json::exception& e) {
+    // e.g. out_of_range for "1e999": a number that does not fit a double is not a finite number.
+    std::string what = e.what();
+    auto p = what.find(']');
+    throw InputError(source, "", fmt::format("not valid JSON: {}; numbers must be finite",
+                                             p == std::string::npos ? what : what.substr(p + 2)));
   }
 }
 

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs pipekit from build dir $1 into a temporary prefix, builds the consumer
+# project $2 with find_package(pipekit), runs it on profile $3 and checks its output.
+set -euo pipefail
+build=$1 consumer=$2 profile=$3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
+test -x "$tmp/prefix/bin/pipekit"
+cmake -S "$consumer" -B "$tmp/build" -G Ninja -DCMAKE_PREFIX_PATH="$tmp/prefix" -DCMAKE_BUILD_TYPE=Release >/dev/null
+ninja -C "$tmp/build" >/dev/null
+out=$("$tmp/build/consumer" "$profile")
+echo "$out"
+grep -q "layers 40" <<<"$out"
+grep -q "consumer ok" <<<"$out"
