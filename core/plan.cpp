@@ -44,6 +44,14 @@ void validate(const Plan& p, const std::string& source, int num_layers) {
     throw InputError(source, "$.schedule.microbatches", "needs at least one micro-batch");
   if (p.schedule.virtual_stages < 1)
     throw InputError(source, "$.schedule.virtual_stages", "needs at least one virtual stage per rank");
+  // Generators allocate per micro-batch and per stage: keep the counts plausible.
+  if (p.schedule.microbatches > (1 << 24))
+    throw InputError(source, "$.schedule.microbatches", "more than 16777216 micro-batches; check the plan");
+  if (p.schedule.virtual_stages > 1024)
+    throw InputError(source, "$.schedule.virtual_stages", "more than 1024 virtual stages per rank; check the plan");
+  if (p.schedule.minibatches < 1 || p.schedule.minibatches > (1 << 20))
+    throw InputError(source, "$.schedule.minibatches", "must be between 1 and 1048576");
+  if (p.stages.size() > (1u << 20)) throw InputError(source, "$.stages", "more than 1048576 stages");
   std::vector<int> owner(num_layers > 0 ? num_layers : 0, -1);
   for (std::size_t i = 0; i < p.stages.size(); ++i) {
     const auto& s = p.stages[i];
@@ -55,7 +63,7 @@ void validate(const Plan& p, const std::string& source, int num_layers) {
                        fmt::format("replicas is {} but {} ranks are listed; list one rank per replica",
                                    s.replicas, s.ranks.size()));
     for (int r : s.ranks)
-      if (r < 0) throw InputError(source, where, "ranks must be >= 0");
+      if (r < 0 || r >= (1 << 20)) throw InputError(source, where, "ranks must be between 0 and 1048575");
     if (num_layers >= 0)
       for (int l : s.layers) {
         if (l < 0 || l >= num_layers)

@@ -38,6 +38,13 @@ void infer_schedule_shape(Schedule& s, const std::string& source) {
       max_stage = std::max(max_stage, a.stage);
       max_mb = std::max(max_mb, a.microbatch);
     }
+  // Indices size the per-stage tables below; refuse absurd ones instead of allocating gigabytes.
+  constexpr int kMaxStages = 1 << 20, kMaxMicrobatches = 1 << 24;
+  if (max_stage >= kMaxStages)
+    throw InputError(source, "", fmt::format("stage index {} is too large (at most {} stages)", max_stage, kMaxStages));
+  if (max_mb >= kMaxMicrobatches)
+    throw InputError(source, "",
+                     fmt::format("micro-batch index {} is too large (at most {} micro-batches)", max_mb, kMaxMicrobatches));
   s.num_stages = max_stage + 1;
   s.num_microbatches = max_mb + 1;
   s.stage_to_rank.assign(s.num_stages, -1);

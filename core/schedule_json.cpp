@@ -47,6 +47,7 @@ Schedule schedule_from_json(std::string_view text, const std::string& source) {
   // if the file says so, so take stage_to_rank and counts from the file when present.
   if (auto v = root.find("num_microbatches")) {
     int m = v->int32();
+    if (m > (1 << 24)) v->fail("too many micro-batches (at most 16777216)");
     if (m < s.num_microbatches) v->fail(fmt::format("says {} micro-batches but actions use {}", m, s.num_microbatches));
     s.num_microbatches = m;
   }

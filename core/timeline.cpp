@@ -26,6 +26,10 @@ bool stream_from_string(std::string_view s, Stream& out) {
 
 void validate(const Timeline& t, const std::string& source) {
   if (t.num_ranks < 1) throw InputError(source, "$.num_ranks", "a timeline needs at least one rank");
+  if (t.num_ranks > (1 << 20)) throw InputError(source, "$.num_ranks", "more than 1048576 ranks; check the file");
+  if (t.num_stages < 0 || t.num_stages > (1 << 20) || t.num_microbatches < 0 || t.num_microbatches > (1 << 24) ||
+      t.virtual_stages < 1 || t.virtual_stages > (1 << 16))
+    throw InputError(source, "$", "num_stages, num_microbatches or virtual_stages is out of range");
   if (!std::isfinite(t.step_time_ms) || t.step_time_ms < 0)
     throw InputError(source, "$.step_time_ms", "must be finite and >= 0");
   for (std::size_t i = 0; i < t.events.size(); ++i) {
