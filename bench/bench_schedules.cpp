@@ -1,0 +1,54 @@
+// Generation, lowering and validation cost of large schedules: all three are
+// meant to be linear in the number of actions.
+#include <benchmark/benchmark.h>
+
+#include "planner/lowering.h"
+#include "planner/schedule_generator.h"
+#include "simulator/schedule_validator.h"
+
+namespace {
+
+pipekit::ScheduleSpec spec(const char* kind, int m, int v) {
+  pipekit::ScheduleSpec s;
+  s.kind = kind;
+  s.microbatches = m;
+  s.virtual_stages = v;
+  return s;
+}
+
+void BM_Generate1F1B(benchmark::State& st) {
+  for (auto _ : st) benchmark::DoNotOptimize(pipekit::generate_schedule(spec("1f1b", 1024, 1), 64));
+}
+BENCHMARK(BM_Generate1F1B)->Unit(benchmark::kMillisecond);
+
+void BM_GenerateInterleaved(benchmark::State& st) {
+  for (auto _ : st)
+    benchmark::DoNotOptimize(pipekit::generate_schedule(spec("interleaved", 2048, 4), 128));
+}
+BENCHMARK(BM_GenerateInterleaved)->Unit(benchmark::kMillisecond);
+
+void BM_GenerateZbv(benchmark::State& st) {
+  for (auto _ : st) benchmark::DoNotOptimize(pipekit::generate_schedule(spec("zbv", 1024, 2), 64));
+}
+BENCHMARK(BM_GenerateZbv)->Unit(benchmark::kMillisecond);
+
+void BM_GenerateZbH1(benchmark::State& st) {
+  for (auto _ : st) benchmark::DoNotOptimize(pipekit::generate_schedule(spec("zb-h1", 1024, 1), 64));
+}
+BENCHMARK(BM_GenerateZbH1)->Unit(benchmark::kMillisecond);
+
+void BM_LowerInterleaved(benchmark::State& st) {
+  auto s = pipekit::generate_schedule(spec("interleaved", 2048, 4), 128);
+  for (auto _ : st) benchmark::DoNotOptimize(pipekit::lower_schedule(s));
+}
+BENCHMARK(BM_LowerInterleaved)->Unit(benchmark::kMillisecond);
+
+void BM_ValidateLoweredInterleaved(benchmark::State& st) {
+  auto s = pipekit::lower_schedule(pipekit::generate_schedule(spec("interleaved", 2048, 4), 128));
+  for (auto _ : st) benchmark::DoNotOptimize(pipekit::validate_schedule(s));
+}
+BENCHMARK(BM_ValidateLoweredInterleaved)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
