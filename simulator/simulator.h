@@ -1,0 +1,92 @@
+// Discrete-event simulation of one pipeline schedule: per-rank timelines,
+// step time, bubbles and memory.
+//
+// Each rank runs its action list in order on one compute stream. Transfers run
+// on links between devices (latency + bytes / bandwidth of the joining level of
+// the Cluster, rank r = device r unless SimOptions::rank_device says otherwise),
+// one transfer at a time per direction, overlapping compute. Dependencies: F of a
+// micro-batch on stage s needs the activation from stage s-1; B or I needs F on
+// the same stage and the gradient from s+1; W needs I (or B); R needs F; SEND_*
+// needs the compute that produced its data. STEP and REDUCE_GRAD follow the rank's
+// list order (REDUCE_GRAD costs the stage's all-reduce). An unlowered schedule
+// moves data across ranks implicitly (a transfer when the producer finishes); a
+// lowered one moves it only through SEND (eager: it starts when posted and the
+// link is free) and a consumer also needs its RECV posted earlier in its list.
+//
+// A schedule that cannot finish is found as soon as no rank can progress and is
+// reported by InputError naming every rank's blocked action and what it waits
+// for. Cost is linear in the number of actions (flat arrays indexed by
+// (stage, micro-batch), a program counter per rank, a work list of ranks that a
+// finished dependency may unblock); no per-action allocation when
+// record_timeline is off.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/cluster.h"
+#include "core/schedule.h"
+#include "core/timeline.h"
+#include "simulator/memory_model.h"
+#include "simulator/stage_costs.h"
+
+namespace pipekit {
+
+struct SimOptions {
+  Optimizer optimizer = Optimizer::adam;
+  int microbatch_size = 1;              // samples per micro-batch (throughput)
+  int microbatches_per_minibatch = 0;   // async schedules; 0: total / STEPs of stage 0
+  double step_ms = 0;                   // optimizer step cost of one stage
+  std::vector<int> rank_device;         // cluster device of each rank; empty: identity
+  bool record_timeline = true;          // events and memory samples; metrics always
+};
+
+struct RankMetrics {
+  double busy_ms = 0;          // compute stream busy
+  double idle_ms = 0;          // step_time - busy
+  double bubble_fraction = 0;  // idle / step_time
+  double span_ms = 0;          // first compute start to last compute end
+  std::int64_t peak_memory_bytes = 0;
+  MemorySample peak_memory;       // terms at the peak
+  std::string peak_term;          // largest term at the peak
+  int peak_inflight_microbatches = 0;  // forwards whose last backward has not finished
+};
+
+struct SimMetrics {
+  double step_time_ms = 0;  // makespan of the simulated schedule
+  // Flush schedules: step_time_ms. pipedream/2bw: steady-state time per minibatch,
+  // (C[k2] - C[k1]) / (k2 - k1) where C[k] is when the last backward of minibatch k
+  // finishes on any stage, k1 = n/4, k2 = n-1-n/4 over n minibatches (the middle
+  // half, away from fill and drain); one minibatch: step_time_ms.
+  double time_per_minibatch_ms = 0;
+  bool asynchronous = false;
+  int minibatches = 1;
+  int microbatches_per_minibatch = 0;
+  double throughput_samples_per_s = 0;  // minibatch samples / time_per_minibatch
+  double bubble_fraction = 0;           // sum idle / (ranks * step_time)
+  std::int64_t peak_memory_bytes = 0;   // max over ranks
+  std::int64_t device_memory_bytes = 0; // limit from the cluster, 0 = none
+  bool fits_memory = true;
+  std::size_t actions = 0;
+  std::vector<RankMetrics> ranks;
+};
+
+struct SimulationResult {
+  SimMetrics metrics;
+  // Empty events/memory unless record_timeline. Events are grouped by rank, then
+  // stream (compute, send, recv), each group in start order; memory samples by
+  // rank in time order, one per instant at which a term changed.
+  Timeline timeline;
+};
+
+// costs.stages must cover every stage of the schedule. Throws InputError for an
+// action on a rank that does not hold its stage, duplicates, out-of-range
+// indices, and for schedules that deadlock.
+SimulationResult simulate(const Schedule& schedule, const StageCosts& costs, const Cluster& cluster,
+                          const SimOptions& options = {});
+
+// Cluster with free links and no memory limit, for p ranks.
+Cluster free_cluster(int ranks);
+
+}  // namespace pipekit

@@ -1,0 +1,88 @@
+// Stage costs from a profile and from synthetic numbers.
+#include <doctest/doctest.h>
+
+#include "core/error.h"
+#include "simulator/stage_costs.h"
+
+using namespace pipekit;
+
+namespace {
+Profile four_layers(bool split) {
+  Profile p;
+  p.model = "toy";
+  p.microbatch_size = 2;
+  p.input_bytes = 64;
+  for (int i = 0; i < 4; ++i) {
+    Layer l;
+    l.name = "l" + std::to_string(i);
+    l.forward_ms = 1.0 + i;
+    l.backward_ms = 2.0 * (1.0 + i);
+    if (split) {
+      l.input_grad_ms = 0.5 * (1.0 + i);
+      l.weight_grad_ms = 1.5 * (1.0 + i);
+    }
+    l.param_bytes = 100 * (i + 1);
+    l.output_bytes = 10 * (i + 1);
+    l.saved_bytes = 1000 * (i + 1);
+    l.workspace_bytes = 7 * (i + 1);
+    p.layers.push_back(l);
+  }
+  return p;
+}
+}  // namespace
+
+TEST_CASE("stage costs sum a stage's layers; boundaries carry the last layer's output") {
+  StageCosts c = stage_costs_from_layers(four_layers(false), {{0, 1}, {2, 3}});
+  REQUIRE(c.stages.size() == 2);
+  CHECK_FALSE(c.measured_split);
+  CHECK(c.stages[0].forward_ms == doctest::Approx(3.0));
+  CHECK(c.stages[1].backward_ms == doctest::Approx(14.0));
+  CHECK(c.stages[1].input_grad_ms == doctest::Approx(7.0));  // default I = W = B/2
+  CHECK(c.stages[1].weight_grad_ms == doctest::Approx(7.0));
+  CHECK(c.stages[0].recompute_ms == doctest::Approx(3.0));
+  CHECK(c.stages[0].output_bytes == 20);
+  CHECK(c.stages[1].output_bytes == 0);
+  CHECK(c.stages[0].input_bytes == 64);
+  CHECK(c.stages[1].input_bytes == 20);
+  CHECK(c.stages[0].param_bytes == 300);
+  CHECK(c.stages[1].saved_bytes == 7000);
+  CHECK(c.stages[1].workspace_bytes == 28);
+}
+
+TEST_CASE("measured I/W split is used; micro-batch size scales times and activations") {
+  StageCosts c = stage_costs_from_layers(four_layers(true), {{0}, {1, 2, 3}}, 4);
+  CHECK(c.measured_split);
+  CHECK(c.stages[0].input_grad_ms == doctest::Approx(1.0));   // 0.5 * 2
+  CHECK(c.stages[0].weight_grad_ms == doctest::Approx(3.0));  // 1.5 * 2
+  CHECK(c.stages[0].forward_ms == doctest::Approx(2.0));
+  CHECK(c.stages[0].output_bytes == 20);
+  CHECK(c.stages[0].param_bytes == 100);  // weights do not scale
+}
+
+TEST_CASE("plan stages: replicas pay a ring all-reduce") {
+  Plan plan;
+  plan.microbatch_size = 2;
+  plan.cluster = flat_cluster(4, 1000.0, 0.001);  // 1000 B/s, 1 ms
+  plan.stages = {{{0, 1}, 2, {0, 1}}, {{2, 3}, 1, {2}}};
+  StageCosts c = stage_costs_from_plan(four_layers(false), plan);
+  // 2 (n-1) messages of 300/2 bytes: 2 * (1 ms + 150 ms)
+  CHECK(c.stages[0].allreduce_ms == doctest::Approx(302.0));
+  CHECK(c.stages[0].replicas == 2);
+  // Two replicas take micro-batches in turn: one simulated rank twice as fast.
+  CHECK(c.stages[0].forward_ms == doctest::Approx(1.5));
+  CHECK(c.stages[1].forward_ms == doctest::Approx(7.0));
+  CHECK(c.stages[1].allreduce_ms == 0);
+  plan.stages[1].layers = {2, 9};
+  CHECK_THROWS_AS(stage_costs_from_plan(four_layers(false), plan), InputError);
+}
+
+TEST_CASE("synthetic costs split a rank's time over its chunks") {
+  StageCosts c = synthetic_stage_costs(2, 2, 4.0, 8.0, 2.0, 50);
+  REQUIRE(c.stages.size() == 4);
+  CHECK(c.stages[1].forward_ms == doctest::Approx(2.0));
+  CHECK(c.stages[1].weight_grad_ms == doctest::Approx(1.0));
+  CHECK(c.stages[1].input_grad_ms == doctest::Approx(3.0));
+  CHECK(c.stages[2].output_bytes == 50);
+  CHECK(c.stages[3].output_bytes == 0);
+  CHECK_THROWS_AS(synthetic_stage_costs(2, 1, 1.0, 2.0, 3.0), InputError);
+}
