@@ -19,6 +19,7 @@
 #include "profiles/pipedream_graph.h"
 #include "simulator/simulator.h"
 #include "viz/terminal_chart.h"
+#include "viz/viz_outputs.h"
 
 namespace pipekit::cli {
 namespace {
@@ -35,6 +36,7 @@ struct SimulateOptions {
   std::string optimizer = "adam";
   bool json = false, unlowered = false;
   int width = 100;
+  VizOutputs viz;
 };
 
 std::int64_t bytes_flag(const std::string& text, const std::string& flag) {
@@ -222,10 +224,18 @@ void run_simulate(const SimulateOptions& o) {
                         : std::max(1, profile.microbatch_size);
   opt.microbatches_per_minibatch = from_file ? 0 : spec.microbatches;
   opt.rank_device = rank_device;
-  opt.record_timeline = !o.timeline.empty() || !o.json;
+  opt.record_timeline = !o.timeline.empty() || !o.json || o.viz.any();
   SimulationResult res = simulate(schedule, costs, cluster, opt);
   const SimMetrics& m = res.metrics;
+  // The report's throughput column reads samples per step from the timeline's meta.
+  res.timeline.meta["samples_per_step"] = std::to_string(opt.microbatch_size * schedule.num_microbatches);
   if (!o.timeline.empty()) write_text_file(o.timeline, timeline_to_json(res.timeline));
+  std::vector<std::string> written;
+  if (o.viz.any()) written = write_viz_outputs(o.viz, res.timeline, o.plan.empty() ? nullptr : &plan);
+  // With --json, stdout stays pure JSON; where files went goes to stderr.
+  auto report_written = [&] {
+    for (const auto& line : written) fmt::print(o.json ? stderr : stdout, "wrote {}\n", line);
+  };
 
   if (o.json) {
     nlohmann::ordered_json j;
@@ -263,6 +273,7 @@ void run_simulate(const SimulateOptions& o) {
       rj.push_back(x);
     }
     fmt::print("{}\n", j.dump(2));
+    report_written();
     return;
   }
   fmt::print("{} on {} ranks, {} stages, {} micro-batches ({} actions{})\n", schedule.kind, schedule.num_ranks,
@@ -285,6 +296,7 @@ void run_simulate(const SimulateOptions& o) {
     fmt::print("memory limit {}: {}\n", format_bytes(static_cast<double>(m.device_memory_bytes)),
                m.fits_memory ? "fits" : fmt::format("DOES NOT FIT (peak {})", format_bytes(static_cast<double>(m.peak_memory_bytes))));
   fmt::print("\n{}", render_terminal_chart(res.timeline, o.width));
+  report_written();
 }
 
 void add_simulate(CLI::App& app) {
@@ -326,6 +338,11 @@ void add_simulate(CLI::App& app) {
   cmd->add_flag("--unlowered", o->unlowered, "Simulate without SEND/RECV actions (implicit transfers)");
   cmd->add_flag("--json", o->json, "Print metrics as JSON (times in ms, sizes in bytes)");
   cmd->add_option("--timeline", o->timeline, "Write the predicted timeline JSON (times in ms) to this file");
+  cmd->add_option("--svg", o->viz.svg, "Write the Gantt chart (SVG) to this file");
+  cmd->add_option("--memory-svg", o->viz.memory_svg, "Write the memory-over-time chart (SVG) to this file");
+  cmd->add_option("--html", o->viz.html, "Write a self-contained HTML report to this file");
+  cmd->add_option("--trace", o->viz.trace, "Write a Perfetto / Chrome trace (JSON, open in ui.perfetto.dev)");
+  cmd->add_flag("--lanes", o->viz.lanes, "Gantt chart: one lane per virtual stage");
   cmd->add_option("--width", o->width, "Terminal chart width in characters (default 100)");
   cmd->callback([o] { run_simulate(*o); });
 }

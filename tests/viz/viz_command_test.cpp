@@ -33,6 +33,24 @@ TEST_CASE("pipekit viz writes SVG and memory SVG and HTML and trace from a timel
   CHECK(nlohmann::json::parse(slurp(dir.file("t.trace.json")))["traceEvents"].size() > 0);
 }
 
+TEST_CASE("pipekit simulate writes the same pictures straight from a simulation") {
+  TempDir dir;
+  auto r = run_command(pipekit_cmd("simulate --synthetic 4 --fwd 1 --bwd 2 --schedule 1f1b --microbatches 8 --svg " +
+                                   dir.file("g.svg") + " --memory-svg " + dir.file("m.svg") + " --html " +
+                                   dir.file("r.html") + " --trace " + dir.file("t.json") + " --json"));
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  // stdout stays pure JSON; the list of written files goes to stderr.
+  CHECK(nlohmann::json::parse(r.out)["step_time_ms"].get<double>() == doctest::Approx(33.0));
+  CHECK(r.err.find("wrote html report: " + dir.file("r.html")) != std::string::npos);
+  auto g = parse_xml(slurp(dir.file("g.svg")));
+  CHECK(find_all(g, "g", "rank-row").size() == 4);
+  std::string html = slurp(dir.file("r.html"));
+  CHECK(html.find("<svg") != std::string::npos);
+  CHECK(html.find("samples/s") != std::string::npos);
+  CHECK(nlohmann::json::parse(slurp(dir.file("t.json")))["traceEvents"].size() > 0);
+  CHECK_NOTHROW(parse_xml(slurp(dir.file("m.svg"))));
+}
+
 TEST_CASE("pipekit viz with two timelines draws the comparison") {
   TempDir dir;
   write_text_file(dir.file("a.json"), timeline_to_json(make_test_timeline({})));
