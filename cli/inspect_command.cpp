@@ -40,7 +40,7 @@ void run_inspect(const InspectOptions& o) {
     j["branching_layers"] = f.branching_layers;
     j["max_fan_out"] = f.max_fan_out;
     j["max_fan_in"] = f.max_fan_in;
-    fmt::print("{}\n", j.dump(2));
+    fmt::print("{}\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
     return;
   }
   fmt::print("model {}  ({} layers, device {}, dtype {}, micro-batch {})\n", p.model, t.layers,

@@ -37,7 +37,7 @@ std::string cluster_to_json(const Cluster& c) {
   nlohmann::ordered_json j;
   j["format"] = "pipekit-cluster/1";
   j.update(cluster_json_value(c));
-  return j.dump(1) + "\n";
+  return j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 Cluster cluster_from_json(std::string_view text, const std::string& source) {

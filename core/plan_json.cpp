@@ -23,7 +23,7 @@ std::string plan_to_json(const Plan& p) {
                    {"minibatches", p.schedule.minibatches}};
   j["cluster"] = cluster_json_value(p.cluster);
   j["predicted"] = p.predicted;
-  return j.dump(1) + "\n";
+  return j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 Plan plan_from_json(std::string_view text, const std::string& source) {

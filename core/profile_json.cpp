@@ -36,7 +36,7 @@ std::string profile_to_json(const Profile& p) {
     for (auto [a, b] : p.edges) e.push_back({a, b});
   }
   if (!p.meta.empty()) j["meta"] = p.meta;
-  return j.dump(1) + "\n";
+  return j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 Profile profile_from_json(std::string_view text, const std::string& source) {

@@ -20,7 +20,7 @@ std::string schedule_to_json(const Schedule& s) {
     for (const auto& a : rank) row.push_back(to_string(a));
     ranks.push_back(std::move(row));
   }
-  return j.dump(1) + "\n";
+  return j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 Schedule schedule_from_json(std::string_view text, const std::string& source) {

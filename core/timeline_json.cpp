@@ -39,7 +39,7 @@ std::string timeline_to_json(const Timeline& t) {
                    {"optimizer", m.optimizer},
                    {"activations", m.activations},
                    {"buffers", m.buffers}});
-  return j.dump() + "\n";
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 Timeline timeline_from_json(std::string_view text, const std::string& source) {

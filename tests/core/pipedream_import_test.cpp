@@ -85,3 +85,13 @@ TEST_CASE("bad graph.txt input names the line") {
   CHECK_THROWS_WITH_AS(import(node2 + "node3 -- R -- forward_compute_time=1.0, backward_compute_time=2.0, activation_size=[8.0; 4.0, parameter_size=0.0\n"),
                        doctest::Contains("line 2"), InputError);
 }
+
+TEST_CASE("bytes that are not UTF-8 survive conversion to JSON (found by fuzzing)") {
+  const std::string text =
+      "node2 -- Lin\xff\xfe -- forward_compute_time=1.0, backward_compute_time=2.0, activation_size=8.0, parameter_size=4.0\n";
+  Profile p = import_pipedream_graph(text, "g.txt", "m");
+  std::string json = profile_to_json(p);  // used to throw nlohmann's type_error 316
+  Profile back = profile_from_json(json, "x.json");
+  CHECK(back.layers.size() == 1);
+  CHECK(back.layers[0].forward_ms == doctest::Approx(1.0));
+}
