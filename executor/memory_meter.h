@@ -1,0 +1,20 @@
+// Counts the bytes of CPU tensor memory a rank holds, by wrapping LibTorch's
+// CPU allocator: every tensor allocation adds its size, every free subtracts it.
+//
+// The runtime reads it at the start of a step (weights, gradients, optimizer
+// state are all that is live then) and tracks the peak during the step; the
+// difference is the step's activation memory: stage inputs and outputs kept per
+// micro-batch, tensors autograd saved for backward, received buffers and
+// temporaries. install() is idempotent and must run before tensors are made.
+#pragma once
+
+#include <cstdint>
+
+namespace pipekit::memory_meter {
+
+void install();
+std::int64_t live_bytes();
+std::int64_t peak_bytes();  // since the last reset_peak()
+void reset_peak();          // peak := live
+
+}  // namespace pipekit::memory_meter

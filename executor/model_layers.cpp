@@ -1,0 +1,230 @@
+#include "executor/model_layers.h"
+
+#include <torch/script.h>
+
+#include <cmath>
+
+#include "core/error.h"
+#include "executor/batch_source.h"
+
+namespace pipekit {
+namespace {
+
+torch::Tensor param(torch::Tensor t) { return t.detach().set_requires_grad(true); }
+torch::Tensor normal(std::vector<std::int64_t> shape, double std) { return torch::randn(shape) * std; }
+
+// Draws the token embedding; the head draws the same when weights are tied.
+torch::Tensor draw_wte(const ModelSpec& m, std::uint64_t seed) {
+  torch::manual_seed(layer_seed(seed, 0));
+  return normal({m.vocab, m.d_model}, 0.02);
+}
+
+ModelLayer gpt_embedding(const ModelSpec& m, std::uint64_t seed) {
+  auto wte = param(draw_wte(m, seed));
+  auto wpe = param(normal({m.context, m.d_model}, 0.02));  // same generator stream, after wte
+  ModelLayer l;
+  l.params = {wte, wpe};
+  if (m.tie_weights) l.tied_weight = wte;
+  l.forward = [wte, wpe](const torch::Tensor& tokens) {
+    const auto seq = tokens.size(1);
+    return torch::embedding(wte, tokens) + wpe.narrow(0, 0, seq);
+  };
+  return l;
+}
+
+ModelLayer gpt_block(const ModelSpec& m, int layer, std::uint64_t seed) {
+  torch::manual_seed(layer_seed(seed, layer));
+  const std::int64_t d = m.d_model;
+  const double proj_std = 0.02 / std::sqrt(2.0 * m.n_layer);
+  auto ln1_w = param(torch::ones({d})), ln1_b = param(torch::zeros({d}));
+  auto attn_w = param(normal({3 * d, d}, 0.02)), attn_b = param(torch::zeros({3 * d}));
+  auto proj_w = param(normal({d, d}, proj_std)), proj_b = param(torch::zeros({d}));
+  auto ln2_w = param(torch::ones({d})), ln2_b = param(torch::zeros({d}));
+  auto fc_w = param(normal({4 * d, d}, 0.02)), fc_b = param(torch::zeros({4 * d}));
+  auto fc2_w = param(normal({d, 4 * d}, proj_std)), fc2_b = param(torch::zeros({d}));
+  ModelLayer l;
+  l.params = {ln1_w, ln1_b, attn_w, attn_b, proj_w, proj_b, ln2_w, ln2_b, fc_w, fc_b, fc2_w, fc2_b};
+  const std::int64_t heads = m.n_head, hd = d / m.n_head;
+  l.forward = [=](const torch::Tensor& x) {
+    const auto B = x.size(0), T = x.size(1);
+    auto h = torch::layer_norm(x, {d}, ln1_w, ln1_b, 1e-5);
+    auto qkv = torch::linear(h, attn_w, attn_b).chunk(3, -1);
+    auto q = qkv[0].view({B, T, heads, hd}).transpose(1, 2);
+    auto k = qkv[1].view({B, T, heads, hd}).transpose(1, 2);
+    auto v = qkv[2].view({B, T, heads, hd}).transpose(1, 2);
+    auto att = torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(static_cast<double>(hd)));
+    auto future = torch::ones({T, T}, torch::kBool).triu(1);
+    att = torch::softmax(att.masked_fill(future, -std::numeric_limits<float>::infinity()), -1);
+    auto y = torch::matmul(att, v).transpose(1, 2).contiguous().view({B, T, d});
+    auto r = x + torch::linear(y, proj_w, proj_b);
+    auto h2 = torch::layer_norm(r, {d}, ln2_w, ln2_b, 1e-5);
+    return r + torch::linear(torch::gelu(torch::linear(h2, fc_w, fc_b), "tanh"), fc2_w, fc2_b);
+  };
+  return l;
+}
+
+ModelLayer gpt_head(const ModelSpec& m, int layer, std::uint64_t seed) {
+  const std::int64_t d = m.d_model;
+  torch::Tensor w;
+  if (m.tie_weights) {
+    w = param(draw_wte(m, seed));
+  } else {
+    torch::manual_seed(layer_seed(seed, layer));
+    w = param(normal({m.vocab, d}, 0.02));
+  }
+  auto ln_w = param(torch::ones({d})), ln_b = param(torch::zeros({d}));
+  ModelLayer l;
+  l.params = {ln_w, ln_b, w};
+  auto slot = std::make_shared<torch::Tensor>(w);
+  if (m.tie_weights) {
+    l.tied_weight = w;
+    l.tied_slot = slot;
+  }
+  l.forward = [=](const torch::Tensor& x) {
+    return torch::linear(torch::layer_norm(x, {d}, ln_w, ln_b, 1e-5), *slot);
+  };
+  return l;
+}
+
+ModelLayer mlp_layer(const ModelSpec& m, int layer, std::uint64_t seed) {
+  torch::manual_seed(layer_seed(seed, layer));
+  const std::int64_t in = layer == 0 ? m.mlp_in : m.mlp_hidden;
+  const bool last = layer == m.mlp_layers - 1;
+  const std::int64_t out = last ? m.mlp_classes : m.mlp_hidden;
+  auto w = param(normal({out, in}, 1.0 / std::sqrt(static_cast<double>(in))));
+  auto b = param(torch::zeros({out}));
+  ModelLayer l;
+  l.params = {w, b};
+  l.forward = [w, b, last](const torch::Tensor& x) {
+    auto y = torch::linear(x, w, b);
+    return last ? y : torch::relu(y);
+  };
+  return l;
+}
+
+torch::jit::Module load_script(const std::string& file) {
+  try {
+    auto m = torch::jit::load(file);
+    m.train(true);
+    return m;
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    throw InputError(file, "", "cannot load as TorchScript (save with torch.jit.script(m).save(path)): " +
+                                   what.substr(0, what.find('\n')));
+  }
+}
+
+ModelLayer script_layer(torch::jit::Module mod) {
+  ModelLayer l;
+  for (const auto& p : mod.parameters()) l.params.push_back(p);
+  auto holder = std::make_shared<torch::jit::Module>(mod);
+  l.holder = holder;
+  l.forward = [holder](const torch::Tensor& x) { return holder->forward({x}).toTensor(); };
+  return l;
+}
+
+std::vector<torch::jit::Module> script_children(const torch::jit::Module& seq) {
+  std::vector<torch::jit::Module> out;
+  for (const auto& c : seq.children()) out.push_back(c);
+  return out;
+}
+
+}  // namespace
+
+int count_script_layers(const ModelSpec& m) {
+  if (m.kind != ModelKind::torchscript) return m.num_layers();
+  if (m.script_files.size() != 1) return static_cast<int>(m.script_files.size());
+  int n = static_cast<int>(script_children(load_script(m.script_files[0])).size());
+  if (n == 0)
+    throw InputError(m.script_files[0], "", "the scripted module has no children to use as layers; "
+                                            "script an nn.Sequential, or pass one file per layer");
+  return n;
+}
+
+std::vector<ModelLayer> build_layers(const ModelSpec& m, const std::vector<int>& layers, std::uint64_t seed) {
+  std::vector<ModelLayer> out;
+  if (m.kind == ModelKind::torchscript) {
+    if (m.script_files.size() == 1) {
+      auto mods = script_children(load_script(m.script_files[0]));
+      for (int i : layers) out.push_back(script_layer(mods.at(i)));
+    } else {
+      for (int i : layers) out.push_back(script_layer(load_script(m.script_files.at(i))));
+    }
+    return out;
+  }
+  for (int i : layers) {
+    if (m.kind == ModelKind::mlp)
+      out.push_back(mlp_layer(m, i, seed));
+    else if (i == 0)
+      out.push_back(gpt_embedding(m, seed));
+    else if (i == m.n_layer + 1)
+      out.push_back(gpt_head(m, i, seed));
+    else
+      out.push_back(gpt_block(m, i, seed));
+  }
+  return out;
+}
+
+std::vector<std::vector<std::int64_t>> layer_output_shapes(const ModelSpec& m, std::int64_t mb,
+                                                           std::int64_t seq, std::uint64_t seed) {
+  std::vector<std::vector<std::int64_t>> out;
+  const int n = m.num_layers();
+  if (m.kind == ModelKind::gpt) {
+    for (int i = 0; i < n; ++i)
+      out.push_back(i == n - 1 ? std::vector<std::int64_t>{mb, seq, m.vocab}
+                               : std::vector<std::int64_t>{mb, seq, m.d_model});
+  } else if (m.kind == ModelKind::mlp) {
+    for (int i = 0; i < n; ++i) out.push_back({mb, i == n - 1 ? m.mlp_classes : m.mlp_hidden});
+  } else {
+    // Probe: one row through every layer, without autograd.
+    torch::NoGradGuard no_grad;
+    std::vector<int> all(n);
+    for (int i = 0; i < n; ++i) all[i] = i;
+    auto layers = build_layers(m, all, seed);
+    torch::Tensor x = torch::zeros({1, seq}, torch::kLong);
+    for (auto& l : layers) {
+      x = l.forward(x);
+      auto s = x.sizes().vec();
+      s[0] = mb;
+      out.push_back(s);
+    }
+  }
+  return out;
+}
+
+torch::Tensor input_tensor(const MicroBatch& b) {
+  if (!b.tokens.empty())
+    return torch::from_blob(const_cast<std::int64_t*>(b.tokens.data()), b.input_shape, torch::kLong).clone();
+  return torch::from_blob(const_cast<float*>(b.features.data()), b.input_shape, torch::kFloat).clone();
+}
+
+torch::Tensor target_tensor(const MicroBatch& b) {
+  return torch::from_blob(const_cast<std::int64_t*>(b.targets.data()), b.target_shape, torch::kLong).clone();
+}
+
+torch::Tensor scaled_loss(const torch::Tensor& logits, const torch::Tensor& targets, int microbatches) {
+  const auto classes = logits.size(-1);
+  auto loss = torch::nn::functional::cross_entropy(logits.reshape({-1, classes}), targets.reshape({-1}));
+  return loss / static_cast<double>(microbatches);
+}
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::string& name,
+                                                        const std::vector<torch::Tensor>& params, double lr) {
+  if (name == "sgd") return std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(lr));
+  return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(lr));
+}
+
+torch::Tensor forward_layers(const std::vector<ModelLayer>& layers, torch::Tensor x) {
+  for (const auto& l : layers) x = l.forward(x);
+  return x;
+}
+
+torch::Tensor flat_params(const std::vector<ModelLayer>& layers) {
+  std::vector<torch::Tensor> parts;
+  for (const auto& l : layers)
+    for (const auto& p : l.params) parts.push_back(p.detach().reshape({-1}));
+  if (parts.empty()) return torch::zeros({0});
+  return torch::cat(parts).clone();
+}
+
+}  // namespace pipekit

@@ -1,0 +1,56 @@
+// The layers of a model as LibTorch callables: built-in GPT-2-style decoder and
+// MLP, or TorchScript modules. A rank builds only the layers of its stages.
+//
+// Layer i of a built-in model draws its initial weights from layer_seed(seed, i)
+// (GPT-2 init: normal(0, 0.02), residual projections scaled by 1/sqrt(2 n_layer),
+// LayerNorm 1/0, biases 0), so build_layers({i}) on any rank equals layer i of
+// the whole model. With tie_weights the LM head starts from the token embedding
+// (same draw); keeping the copies equal during training is the runtime's job.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "executor/model_spec.h"
+
+namespace pipekit {
+
+struct ModelLayer {
+  std::function<torch::Tensor(const torch::Tensor&)> forward;
+  std::vector<torch::Tensor> params;  // trainable, in a fixed order
+  std::shared_ptr<void> holder;       // keeps the module alive
+  // gpt with tie_weights: the embedding's token table (layer 0) or the head's
+  // weight (last layer). For the head, *tied_slot is the tensor its forward
+  // uses, so a one-process model can point it at the embedding's table.
+  torch::Tensor tied_weight;
+  std::shared_ptr<torch::Tensor> tied_slot;
+};
+
+// Builds the listed layers. For TorchScript, loads the files (throws InputError
+// when a file cannot be loaded as TorchScript).
+std::vector<ModelLayer> build_layers(const ModelSpec& m, const std::vector<int>& layers, std::uint64_t seed);
+
+// Output shape of each layer for a micro-batch of `mb` rows (and `seq` tokens):
+// what stage boundaries send and receive. TorchScript shapes come from a probe
+// forward of one row through all layers.
+std::vector<std::vector<std::int64_t>> layer_output_shapes(const ModelSpec& m, std::int64_t mb,
+                                                           std::int64_t seq, std::uint64_t seed);
+
+// The pieces of a training step that the pipeline and the one-process
+// reference must compute identically.
+torch::Tensor input_tensor(const struct MicroBatch& b);
+torch::Tensor target_tensor(const struct MicroBatch& b);
+// Mean cross-entropy over all positions, divided by `microbatches` so that the
+// gradients accumulated over the micro-batches equal the full-batch mean's.
+torch::Tensor scaled_loss(const torch::Tensor& logits, const torch::Tensor& targets, int microbatches);
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::string& name,
+                                                        const std::vector<torch::Tensor>& params, double lr);
+// Runs `layers` in order.
+torch::Tensor forward_layers(const std::vector<ModelLayer>& layers, torch::Tensor x);
+// All parameters of `layers`, flattened into one 1-D tensor (a copy).
+torch::Tensor flat_params(const std::vector<ModelLayer>& layers);
+
+}  // namespace pipekit

@@ -1,0 +1,66 @@
+// Everything one rank needs to run a training job, as plain data (no LibTorch),
+// and the entry points the `pipekit run` command calls.
+//
+// prepare_run() resolves and validates the whole job in the launching process,
+// before any rank starts: model, data, layer split, and the lowered schedule
+// every rank then executes unchanged. Each rank re-runs prepare_run() from the
+// same arguments (it is deterministic) and calls run_rank() with its identity.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/schedule.h"
+#include "executor/model_spec.h"
+
+namespace pipekit {
+
+struct RunConfig {
+  // What the user asked for.
+  std::string model_name = "gpt-tiny";
+  bool model_given = false;    // --model given: it wins over a plan's model name
+  std::string plan_path;       // --plan: overrides model, stages, schedule
+  std::string schedule_path;   // --schedule-file: a lowered schedule to run as is
+  int stages = 0;              // ranks (pipeline depth), 0: the world size; stages = ranks * virtual
+  std::string schedule_kind = "1f1b";
+  std::string recompute = "never";
+  int microbatches = 4;
+  int virtual_stages = 1;
+  int batch = 0;  // 0: 2 * microbatches
+  int seq = 0;    // 0: min(context, 64)
+  int steps = 3;
+  std::string optimizer = "adam";
+  double lr = 1e-3;
+  std::uint64_t seed = 1234;
+  std::string data;  // "", "random" or a text file
+  bool tie_weights = false;
+  int vocab = 0;  // 0: model default
+  std::string timeline_path, metrics_path;
+  bool verify = false;
+  double verify_tolerance = 1e-5;  // relative to the stage's largest |parameter|
+  int threads = 1;
+  double timeout_s = 120;  // every wait on another rank
+  bool quiet = false;
+
+  // Resolved by prepare_run().
+  ModelSpec model;
+  Schedule schedule;                     // lowered
+  std::vector<std::vector<int>> stage_layers;  // per global stage, layer indices
+  std::string data_description;
+};
+
+struct RankIdentity {
+  int rank = 0, world_size = 1;
+  std::string master_addr = "127.0.0.1";
+  int master_port = 29500;
+};
+
+// Throws InputError for anything wrong with the job (exit 2 before any rank starts).
+void prepare_run(RunConfig& c);
+
+// Runs this rank's part of the job; returns the process exit status (non-zero
+// when --verify found differences). Throws on communication failures/timeouts.
+int run_rank(const RunConfig& c, const RankIdentity& id);
+
+}  // namespace pipekit
