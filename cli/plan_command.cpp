@@ -1,0 +1,334 @@
+// pipekit plan: split a profiled model into pipeline stages.
+//
+// --method dp (default) runs PipeDream's dynamic program (stages + replicas,
+// asynchronous pipeline, planner/pipedream_dp.h); exact runs the exact
+// straight-pipeline partitioner for flush schedules (planner/straight_partitioner.h);
+// uniform / parameters / type:REGEX are DeepSpeed's partition methods. Prints the
+// stages, or the Plan as JSON (--json), and writes it with --out. --search instead
+// simulates many configurations (planner/plan_search.h) and ranks them.
+#include <fmt/format.h>
+
+#include <cmath>
+#include <numeric>
+#include <set>
+#include <sstream>
+
+#include "cli/command.h"
+#include "cli/text_table.h"
+#include "core/error.h"
+#include "core/formats.h"
+#include "core/units.h"
+#include "planner/deepspeed_partition.h"
+#include "planner/pipedream_dp.h"
+#include "planner/plan_search.h"
+#include "planner/straight_partitioner.h"
+#include "profiles/pipedream_graph.h"
+
+namespace pipekit::cli {
+namespace {
+
+struct PlanOptions {
+  std::string profile, devices = "1", bandwidth, memory, schedule, cost_model = "pipekit", method = "dp",
+                       recompute = "never", out;
+  int microbatches = 0, top = 10;
+  bool straight = false, fewer = false, no_transfers = false, json = false, search = false;
+};
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) out.push_back(item);
+  return out;
+}
+
+std::vector<int> parse_devices(const std::string& s) {
+  std::vector<int> out;
+  for (const auto& item : split_commas(s)) {
+    std::size_t used = 0;
+    long v = 0;
+    try {
+      v = std::stol(item, &used);
+    } catch (...) {
+      used = 0;
+    }
+    if (used != item.size() || item.empty() || v < 1 || v > 30000)
+      throw InputError("--devices", "",
+                       fmt::format("'{}' is not a device count; give counts per level, innermost first, e.g. 4 or 8,16",
+                                   item));
+    out.push_back(static_cast<int>(v));
+  }
+  if (out.empty()) throw InputError("--devices", "", "no device count given; e.g. --devices 4 or 8,16");
+  return out;
+}
+
+std::vector<double> parse_bandwidths(const std::string& s, std::size_t levels) {
+  if (s.empty()) return std::vector<double>(levels, 1e9);  // PipeDream's default, 1 GB/s
+  std::vector<double> out;
+  for (const auto& item : split_commas(s)) {
+    auto v = parse_bytes(item);
+    if (!v)
+      throw InputError("--bandwidth", "",
+                       fmt::format("'{}' is not a bandwidth; give bytes/s per level, e.g. 1e9, 10GB/s or 25GB/s,1GB/s",
+                                   item));
+    out.push_back(*v);
+  }
+  if (out.size() != levels)
+    throw InputError("--bandwidth", "",
+                     fmt::format("{} bandwidths for {} device levels; give one per level, innermost first", out.size(),
+                                 levels));
+  return out;
+}
+
+std::string speedup_text(double one_device, double planned) {
+  return planned > 0 ? fmt::format("{:.2f}x", one_device / planned) : std::string("n/a (no work)");
+}
+
+std::string layer_span(const std::vector<int>& layers) {
+  const int lo = *std::min_element(layers.begin(), layers.end());
+  const int hi = *std::max_element(layers.begin(), layers.end());
+  const bool contiguous = hi - lo + 1 == static_cast<int>(layers.size());
+  return fmt::format("{}..{}{}", lo, hi, contiguous ? "" : fmt::format(" ({} layers)", layers.size()));
+}
+
+void run_search(const PlanOptions& o, const Profile& p, const Cluster& cluster) {
+  SearchOptions so;
+  so.cluster = cluster;
+  if (!o.schedule.empty()) so.schedules = {o.schedule};
+  if (o.microbatches > 0) so.microbatches = {o.microbatches};
+  if (o.recompute != "never") {
+    Recompute rc;
+    recompute_from_string(o.recompute, rc);
+    so.recompute = {rc};
+  }
+  SearchResult r = search_plans(p, so);
+  if (r.ranked.empty())
+    throw InputError("--search", "",
+                     fmt::format("none of {} configurations could be built; the first problem: {}", r.tried,
+                                 r.first_skip_reason));
+  Plan best = r.ranked.front().plan;
+  best.profile_path = o.profile;
+  if (!o.out.empty()) write_text_file(o.out, plan_to_json(best));
+  if (o.json) {
+    fmt::print("{}\n", plan_to_json(best));
+    return;
+  }
+  fmt::print("model {} ({} layers), {} devices: {} configurations simulated, {} skipped\n", p.model,
+             p.layers.size(), cluster.num_devices(), r.ranked.size(), r.skipped);
+  TextTable t({"#", "schedule", "stages", "replicas", "micro-batches", "virtual", "recompute", "ms/minibatch", "ms/micro-batch",
+               "bubble", "peak memory", "fits"},
+              2);
+  for (std::size_t i = 0; i < r.ranked.size() && static_cast<int>(i) < o.top; ++i) {
+    const SearchCandidate& c = r.ranked[i];
+    const Plan& pl = c.plan;
+    t.add({std::to_string(i + 1), pl.schedule.kind,
+           std::to_string(pl.stages.size() / static_cast<std::size_t>(pl.schedule.virtual_stages)),
+           std::to_string(pl.stages.front().replicas), std::to_string(pl.schedule.microbatches),
+           std::to_string(pl.schedule.virtual_stages), to_string(pl.schedule.recompute),
+           fmt::format("{:.3f}", c.time_per_minibatch_ms),
+           fmt::format("{:.3f}", c.time_per_minibatch_ms / pl.schedule.microbatches),
+           fmt::format("{:.1f}%", 100 * c.bubble_fraction),
+           format_bytes(c.peak_memory_bytes), c.fits_memory ? "yes" : "no"});
+  }
+  fmt::print("{}", t.str());
+  if (r.skipped > 0) fmt::print("skipped {}, e.g.: {}\n", r.skipped, r.first_skip_reason);
+  if (!o.out.empty()) fmt::print("wrote the best plan to {}\n", o.out);
+}
+
+void run_plan(const PlanOptions& o) {
+  Profile p = load_profile(o.profile);
+  const std::vector<int> levels = parse_devices(o.devices);
+  const std::vector<double> bws = parse_bandwidths(o.bandwidth, levels.size());
+  long long total_devices = 1;
+  for (int d : levels) total_devices *= d;
+  if (total_devices > 1'000'000) throw InputError("--devices", "", "more than a million devices");
+  std::optional<double> memory;
+  if (!o.memory.empty()) {
+    memory = parse_bytes(o.memory);
+    if (!memory || *memory <= 0)
+      throw InputError("--memory", "", fmt::format("'{}' is not a memory size; e.g. 16GiB or 16e9", o.memory));
+  }
+  if (o.cost_model != "pipekit" && o.cost_model != "pipedream")
+    throw InputError("--cost-model", "", fmt::format("unknown cost model '{}'; use pipekit or pipedream", o.cost_model));
+  Recompute rc;
+  if (!recompute_from_string(o.recompute, rc))
+    throw InputError("--recompute", "", fmt::format("'{}': use never, except_last or always", o.recompute));
+  if (o.search) {
+    Cluster c;
+    c.device_memory_bytes = memory ? static_cast<std::int64_t>(*memory) : 0;
+    for (std::size_t l = 0; l < levels.size(); ++l) c.levels.push_back({levels[l], bws[l], 0});
+    run_search(o, p, c);
+    return;
+  }
+  const bool dp = o.method == "dp";
+  const std::string schedule = !o.schedule.empty() ? o.schedule : dp ? "pipedream" : "1f1b";
+  static const std::set<std::string> kinds = {"naive", "gpipe", "1f1b", "interleaved", "pipedream",
+                                              "2bw",   "zb-h1", "zb-h2", "zbv"};
+  if (!kinds.count(schedule))
+    throw InputError("--schedule", "",
+                     fmt::format("unknown schedule '{}'; use naive, gpipe, 1f1b, interleaved, pipedream, 2bw, "
+                                 "zb-h1, zb-h2 or zbv",
+                                 schedule));
+  if (o.microbatches < 0) throw InputError("--microbatches", "", "needs at least one micro-batch");
+
+  Plan plan;
+  plan.model = p.model;
+  plan.profile_path = o.profile;
+  plan.microbatch_size = p.microbatch_size;
+  plan.cost_model = o.cost_model;
+  plan.cluster.device_memory_bytes = memory ? static_cast<std::int64_t>(*memory) : 0;
+  for (std::size_t l = 0; l < levels.size(); ++l) plan.cluster.levels.push_back({levels[l], bws[l], 0});
+  plan.schedule.kind = schedule;
+  plan.schedule.recompute = rc;
+
+  double total_compute_s = 0;
+  for (const auto& l : p.layers) total_compute_s += (l.forward_ms + l.backward_ms) / 1000.0;
+
+  struct Row {
+    double compute_ms, memory;
+  };
+  std::vector<Row> rows;
+  std::string summary;
+  if (dp) {
+    PipeDreamOptions d;
+    d.machines = levels;
+    d.bandwidths = bws;
+    d.cost_model = o.cost_model == "pipedream" ? CostModel::pipedream : CostModel::pipekit;
+    d.straight = o.straight;
+    d.fewer_machines = o.fewer;
+    d.memory_bytes = memory;
+    d.count_transfers = !o.no_transfers;
+    DpResult r = pipedream_partition(p, d);
+    int rank = 0;
+    for (const auto& s : r.stages) {
+      PlanStage ps;
+      ps.layers = s.layers;
+      ps.replicas = s.replicas;
+      for (int i = 0; i < s.replicas; ++i) ps.ranks.push_back(rank++);
+      plan.stages.push_back(ps);
+      rows.push_back({s.compute_s * 1000.0, s.memory_bytes});
+    }
+    plan.schedule.microbatches = o.microbatches > 0 ? o.microbatches : static_cast<int>(plan.stages.size());
+    plan.predicted["time_per_minibatch_s"] = r.time_per_minibatch_s;
+    plan.predicted["single_device_s"] = r.single_device_s;
+    plan.predicted["data_parallel_s"] = r.data_parallel_s;
+    if (r.time_per_minibatch_s > 0) plan.predicted["speedup"] = r.single_device_s / r.time_per_minibatch_s;
+    summary = fmt::format(
+        "time per minibatch {:.6f} s (slowest stage), one device {:.6f} s: speed-up {} on {} of {} devices "
+        "(data-parallel estimate {:.6f} s)\nplanner: {} cost model, {} with {} states",
+        r.time_per_minibatch_s, r.single_device_s, speedup_text(r.single_device_s, r.time_per_minibatch_s),
+        r.devices_used,
+        total_devices, r.data_parallel_s, o.cost_model, to_string(r.graph), r.num_states);
+  } else {
+    const int stages = static_cast<int>(total_devices);
+    if (stages > static_cast<int>(p.layers.size()))
+      throw InputError("--devices", "",
+                       fmt::format("{} devices for {} layers; a straight pipeline needs a layer per device", stages,
+                                   p.layers.size()));
+    const int m = o.microbatches > 0 ? o.microbatches : stages;
+    plan.schedule.microbatches = m;
+    StraightOptions so;
+    so.stages = stages;
+    so.schedule = plan.schedule;
+    so.memory_bytes = memory;
+    if (!o.no_transfers) {
+      for (int b = 0; b + 1 < stages; ++b)
+        so.boundary_bandwidths.push_back(bws[static_cast<std::size_t>(plan.cluster.level_joining(b, b + 1))]);
+    }
+    std::vector<std::pair<int, int>> ranges;
+    if (o.method == "exact") {
+      StraightResult r = straight_partition(p, so);
+      for (const auto& s : r.stages) ranges.push_back({s.first, s.last});
+    } else {
+      std::vector<int> parts = deepspeed_partition(p, o.method, stages);
+      for (int s = 0; s < stages; ++s) ranges.push_back({parts[s], parts[s + 1] - 1});
+    }
+    double max_ms = 0, sum_ms = 0;
+    for (int s = 0; s < stages; ++s) {
+      PlanStage ps;
+      for (int l = ranges[s].first; l <= ranges[s].second; ++l) ps.layers.push_back(l);
+      ps.ranks = {s};
+      plan.stages.push_back(ps);
+      double ms = 0;
+      for (int l : ps.layers) ms += p.layers[l].forward_ms + p.layers[l].backward_ms;
+      rows.push_back({ms, straight_stage_memory(p, so, s, ranges[s].first, ranges[s].second)});
+      max_ms = std::max(max_ms, ms);
+      sum_ms += ms;
+    }
+    // A flush schedule runs m micro-batches through p stages in about (m + p - 1) slowest-stage slots.
+    const double step_s = (m + stages - 1) * max_ms / 1000.0;
+    plan.predicted["max_stage_ms"] = max_ms;
+    plan.predicted["time_per_minibatch_s"] = step_s;
+    plan.predicted["single_device_s"] = m * sum_ms / 1000.0;
+    if (step_s > 0) plan.predicted["speedup"] = m * sum_ms / 1000.0 / step_s;
+    summary = fmt::format(
+        "slowest stage {:.3f} ms per micro-batch; {} with {} micro-batches: about {:.6f} s per minibatch, "
+        "one device {:.6f} s: speed-up {}\nplanner: {}",
+        max_ms, schedule, m, step_s, m * sum_ms / 1000.0, speedup_text(m * sum_ms / 1000.0, step_s),
+        o.method == "exact" ? "exact straight partition (compute + transfers, memory-checked)"
+                            : "DeepSpeed partition_method " + o.method);
+  }
+  validate(plan, "plan", static_cast<int>(p.layers.size()));
+
+  if (!o.out.empty()) write_text_file(o.out, plan_to_json(plan));
+  if (o.json) {
+    fmt::print("{}\n", plan_to_json(plan));
+    return;
+  }
+  fmt::print("model {} ({} layers), {} devices ({}), schedule {}\n", p.model, p.layers.size(), total_devices,
+             o.devices, schedule);
+  TextTable t({"stage", "layers", "first layer", "last layer", "replicas", "ranks", "compute ms", "per replica ms",
+               "memory/device"},
+              4);
+  for (std::size_t s = 0; s < plan.stages.size(); ++s) {
+    const PlanStage& ps = plan.stages[s];
+    const int lo = *std::min_element(ps.layers.begin(), ps.layers.end());
+    const int hi = *std::max_element(ps.layers.begin(), ps.layers.end());
+    std::string ranks = ps.ranks.size() == 1 ? std::to_string(ps.ranks[0])
+                                             : fmt::format("{}-{}", ps.ranks.front(), ps.ranks.back());
+    t.add({std::to_string(s), layer_span(ps.layers), p.layers[lo].name, p.layers[hi].name,
+           std::to_string(ps.replicas), ranks, fmt::format("{:.3f}", rows[s].compute_ms),
+           fmt::format("{:.3f}", rows[s].compute_ms / ps.replicas), format_bytes(rows[s].memory)});
+  }
+  fmt::print("{}{}\n", t.str(), summary);
+  if (!o.out.empty()) fmt::print("wrote {}\n", o.out);
+}
+
+void add_plan(CLI::App& app) {
+  auto o = std::make_shared<PlanOptions>();
+  auto* cmd = app.add_subcommand("plan", "Split a profiled model into pipeline stages (PipeDream DP, exact, DeepSpeed)");
+  cmd->add_option("--profile", o->profile, "Profile: pipekit JSON or PipeDream graph.txt")->required();
+  cmd->add_option("--devices", o->devices,
+                  "Devices per level, innermost first: 4, or 8,16 for 16 machines of 8 (default 1)");
+  cmd->add_option("--bandwidth", o->bandwidth,
+                  "Link bandwidth per level in bytes/s, innermost first: 1e9, 10GB/s, 25GB/s,1GB/s "
+                  "(default 1e9 = 1 GB/s, PipeDream's default)");
+  cmd->add_option("--memory", o->memory, "Memory per device in bytes: 16GiB, 16e9 (default: no limit)");
+  cmd->add_option("--schedule", o->schedule,
+                  "Schedule recorded in the plan and used for memory: naive gpipe 1f1b interleaved pipedream 2bw "
+                  "zb-h1 zb-h2 zbv (default: pipedream for dp, 1f1b otherwise)");
+  cmd->add_option("--microbatches", o->microbatches, "Micro-batches per minibatch (default: number of stages)");
+  cmd->add_option("--recompute", o->recompute, "Activation recomputation: never, except_last, always (exact method)");
+  cmd->add_option("--cost-model", o->cost_model,
+                  "dp cost model: pipedream (exactly PipeDream's optimizer) or pipekit (default)");
+  cmd->add_flag("--straight", o->straight, "dp: no replication, one device per stage");
+  cmd->add_flag("--fewer-machines", o->fewer, "dp: allow leaving devices idle when that is faster");
+  cmd->add_flag("--no-transfers", o->no_transfers,
+                "Ignore activation transfers (PipeDream without --activation_compression_ratio)");
+  cmd->add_option("--method", o->method,
+                  "dp (PipeDream's dynamic program), exact (straight pipeline, memory-aware), or DeepSpeed's "
+                  "uniform, parameters, type:REGEX");
+  cmd->add_flag("--search", o->search,
+                "Try pipeline depths, schedules, micro-batch counts, virtual stages and recomputation, score each "
+                "by simulation and print a ranked table (--schedule/--microbatches/--recompute narrow it; --out "
+                "and --json give the best plan)");
+  cmd->add_option("--top", o->top, "--search: rows to print (default 10)");
+  cmd->add_flag("--json", o->json, "Print the plan as JSON (pipekit-plan/1) instead of a table");
+  cmd->add_option("--out", o->out, "Write the plan as JSON to this file");
+  cmd->callback([o] { run_plan(*o); });
+}
+
+CommandRegistration reg(30, add_plan);
+
+}  // namespace
+}  // namespace pipekit::cli

@@ -1,0 +1,78 @@
+// `pipekit plan` end to end.
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "core/formats.h"
+#include "tests/support/run_command.h"
+
+using namespace pipekit;
+using namespace pipekit::test;
+
+namespace {
+std::string vgg16() { return std::string(PIPEKIT_SHARED_DIR) + "/data/pipedream/vgg16/graph.txt"; }
+}  // namespace
+
+TEST_CASE("plan --json reproduces PipeDream's vgg16 plan and --out writes a readable Plan") {
+  TempDir dir;
+  auto r = run_command(pipekit_cmd("plan --profile " + vgg16() +
+                                   " --devices 4 --bandwidth 1GB/s --cost-model pipedream --json --out " +
+                                   dir.file("plan.json")));
+  REQUIRE(r.status == 0);
+  auto j = nlohmann::json::parse(r.out);
+  REQUIRE(j["stages"].size() == 2);
+  CHECK(j["stages"][0]["replicas"] == 3);
+  CHECK(j["stages"][0]["ranks"] == nlohmann::json::array({0, 1, 2}));
+  CHECK(j["stages"][1]["ranks"] == nlohmann::json::array({3}));
+  CHECK(j["predicted"]["time_per_minibatch_s"].get<double>() == doctest::Approx(0.205521).epsilon(1e-6));
+  Plan plan = plan_from_json(slurp(dir.file("plan.json")), "plan.json");
+  CHECK(plan.stages.size() == 2);
+  CHECK(plan.cost_model == "pipedream");
+  CHECK(plan.predicted.at("time_per_minibatch_s") == doctest::Approx(0.205521).epsilon(1e-6));
+}
+
+TEST_CASE("plan prints a stage table with layer names and the speed-up") {
+  auto r = run_command(pipekit_cmd("plan --profile " + vgg16() + " --devices 4 --cost-model pipedream"));
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("node19") != std::string::npos);
+  CHECK(r.out.find("0.205521") != std::string::npos);
+  CHECK(r.out.find("speed-up 3.27x") != std::string::npos);
+}
+
+TEST_CASE("plan --method exact and DeepSpeed methods give one device per stage") {
+  for (const std::string method : {"exact", "uniform", "parameters", "type:conv"}) {
+    CAPTURE(method);
+    auto r = run_command(pipekit_cmd("plan --profile " + vgg16() + " --devices 4 --method " + method + " --json"));
+    REQUIRE(r.status == 0);
+    auto j = nlohmann::json::parse(r.out);
+    CHECK(j["stages"].size() == 4);
+    CHECK(j["schedule"]["kind"] == "1f1b");
+    for (const auto& s : j["stages"]) CHECK(s["replicas"] == 1);
+  }
+}
+
+TEST_CASE("plan rejects bad input with exit status 2") {
+  for (const std::string args :
+       {"--devices 0", "--devices 4 --bandwidth fast", "--devices 4,2 --bandwidth 1e9", "--devices 4 --memory lots",
+        "--devices 4 --cost-model magic", "--devices 4 --method greedy", "--devices 4 --schedule dance",
+        "--devices 4 --method exact --memory 1MB", "--devices 4 --memory 1MB"}) {
+    CAPTURE(args);
+    auto r = run_command(pipekit_cmd("plan --profile " + vgg16() + " " + args));
+    CHECK(r.status == 2);
+    CHECK(r.err.find("error") != std::string::npos);
+  }
+  auto r = run_command(pipekit_cmd("plan --profile /nonexistent/graph.txt --devices 2"));
+  CHECK(r.status == 2);
+}
+
+TEST_CASE("plan --search prints a ranked table and writes the best plan") {
+  TempDir dir;
+  auto r = run_command(pipekit_cmd("plan --profile " + vgg16() + " --devices 4 --memory 16GB --search --top 3 --out " +
+                                   dir.file("best.json")));
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("ms/micro-batch") != std::string::npos);
+  CHECK(r.out.find("configurations simulated") != std::string::npos);
+  Plan best = plan_from_json(slurp(dir.file("best.json")), "best.json");
+  CHECK(best.num_ranks() == 4);
+  CHECK(best.predicted.count("time_per_minibatch_s") == 1);
+}
