@@ -16,7 +16,7 @@ using namespace pipekit;
 namespace {
 
 Profile pipedream_profile(const std::string& model) {
-  return load_profile(std::string(PIPEKIT_SOURCE_DIR) + "/../shared/data/pipedream/" + model + "/graph.txt");
+  return load_profile(std::string(PIPEKIT_SOURCE_DIR) + "/profiles/pipedream/graph/" + model + "/graph.txt");
 }
 
 Profile synthetic_chain(int n) {

@@ -19,7 +19,7 @@ for r in "${readers[@]}"; do
   mkdir -p "$corpus"
   case $r in
     profile_json) cp profiles/pipedream/{alexnet,vgg16,gnmt}.json "$corpus/" ;;
-    pipedream_graph) for m in alexnet vgg16 gnmt resnet18; do cp ../shared/data/pipedream/$m/graph.txt "$corpus/$m.txt"; done ;;
+    pipedream_graph) for m in alexnet vgg16 gnmt resnet18; do cp profiles/pipedream/graph/$m/graph.txt "$corpus/$m.txt"; done ;;
     *) cp fuzz/seeds/$r.* "$corpus/" 2>/dev/null || true ;;
   esac
   echo "fuzz_$r: ${seconds}s"

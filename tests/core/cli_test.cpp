@@ -10,7 +10,7 @@ using namespace pipekit;
 using namespace pipekit::test;
 
 namespace {
-std::string vgg16() { return std::string(PIPEKIT_SHARED_DIR) + "/data/pipedream/vgg16/graph.txt"; }
+std::string vgg16() { return std::string(PIPEKIT_PIPEDREAM_DIR) + "/vgg16/graph.txt"; }
 }  // namespace
 
 TEST_CASE("pipekit inspect --json prints the totals") {

@@ -11,7 +11,7 @@ using namespace pipekit;
 
 namespace {
 std::string graph_path(const std::string& model) {
-  return std::string(PIPEKIT_SHARED_DIR) + "/data/pipedream/" + model + "/graph.txt";
+  return std::string(PIPEKIT_PIPEDREAM_DIR) + "/" + model + "/graph.txt";
 }
 const char* kModels[] = {"alexnet",       "densenet121", "gnmt",     "gnmt_large", "inception_v3",
                          "nasnetalarge",  "nasnetamobile", "resnet101", "resnet18", "resnet50",

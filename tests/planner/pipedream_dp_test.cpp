@@ -17,7 +17,7 @@ using namespace pipekit;
 namespace {
 
 std::string data(const std::string& model) {
-  return std::string(PIPEKIT_SHARED_DIR) + "/data/pipedream/" + model + "/graph.txt";
+  return std::string(PIPEKIT_PIPEDREAM_DIR) + "/" + model + "/graph.txt";
 }
 
 PipeDreamOptions pipedream(std::vector<int> machines, std::vector<double> bw) {
