@@ -94,6 +94,7 @@ std::string layer_span(const std::vector<int>& layers) {
 void run_search(const PlanOptions& o, const Profile& p, const Cluster& cluster) {
   SearchOptions so;
   so.cluster = cluster;
+  so.straight = o.straight;
   if (!o.schedule.empty()) so.schedules = {o.schedule};
   if (o.microbatches > 0) so.microbatches = {o.microbatches};
   if (o.recompute != "never") {

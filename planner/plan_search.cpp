@@ -1,3 +1,4 @@
+#include <cmath>
 #include "planner/plan_search.h"
 
 #include <algorithm>
@@ -23,6 +24,7 @@ SearchResult search_plans(const Profile& profile, const SearchOptions& o) {
   for (int p = 1; p <= devices; ++p) {
     if (devices % p != 0) continue;
     const int replicas = devices / p;
+    if (o.straight && replicas != 1) continue;
     std::vector<int> counts = o.microbatches;
     if (counts.empty()) counts = {p, 2 * p, 4 * p};
     std::sort(counts.begin(), counts.end());
@@ -30,6 +32,7 @@ SearchResult search_plans(const Profile& profile, const SearchOptions& o) {
     for (const std::string& kind : o.schedules) {
       const int v = chunks_of(kind);
       if (p * v > n) continue;
+      if (v > 1 && p == 1) continue;  // chunks on a single rank only add work
       for (int m : counts)
         for (Recompute rc : o.recompute) {
           ++result.tried;
@@ -90,8 +93,10 @@ SearchResult search_plans(const Profile& profile, const SearchOptions& o) {
   }
   std::stable_sort(result.ranked.begin(), result.ranked.end(), [](const SearchCandidate& a, const SearchCandidate& b) {
     if (a.fits_memory != b.fits_memory) return a.fits_memory;
-    return a.time_per_minibatch_ms / a.plan.schedule.microbatches <
-           b.time_per_minibatch_ms / b.plan.schedule.microbatches;
+    const double ta = a.time_per_minibatch_ms / a.plan.schedule.microbatches;
+    const double tb = b.time_per_minibatch_ms / b.plan.schedule.microbatches;
+    if (std::abs(ta - tb) > 1e-9 * std::max(ta, tb)) return ta < tb;
+    return a.peak_memory_bytes < b.peak_memory_bytes;
   });
   return result;
 }

@@ -3,7 +3,8 @@
 // Candidates: every pipeline depth p dividing the device count (each pipeline
 // rank then replicated devices/p ways, replicas on consecutive devices), every
 // schedule kind asked for, micro-batch counts (default p, 2p, 4p), virtual
-// stages (interleaved: 2, zbv: 2, others 1) and recomputation (never, always).
+// stages (interleaved: 2, zbv: 2, others 1; chunked kinds only when p > 1) and
+// recomputation (never, always). `straight` keeps only p = devices.
 // Each candidate's layers come from the exact straight partitioner
 // (planner/straight_partitioner.h) into p x v stages under its schedule's
 // memory; its schedule from generate_schedule; its score from simulate()
@@ -26,6 +27,7 @@ struct SearchOptions {
   std::vector<std::string> schedules = {"gpipe", "1f1b", "interleaved", "zb-h1", "zb-h2", "zbv"};
   std::vector<int> microbatches;            // empty: p, 2p, 4p for each depth p
   std::vector<Recompute> recompute = {Recompute::never, Recompute::always};
+  bool straight = false;  // no replication: every candidate uses all devices as pipeline ranks
 };
 
 struct SearchCandidate {
@@ -38,7 +40,8 @@ struct SearchCandidate {
 
 struct SearchResult {
   // Fitting candidates first, then by time per micro-batch (minibatch / m): the
-  // throughput, since candidates differ in micro-batches per minibatch.
+  // throughput, since candidates differ in micro-batches per minibatch; ties go
+  // to the lower peak memory.
   std::vector<SearchCandidate> ranked;
   int tried = 0, skipped = 0;
   std::string first_skip_reason;

@@ -1,6 +1,7 @@
 // The simulation-scored search over pipeline configurations.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <set>
 
 #include "planner/plan_search.h"
@@ -55,4 +56,27 @@ TEST_CASE("search narrowed to one schedule and micro-batch count") {
   // micro-batch (5 ms each, 20 ms), the best 2-stage split [1,2,3 | 4] takes
   // (4 + 1) x 6 = 30 ms of fill, steady state and drain.
   CHECK(r.ranked.front().plan.stages.size() == 1);
+}
+
+TEST_CASE("straight search never replicates, and equal times go to the smaller memory") {
+  Profile p = test::chain_profile({4, 4, 4, 4, 4, 4, 4, 4}, 1000, 1000, 1000);
+  SearchOptions o;
+  o.cluster = flat_cluster(4, 1e9);
+  o.straight = true;
+  SearchResult r = search_plans(p, o);
+  REQUIRE(!r.ranked.empty());
+  for (std::size_t i = 0; i < r.ranked.size(); ++i) {
+    const auto& c = r.ranked[i];
+    CHECK(c.plan.stages.size() == static_cast<std::size_t>(4 * c.plan.schedule.virtual_stages));
+    for (const auto& s : c.plan.stages) CHECK(s.replicas == 1);
+    if (i == 0) continue;
+    const auto& prev = r.ranked[i - 1];
+    const double ta = prev.time_per_minibatch_ms / prev.plan.schedule.microbatches;
+    const double tb = c.time_per_minibatch_ms / c.plan.schedule.microbatches;
+    if (prev.fits_memory == c.fits_memory && std::abs(ta - tb) <= 1e-9 * std::max(ta, tb))
+      CHECK(prev.peak_memory_bytes <= c.peak_memory_bytes);
+  }
+  // One device: no chunked schedules, whose chunks would all sit on the one rank.
+  o.cluster = flat_cluster(1, 1e9);
+  for (const auto& c : search_plans(p, o).ranked) CHECK(c.plan.schedule.virtual_stages == 1);
 }
