@@ -53,7 +53,7 @@ ModelLayer gpt_block(const ModelSpec& m, int layer, std::uint64_t seed) {
     auto k = qkv[1].view({B, T, heads, hd}).transpose(1, 2);
     auto v = qkv[2].view({B, T, heads, hd}).transpose(1, 2);
     auto att = torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(static_cast<double>(hd)));
-    auto future = torch::ones({T, T}, torch::kBool).triu(1);
+    auto future = torch::ones({T, T}, torch::TensorOptions().dtype(torch::kBool).device(x.device())).triu(1);
     att = torch::softmax(att.masked_fill(future, -std::numeric_limits<float>::infinity()), -1);
     auto y = torch::matmul(att, v).transpose(1, 2).contiguous().view({B, T, d});
     auto r = x + torch::linear(y, proj_w, proj_b);
