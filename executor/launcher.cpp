@@ -58,6 +58,24 @@ void stop_all(std::vector<pid_t>& pids) {
   }
 }
 
+// The last step `rank` reported complete (0: none).
+int last_step(const std::string& dir, int rank) {
+  if (dir.empty()) return 0;
+  std::ifstream in(dir + "/rank" + std::to_string(rank));
+  int step = 0;
+  in >> step;
+  return step;
+}
+
+void report_failure(int rank, int status, const std::string& progress_dir) {
+  if (WIFEXITED(status))
+    std::fprintf(stderr, "pipekit: rank %d exited with status %d (last completed step %d)\n", rank,
+                 WEXITSTATUS(status), last_step(progress_dir, rank));
+  else if (WIFSIGNALED(status))
+    std::fprintf(stderr, "pipekit: rank %d was killed by signal %d (%s) (last completed step %d)\n", rank,
+                 WTERMSIG(status), strsignal(WTERMSIG(status)), last_step(progress_dir, rank));
+}
+
 }  // namespace
 
 bool launched_by_pipekit() {
@@ -91,6 +109,10 @@ int launch_ranks(const LaunchOptions& o) {
   std::fflush(stderr);
   std::vector<pid_t> pids(o.nproc, -1);
   const pid_t parent = getpid();
+  // Ranks record their last completed step here (see last_step()).
+  char dir_template[] = "/tmp/pipekit-progress-XXXXXX";
+  const char* made = mkdtemp(dir_template);
+  const std::string progress_dir = made ? made : "";
   for (int local = 0; local < o.nproc; ++local) {
     const int rank = o.node_rank * o.nproc + local;
     pid_t pid = fork();
@@ -113,6 +135,7 @@ int launch_ranks(const LaunchOptions& o) {
       setenv("OPENBLAS_NUM_THREADS", th.c_str(), 1);
       setenv("MKL_NUM_THREADS", th.c_str(), 1);
       setenv("PIPEKIT_LAUNCHED", "1", 1);
+      if (!progress_dir.empty()) setenv("PIPEKIT_PROGRESS_DIR", progress_dir.c_str(), 1);
       std::vector<char*> argv;
       for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
       argv.push_back(nullptr);
@@ -123,6 +146,18 @@ int launch_ranks(const LaunchOptions& o) {
     pids[local] = pid;
   }
   int remaining = o.nproc;
+  struct Cleanup {
+    std::string dir;
+    int nproc, first;
+    ~Cleanup() {
+      if (dir.empty()) return;
+      for (int r = first; r < first + nproc; ++r) {
+        std::remove((dir + "/rank" + std::to_string(r)).c_str());
+        std::remove((dir + "/rank" + std::to_string(r) + ".tmp").c_str());
+      }
+      rmdir(dir.c_str());
+    }
+  } cleanup{progress_dir, o.nproc, o.node_rank * o.nproc};
   while (remaining > 0) {
     int st = 0;
     pid_t pid = waitpid(-1, &st, 0);
@@ -135,14 +170,21 @@ int launch_ranks(const LaunchOptions& o) {
     --remaining;
     const int rank = o.node_rank * o.nproc + local;
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0) continue;
-    int code = 1;
-    if (WIFEXITED(st)) {
-      code = WEXITSTATUS(st);
-      std::fprintf(stderr, "pipekit: rank %d exited with status %d; stopping the other ranks\n", rank, code);
-    } else if (WIFSIGNALED(st)) {
-      std::fprintf(stderr, "pipekit: rank %d was killed by signal %d (%s); stopping the other ranks\n", rank,
-                   WTERMSIG(st), strsignal(WTERMSIG(st)));
+    const int code = WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+    report_failure(rank, st, progress_dir);
+    // A rank that died takes its neighbours down with communication errors a
+    // moment later (or earlier, as waitpid sees them): name every rank that
+    // has already failed, not just the first one reaped.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+    while (std::chrono::steady_clock::now() < until) {
+      for (int i = 0; i < o.nproc; ++i) {
+        if (pids[i] <= 0 || waitpid(pids[i], &st, WNOHANG) != pids[i]) continue;
+        pids[i] = -1;
+        if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) report_failure(o.node_rank * o.nproc + i, st, progress_dir);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
+    std::fprintf(stderr, "pipekit: stopping the other ranks\n");
     stop_all(pids);
     return code;
   }

@@ -1,10 +1,12 @@
 // prepare_run(): everything about a job that can be wrong is found here, in the
 // launching process, before any rank starts (InputError -> exit 2).
 #include <algorithm>
+#include <filesystem>
 
 #include "core/error.h"
 #include "core/formats.h"
 #include "executor/batch_source.h"
+#include "executor/checkpoint.h"
 #include "executor/run_config.h"
 #include "planner/lowering.h"
 #include "planner/schedule_generator.h"
@@ -36,12 +38,50 @@ Schedule load_schedule_file(const std::string& path) {
 void check_actions(const Schedule& s, const std::string& source) {
   for (std::size_t r = 0; r < s.actions.size(); ++r)
     for (const Action& a : s.actions[r])
-      if (a.type == ActionType::I || a.type == ActionType::W || a.type == ActionType::REDUCE_GRAD)
+      if (a.type == ActionType::REDUCE_GRAD)
         throw InputError(source, "rank " + std::to_string(r) + ": " + to_string(a),
-                         "the executor does not run " + std::string(to_string(a.type)) +
-                             " actions yet; use naive, gpipe, 1f1b or interleaved");
-  if (s.kind == "pipedream" || s.kind == "2bw")
-    throw InputError(source, "", "the executor runs flush schedules only (naive, gpipe, 1f1b, interleaved), not " + s.kind);
+                         "the executor runs straight pipelines only (no replicated stages, no REDUCE_GRAD)");
+}
+
+bool is_async(const std::string& kind) { return kind == "pipedream" || kind == "2bw"; }
+
+// Micro-batches per minibatch of a 2bw schedule: its first STEP follows the
+// backward of the minibatch's last micro-batch.
+int two_bw_minibatch(const Schedule& s) {
+  const auto& list = s.actions.at(0);
+  int last_b = -1;
+  for (const Action& a : list) {
+    if (a.type == ActionType::B) last_b = a.microbatch;
+    if (a.type == ActionType::STEP) return last_b + 1;
+  }
+  return s.num_microbatches;
+}
+
+// Asynchronous schedules: how many micro-batches make a minibatch, and the
+// checks the weight-version rules need.
+void resolve_async(RunConfig& c, int spec_microbatches, const std::string& source) {
+  const Schedule& s = c.schedule;
+  c.async = is_async(s.kind);
+  if (!c.async) {
+    c.minibatch_mbs = s.num_microbatches;
+    c.loss_scale = s.num_microbatches;
+    return;
+  }
+  if (c.tie_weights)
+    throw InputError("--tie-weights", "", "asynchronous schedules (" + s.kind + ") do not support tied weights; drop --tie-weights");
+  const int m = s.kind == "2bw" ? two_bw_minibatch(s) : spec_microbatches;
+  if (m < 1 || s.num_microbatches % m != 0)
+    throw InputError(source, "", "the " + s.kind + " stream of " + std::to_string(s.num_microbatches) +
+                                     " micro-batches does not split into minibatches of " + std::to_string(m) +
+                                     "; pass --microbatches that divides it");
+  if (s.kind == "2bw" && m < s.num_ranks - 1)
+    throw InputError("--microbatches", "",
+                     "2bw needs at least ranks-1 = " + std::to_string(s.num_ranks - 1) +
+                         " micro-batches per minibatch (so that the weights of minibatch t-1 exist when minibatch t+1 "
+                         "starts), got " + std::to_string(m));
+  c.minibatch_mbs = m;
+  c.loss_scale = s.kind == "pipedream" ? 1 : m;
+  c.steps = s.num_microbatches / m;
 }
 
 }  // namespace
@@ -71,8 +111,11 @@ void prepare_run(RunConfig& c) {
     for (std::size_t i = 0; i < plan.stages.size(); ++i)
       if (plan.stages[i].replicas != 1)
         throw InputError(c.plan_path, "$.stages[" + std::to_string(i) + "].replicas",
-                         "the executor runs straight pipelines only (one replica per stage)");
-    c.schedule = lower_schedule(generate_schedule(plan.schedule, plan.num_ranks()));
+                         "the executor replicates stages only uniformly: drop the per-stage replicas and pass "
+                         "--replicas R (every stage R times)");
+    ScheduleSpec spec = plan.schedule;
+    if (is_async(spec.kind)) spec.minibatches = c.steps;
+    c.schedule = lower_schedule(generate_schedule(spec, plan.num_ranks()));
     if (c.schedule.num_stages != static_cast<int>(plan.stages.size()))
       throw InputError(c.plan_path, "$.stages",
                        "the plan has " + std::to_string(plan.stages.size()) + " stages but its schedule (" +
@@ -100,6 +143,7 @@ void prepare_run(RunConfig& c) {
       spec.kind = c.schedule_kind;
       spec.microbatches = c.microbatches;
       spec.virtual_stages = c.virtual_stages;
+      if (is_async(spec.kind)) spec.minibatches = c.steps;
       if (!recompute_from_string(c.recompute, spec.recompute))
         throw InputError("--recompute", "", "'" + c.recompute + "' is not one of never, except_last, always");
       c.schedule = lower_schedule(generate_schedule(spec, c.stages));
@@ -110,9 +154,12 @@ void prepare_run(RunConfig& c) {
                            std::to_string(c.schedule.num_stages) + " pipeline stages asked for");
     c.stage_layers = uniform_split(layers, c.schedule.num_stages);
   }
-  check_actions(c.schedule, c.plan_path.empty() ? (c.schedule_path.empty() ? "--schedule" : c.schedule_path) : c.plan_path);
+  const std::string source = c.plan_path.empty() ? (c.schedule_path.empty() ? "--schedule" : c.schedule_path) : c.plan_path;
+  check_actions(c.schedule, source);
+  if (c.steps < 1) throw InputError("--steps", "", "needs at least 1 step");
+  resolve_async(c, c.plan_path.empty() ? c.microbatches : plan.schedule.microbatches, source);
 
-  const int m = c.schedule.num_microbatches;
+  const int m = c.minibatch_mbs;
   if (c.batch == 0) c.batch = 2 * m;
   if (c.batch < m || c.batch % m != 0)
     throw InputError("--batch", "", "batch " + std::to_string(c.batch) + " does not split into " + std::to_string(m) +
@@ -128,6 +175,33 @@ void prepare_run(RunConfig& c) {
   if (!(c.timeout_s > 0)) throw InputError("--timeout", "", "must be positive seconds");
   BatchSource probe(c.model, c.data, c.batch, c.seq, m, c.seed);  // reads and checks the data
   c.data_description = probe.description();
+
+  if (c.replicas < 1) throw InputError("--replicas", "", "needs at least 1 replica");
+  if (c.replicas > 1) {
+    if (c.async)
+      throw InputError("--replicas", "", "replicated stages run flush schedules only, not " + c.schedule.kind);
+    if ((c.batch / m) % c.replicas != 0)
+      throw InputError("--replicas", "",
+                       "a micro-batch of " + std::to_string(c.batch / m) + " samples does not split among " +
+                           std::to_string(c.replicas) + " replicas; use a --batch that is a multiple of " +
+                           std::to_string(m * c.replicas));
+  }
+  if (c.resume && c.checkpoint_dir.empty()) throw InputError("--resume", "", "needs --checkpoint-dir D to resume from");
+  if (c.checkpoint_every < 0) throw InputError("--checkpoint-every", "", "must be 0 (only after the last step) or more");
+  if (!c.checkpoint_dir.empty()) {
+    if (c.async)
+      throw InputError("--checkpoint-dir", "",
+                       "checkpoints are written between the steps of flush schedules; " + c.schedule.kind +
+                           " runs all its minibatches as one stream with no step boundary");
+    if (c.resume) {
+      c.start_step = find_resume_step(c);
+    } else {
+      std::error_code ec;
+      std::filesystem::create_directories(c.checkpoint_dir, ec);
+      if (ec || !std::filesystem::is_directory(c.checkpoint_dir))
+        throw InputError("--checkpoint-dir", c.checkpoint_dir, "cannot create this directory: " + ec.message());
+    }
+  }
 }
 
 }  // namespace pipekit

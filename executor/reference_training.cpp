@@ -7,7 +7,93 @@
 
 namespace pipekit {
 
+namespace {
+
+// Asynchronous schedules, in one process and stream order: micro-batch g is
+// computed with every stage s at weight version v_s(g) (its forward and
+// backward alike, as weight stashing promises), and the gradient feeds that
+// stage's next update of its newest weights.
+//   pipedream: v_s(g) = the number of STEPs of stage s before F(s, g) in the
+//              schedule (the newest weights when F ran); an update after every g.
+//   2bw:       v(g) = max(t - 1, 0) for minibatch t = g / m, on every stage:
+//              W(t+1) = W(t) - lr * grad f_t(W(t-1)); an update after each minibatch.
+ReferenceResult async_reference_train(const RunConfig& c) {
+  const Schedule& sch = c.schedule;
+  const int S = sch.num_stages, n = sch.num_microbatches, m = c.minibatch_mbs;
+  std::vector<std::vector<int>> version(S, std::vector<int>(n, 0));
+  if (sch.kind == "pipedream") {
+    for (const auto& list : sch.actions) {
+      std::vector<int> steps(S, 0);
+      for (const Action& a : list) {
+        if (a.type == ActionType::STEP) ++steps[a.stage];
+        if (a.type == ActionType::F) version[a.stage][a.microbatch] = steps[a.stage];
+      }
+    }
+  } else {
+    for (int s = 0; s < S; ++s)
+      for (int g = 0; g < n; ++g) version[s][g] = std::max(g / m - 1, 0);
+  }
+  std::vector<std::vector<ModelLayer>> stages;
+  std::vector<std::vector<torch::Tensor>> params, master;
+  std::vector<std::vector<std::vector<torch::Tensor>>> history;  // stage -> version -> weights
+  std::vector<std::unique_ptr<torch::optim::Optimizer>> opts;
+  std::vector<ModelLayer> all;
+  for (const auto& idx : c.stage_layers) {
+    stages.push_back(build_layers(c.model, idx, c.seed));
+    std::vector<torch::Tensor> p, mst, v0;
+    for (auto& l : stages.back()) {
+      all.push_back(l);
+      for (auto& t : l.params) {
+        p.push_back(t);
+        mst.push_back(t.detach().clone().requires_grad_(true));
+        v0.push_back(t.detach().clone());
+      }
+    }
+    params.push_back(p);
+    master.push_back(mst);
+    history.push_back({v0});
+    opts.push_back(make_optimizer(c.optimizer, master.back(), c.lr));
+  }
+  BatchSource data(c.model, c.data, c.batch, c.seq, m, c.seed);
+  ReferenceResult r;
+  r.losses.assign(c.steps, 0.0);
+  for (int g = 0; g < n; ++g) {
+    {
+      torch::NoGradGuard no_grad;
+      for (int s = 0; s < S; ++s)
+        for (std::size_t i = 0; i < params[s].size(); ++i) params[s][i].copy_(history[s].at(version[s][g])[i]);
+    }
+    MicroBatch b = data.get(g / m, g % m);
+    auto loss = scaled_loss(forward_layers(all, input_tensor(b)), target_tensor(b), c.loss_scale);
+    loss.backward();
+    r.losses[g / m] += loss.item<double>() * c.loss_scale / m;
+    const bool update = sch.kind == "pipedream" || (g + 1) % m == 0;
+    if (!update) continue;
+    for (int s = 0; s < S; ++s) {
+      for (std::size_t i = 0; i < params[s].size(); ++i) {
+        auto& p = params[s][i];
+        master[s][i].mutable_grad() = p.grad().defined() ? p.grad().clone() : torch::zeros_like(p);
+        if (p.grad().defined()) p.mutable_grad().zero_();
+      }
+      opts[s]->step();
+      std::vector<torch::Tensor> w;
+      for (auto& t : master[s]) w.push_back(t.detach().clone());
+      history[s].push_back(std::move(w));
+    }
+  }
+  // The pipeline's stages end holding their newest weights in the optimizer's copy.
+  for (int s = 0; s < S; ++s) {
+    std::vector<torch::Tensor> flat;
+    for (auto& t : master[s]) flat.push_back(t.detach().reshape({-1}));
+    r.stage_params.push_back(torch::cat(flat));
+  }
+  return r;
+}
+
+}  // namespace
+
 ReferenceResult reference_train(const RunConfig& c) {
+  if (c.async) return async_reference_train(c);
   const ModelSpec& m = c.model;
   std::vector<int> all(m.num_layers());
   for (int i = 0; i < m.num_layers(); ++i) all[i] = i;
@@ -26,7 +112,7 @@ ReferenceResult reference_train(const RunConfig& c) {
     for (auto& p : l.params)
       if (seen.insert(p.unsafeGetTensorImpl()).second) unique.push_back(p);
   auto opt = make_optimizer(c.optimizer, unique, c.lr);
-  const int mbs = c.schedule.num_microbatches;
+  const int mbs = c.schedule.num_microbatches;  // flush schedules: one minibatch per step
   BatchSource data(m, c.data, c.batch, c.seq, mbs, c.seed);
 
   ReferenceResult r;

@@ -6,6 +6,7 @@
 //   set and no --nproc. Everything is validated before any rank starts.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 
@@ -13,6 +14,7 @@
 #include "core/error.h"
 #include "executor/launcher.h"
 #include "executor/run_config.h"
+#include "executor/sim_vs_real.h"
 
 namespace pipekit::cli {
 namespace {
@@ -22,6 +24,7 @@ struct RunOptions {
   int nproc = 0, nnodes = 1, node_rank = 0;
   std::string master_addr = "127.0.0.1";
   int master_port = 0;
+  CompareOptions compare;  // --compare: predicted vs measured (executor/sim_vs_real.h)
 };
 
 int env_int(const char* name, int fallback) {
@@ -40,7 +43,10 @@ void print_header(const RunConfig& c, int world) {
   fmt::print("pipekit run: model {} ({} layers), schedule {} on {} ranks x {} stage(s) each, {} micro-batches of {} "
              "(batch {}{}), {} lr {}, {} steps\n",
              c.model.name, c.model.num_layers(), s.kind, world, s.virtual_stages(), s.num_microbatches,
-             c.batch / s.num_microbatches, c.batch, seq, c.optimizer, c.lr, c.steps);
+             c.batch / c.minibatch_mbs, c.batch, seq, c.optimizer, c.lr, c.steps);
+  if (c.async)
+    fmt::print("asynchronous: one stream of {} minibatches x {} micro-batches, no flush (steps = minibatches)\n",
+               c.steps, c.minibatch_mbs);
   fmt::print("data: {}\n", c.data_description);
   for (std::size_t i = 0; i < c.stage_layers.size(); ++i) {
     const auto& l = c.stage_layers[i];
@@ -58,9 +64,14 @@ void run_run(RunOptions& o) {
       c.stages = env_int("WORLD_SIZE", 1);
     else
       c.stages = o.nproc > 0 ? o.nproc * o.nnodes : 2;
+    if (c.replicas > 1) c.stages = std::max(1, c.stages / c.replicas);  // the world is stages x replicas
   }
   prepare_run(c);
-  const int ranks = c.schedule.num_ranks;
+  if (!o.compare.out.empty()) {
+    if (c.timeline_path.empty()) c.timeline_path = compare_timeline_path(o.compare.out);
+    if (!child && !torchrun_style) check_compare_options(c, o.compare);
+  }
+  const int ranks = c.schedule.num_ranks * c.replicas;  // every pipeline rank times its replicas
   const std::string what = !c.plan_path.empty() ? "plan " + c.plan_path : "schedule " + c.schedule.kind;
 
   if (child || torchrun_style) {
@@ -99,6 +110,8 @@ void run_run(RunOptions& o) {
     lo.master_port = o.master_port;
     lo.threads = c.threads;
     exit_status() = launch_ranks(lo);
+    if (exit_status() == 0 && !o.compare.out.empty() && o.node_rank == 0)
+      exit_status() = compare_with_simulation(c, o.compare);
     return;
   }
   if (ranks != 1)
@@ -109,6 +122,7 @@ void run_run(RunOptions& o) {
   RankIdentity id;
   id.master_port = free_local_port();
   exit_status() = run_rank(c, id);
+  if (exit_status() == 0 && !o.compare.out.empty()) exit_status() = compare_with_simulation(c, o.compare);
 }
 
 void add_run(CLI::App& app) {
@@ -122,10 +136,13 @@ void add_run(CLI::App& app) {
                   "overrides a plan's model")
       ->capture_default_str();
   cmd->add_option("--stages", c.stages, "Pipeline ranks (default: the world size)");
-  cmd->add_option("--schedule", c.schedule_kind, "naive, gpipe, 1f1b, interleaved")->capture_default_str();
+  cmd->add_option("--schedule", c.schedule_kind, "naive, gpipe, 1f1b, interleaved, pipedream, 2bw, zb-h1, zb-h2, zbv")->capture_default_str();
   cmd->add_option("--recompute", c.recompute, "gpipe recomputation: never, except_last, always")->capture_default_str();
   cmd->add_option("--microbatches", c.microbatches, "Micro-batches per step")->capture_default_str();
   cmd->add_option("--virtual", c.virtual_stages, "Stages per rank (interleaved)")->capture_default_str();
+  cmd->add_option("--replicas", c.replicas,
+                  "Replicate every pipeline rank this many times (data parallel within each stage; flush schedules)")
+      ->capture_default_str();
   cmd->add_option("--batch", c.batch, "Samples per step (default 2 x micro-batches)");
   cmd->add_option("--seq", c.seq, "Tokens per sample (default min(context, 64))");
   cmd->add_option("--steps", c.steps, "Optimizer steps")->capture_default_str();
@@ -143,6 +160,17 @@ void add_run(CLI::App& app) {
   cmd->add_option("--threads", c.threads, "Intra-op threads per rank")->capture_default_str();
   cmd->add_option("--timeout", c.timeout_s, "Seconds any wait on another rank may take")->capture_default_str();
   cmd->add_flag("--quiet", c.quiet, "Print no per-step lines");
+  cmd->add_option("--checkpoint-dir", c.checkpoint_dir, "Write checkpoints (weights, optimizer state, manifest) here");
+  cmd->add_option("--checkpoint-every", c.checkpoint_every, "Steps between checkpoints (0: after the last step only)")
+      ->capture_default_str();
+  cmd->add_flag("--resume", c.resume, "Continue from the last complete checkpoint in --checkpoint-dir");
+  cmd->add_flag("--predict-memory", c.predict_memory,
+                "Print each rank's measured peak memory beside the simulator's prediction");
+  cmd->add_option("--compare", o->compare.out,
+                  "Also simulate this run from a profile measured now and write predicted vs measured (JSON) "
+                  "and an HTML report with both timelines");
+  cmd->add_option("--profile", o->compare.profile_path, "--compare: use this profile instead of measuring one");
+  cmd->add_option("--html", o->compare.html, "--compare: report file (default: the --compare file with .html)");
   cmd->add_option("--nproc", o->nproc, "Start this many local ranks (per node)");
   cmd->add_option("--nnodes", o->nnodes, "Nodes taking part")->capture_default_str();
   cmd->add_option("--node-rank", o->node_rank, "This node's index")->capture_default_str();

@@ -10,24 +10,39 @@
 //      until it completes, at the latest at the end of the step.
 //   RECV_* post an asynchronous receive into a buffer of the shape the model
 //      config gives for that boundary; F/B wait on it when they need it.
+//   I, W  zero-bubble: I computes only the input gradient (graph retained), W
+//      the parameter gradients later, added to .grad.
 //   STEP  optimizer step of that stage (after summing tied gradients).
+// Asynchronous schedules (pipedream, 2bw) run the whole action list once as a
+// stream with weight stashing (see README: each F records the version it
+// used, its B reloads exactly it, STEP updates the newest).
+// Failures: every wait is bounded by --timeout; errors name the action, step,
+// peer rank and last completed step; NaN/inf outputs stop the run.
 // Tags are (boundary stage, micro-batch, direction), so messages never mix.
 // Stages on the same rank hand tensors over directly.
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/torch.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <csignal>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
+#include <sstream>
 
 #include "core/formats.h"
 #include "executor/batch_source.h"
+#include "executor/checkpoint.h"
 #include "executor/memory_meter.h"
+#include "executor/memory_prediction.h"
 #include "executor/model_layers.h"
 #include "executor/reference_training.h"
 #include "executor/run_config.h"
@@ -56,6 +71,17 @@ struct LocalStage {
   std::unique_ptr<torch::optim::Optimizer> opt;
   std::vector<std::int64_t> in_shape, out_shape;  // boundary shapes (not for first input / last output)
   std::map<int, torch::Tensor> input, output, grad_in;
+  // Zero-bubble: the output gradient I used, kept for W.
+  std::map<int, torch::Tensor> out_grad;
+  // Asynchronous schedules (weight stashing): the optimizer updates `master`,
+  // the newest weights; `params` (what the layers compute with) hold the
+  // version the current F/B needs, copied in without autograd seeing it, so
+  // graphs of micro-batches in flight stay valid.
+  std::vector<torch::Tensor> master;
+  std::map<int, std::vector<torch::Tensor>> versions;  // version (updates applied) -> weights
+  std::map<int, int> mb_version;                      // in-flight micro-batch -> version its F used
+  int updates = 0, loaded = 0, forwards = 0;
+  std::size_t max_versions = 1;
   // gpt tie_weights: this stage's copy of the shared table (embedding in the
   // first stage, head in the last; one stage may hold both).
   torch::Tensor tied_embed, tied_head;
@@ -65,9 +91,17 @@ std::int64_t tensor_bytes(const torch::Tensor& t) {
   return t.defined() ? static_cast<std::int64_t>(t.numel() * t.element_size()) : 0;
 }
 
+// c10 errors carry a C++ backtrace the user does not need.
+std::string short_what(const std::exception& e) {
+  if (auto* c = dynamic_cast<const c10::Error*>(&e)) return c->what_without_backtrace();
+  return e.what();
+}
+
 class RankRunner {
  public:
-  RankRunner(const RunConfig& c, const RankIdentity& id) : c_(c), id_(id), data_(c.model, c.data, c.batch, c.seq, c.schedule.num_microbatches, c.seed) {}
+  RankRunner(const RunConfig& c, const RankIdentity& id)
+      : c_(c), id_(id), prank_(id.rank % c.schedule.num_ranks), replica_(id.rank / c.schedule.num_ranks),
+        data_(c.model, c.data, c.batch, c.seq, c.minibatch_mbs, c.seed) {}
 
   int run();
 
@@ -79,25 +113,50 @@ class RankRunner {
     return std::chrono::milliseconds(static_cast<std::int64_t>(c_.timeout_s * 1000));
   }
   LocalStage& local(int stage);
-  bool is_local(int stage) const { return stage >= 0 && stage < num_stages_ && c_.schedule.stage_to_rank[stage] == id_.rank; }
+  bool is_local(int stage) const { return stage >= 0 && stage < num_stages_ && c_.schedule.stage_to_rank[stage] == prank_; }
+  // Global rank holding `stage` in this rank's replica of the pipeline.
+  int peer(int stage) const { return replica_ * c_.schedule.num_ranks + c_.schedule.stage_to_rank.at(stage); }
+  void allreduce_grads(LocalStage& s);
   int tag(int boundary, int mb, int dir) const { return (boundary * mbs_ + mb) * 2 + dir; }
   void execute(const Action& a, int step);
   void forward(LocalStage& s, int mb, int step);
   void recompute(LocalStage& s, int mb, int step);
   void backward(LocalStage& s, int mb);
+  torch::Tensor output_grad(LocalStage& s, int mb);
+  void input_grad(LocalStage& s, int mb);
+  void weight_grad(LocalStage& s, int mb);
+  MicroBatch batch(int step, int mb) const {
+    return c_.async ? data_.get(mb / c_.minibatch_mbs, mb % c_.minibatch_mbs) : data_.get(step, mb);
+  }
+  // This replica's share of a micro-batch's samples (all of them without replicas).
+  torch::Tensor rows(torch::Tensor t) const {
+    if (c_.replicas <= 1) return t;
+    const std::int64_t n = t.size(0) / c_.replicas;
+    return t.narrow(0, replica_ * n, n).contiguous();
+  }
+  int pick_version(LocalStage& s, int mb);
+  void load_version(LocalStage& s, int v);
+  void async_step(LocalStage& s);
+  std::vector<double> step_losses() const;
+  void write_progress(int step);
+  void save_checkpoint(int step);
+  void load_checkpoint(int step);
+  void report_memory(int step, std::int64_t peak_act);
   void post_send(const Action& a, torch::Tensor t, int peer, int tag);
   void post_recv(const Action& a, std::vector<std::int64_t> shape, int peer, int tag);
   torch::Tensor take_recv(int stage, int mb, ActionType type);
   void poll_sends();
   void finish_step();
   void sum_tied_grads();
-  void record(const Action& a, double start);
+  void record(const Action& a, double start, int version = -1);
   void sample_memory();
   void gather_timeline(double step_ms, std::int64_t peak_act);
   int verify();
 
   const RunConfig& c_;
   RankIdentity id_;
+  int prank_ = 0, replica_ = 0;  // pipeline rank and replica index (--replicas)
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> stage_pg_;  // this pipeline rank's replicas
   BatchSource data_;
   int num_stages_ = 0, mbs_ = 0;
   c10::intrusive_ptr<c10d::Store> store_;
@@ -109,7 +168,7 @@ class RankRunner {
   Clock::time_point t0_;
   bool recording_ = false;
   bool tied_done_ = false;
-  double loss_sum_ = 0;
+  std::map<int, double> mb_loss_;  // last stage: scaled loss of each micro-batch this step
   std::int64_t step_base_bytes_ = 0;
   std::vector<TimelineEvent> events_;
   std::vector<MemorySample> memory_;
@@ -141,21 +200,26 @@ void RankRunner::connect() {
     opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
   opts->threads = 2;
   pg_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store_, id_.rank, id_.world_size, opts);
+  if (c_.replicas > 1) {
+    // One group per pipeline rank: its replicas, which all-reduce gradients.
+    auto prefix = c10::make_intrusive<c10d::PrefixStore>("pipekit/replicas/" + std::to_string(prank_), store_);
+    stage_pg_ = c10::make_intrusive<c10d::ProcessGroupGloo>(prefix, replica_, c_.replicas, opts);
+  }
 }
 
 void RankRunner::build() {
   const Schedule& sch = c_.schedule;
   num_stages_ = sch.num_stages;
   mbs_ = sch.num_microbatches;
-  const std::int64_t mb_rows = c_.batch / mbs_;
+  const std::int64_t mb_rows = c_.batch / c_.minibatch_mbs / c_.replicas;  // this replica's rows
   layer_shapes_ = layer_output_shapes(c_.model, mb_rows, c_.seq, c_.seed);
   for (int s = 0; s < num_stages_; ++s) {
-    if (sch.stage_to_rank[s] != id_.rank) continue;
+    if (sch.stage_to_rank[s] != prank_) continue;
     LocalStage st;
     st.stage = s;
     st.first = s == 0;
     st.last = s == num_stages_ - 1;
-    for (const Action& a : sch.actions[id_.rank])
+    for (const Action& a : sch.actions[prank_])
       if (a.stage == s && a.type == ActionType::R) st.recompute = true;
     const auto& layers = c_.stage_layers[s];
     st.layers = build_layers(c_.model, layers, c_.seed);
@@ -163,16 +227,27 @@ void RankRunner::build() {
       for (auto& p : l.params) st.params.push_back(p);
       if (l.tied_weight.defined()) (l.tied_slot ? st.tied_head : st.tied_embed) = l.tied_weight;
     }
-    st.opt = make_optimizer(c_.optimizer, st.params, c_.lr);
+    if (c_.async) {
+      std::vector<torch::Tensor> v0;
+      for (auto& p : st.params) {
+        st.master.push_back(p.detach().clone().requires_grad_(true));
+        v0.push_back(p.detach().clone());
+      }
+      st.versions[0] = std::move(v0);
+      st.opt = make_optimizer(c_.optimizer, st.master, c_.lr);
+    } else {
+      st.opt = make_optimizer(c_.optimizer, st.params, c_.lr);
+    }
     if (!st.first) st.in_shape = layer_shapes_.at(layers.front() - 1);
     st.out_shape = layer_shapes_.at(layers.back());
     stages_.push_back(std::move(st));
   }
 }
 
-void RankRunner::record(const Action& a, double start) {
+void RankRunner::record(const Action& a, double start, int version) {
   if (!recording_) return;
   TimelineEvent e;
+  e.weight_version = version;
   e.rank = id_.rank;
   e.stream = Stream::compute;
   e.action = a;
@@ -249,7 +324,7 @@ void RankRunner::poll_sends() {
 void RankRunner::forward(LocalStage& s, int mb, int step) {
   torch::Tensor in;
   if (s.first) {
-    in = input_tensor(data_.get(step, mb));
+    in = rows(input_tensor(batch(step, mb)));
   } else if (is_local(s.stage - 1)) {
     auto& prev = local(s.stage - 1);
     in = prev.output.at(mb).detach().requires_grad_(true);
@@ -257,6 +332,10 @@ void RankRunner::forward(LocalStage& s, int mb, int step) {
   } else {
     in = take_recv(s.stage, mb, ActionType::RECV_F).requires_grad_(true);
   }
+  const int version = pick_version(s, mb);
+  load_version(s, version);
+  if (c_.async) s.mb_version[mb] = version;
+  ++s.forwards;
   const double start = now_ms();
   torch::Tensor out;
   {
@@ -264,41 +343,57 @@ void RankRunner::forward(LocalStage& s, int mb, int step) {
     if (s.recompute) no_grad.emplace();
     out = forward_layers(s.layers, in);
     if (s.last) {
-      out = scaled_loss(out, target_tensor(data_.get(step, mb)), mbs_);
-      loss_sum_ += out.item<double>();
+      out = scaled_loss(out, rows(target_tensor(batch(step, mb))), c_.loss_scale);
+      mb_loss_[mb] = out.item<double>();
     }
   }
+  // The first stage whose output is NaN/inf for a micro-batch is where it appeared.
+  if (!torch::isfinite(out).all().item<bool>())
+    throw std::runtime_error(fmt::format("non-finite {} (NaN or inf) at step {}, stage {} (rank {}), micro-batch {}; "
+                                         "lower --lr or check the data",
+                                         s.last ? "loss" : "activations", c_.async ? mb / c_.minibatch_mbs + 1 : step + 1,
+                                         s.stage, id_.rank, mb));
   s.input[mb] = in;
   s.output[mb] = out;
-  record(Action{s.stage, ActionType::F, mb}, start);
+  record(Action{s.stage, ActionType::F, mb}, start, version);
 }
 
 void RankRunner::recompute(LocalStage& s, int mb, int step) {
+  if (c_.async) load_version(s, s.mb_version.at(mb));
   const double start = now_ms();
   auto& in = s.input.at(mb);
   torch::Tensor out = forward_layers(s.layers, in);
-  if (s.last) out = scaled_loss(out, target_tensor(data_.get(step, mb)), mbs_);
+  if (s.last) out = scaled_loss(out, rows(target_tensor(batch(step, mb))), c_.loss_scale);
   s.output[mb] = out;
   record(Action{s.stage, ActionType::R, mb}, start);
 }
 
-void RankRunner::backward(LocalStage& s, int mb) {
-  torch::Tensor out = s.output.at(mb);
-  torch::Tensor grad;
-  if (!s.last) {
-    if (is_local(s.stage + 1)) {
-      auto& next = local(s.stage + 1);
-      grad = next.grad_in.at(mb);
-      next.grad_in.erase(mb);
-    } else {
-      grad = take_recv(s.stage, mb, ActionType::RECV_B);
-    }
+torch::Tensor RankRunner::output_grad(LocalStage& s, int mb) {
+  if (s.last) return {};
+  if (is_local(s.stage + 1)) {
+    auto& next = local(s.stage + 1);
+    torch::Tensor g = next.grad_in.at(mb);
+    next.grad_in.erase(mb);
+    return g;
   }
-  const double start = now_ms();
+  return take_recv(s.stage, mb, ActionType::RECV_B);
+}
+
+static torch::Tensor graph_output(const LocalStage& s, int mb, int rank) {
+  torch::Tensor out = s.output.at(mb);
   if (!out.requires_grad())
-    throw std::runtime_error(fmt::format("rank {}: B of stage {} micro-batch {} has no autograd graph "
-                                         "(the schedule recomputes this stage but has no R before B)",
-                                         id_.rank, s.stage, mb));
+    throw std::runtime_error(fmt::format("rank {}: backward of stage {} micro-batch {} has no autograd graph "
+                                         "(the schedule recomputes this stage but has no R before it)",
+                                         rank, s.stage, mb));
+  return out;
+}
+
+void RankRunner::backward(LocalStage& s, int mb) {
+  torch::Tensor grad = output_grad(s, mb);
+  const int version = c_.async ? s.mb_version.at(mb) : -1;
+  load_version(s, version);  // weight stashing: the backward sees the weights its forward used
+  const double start = now_ms();
+  torch::Tensor out = graph_output(s, mb, id_.rank);
   if (s.last)
     out.backward();
   else
@@ -306,7 +401,111 @@ void RankRunner::backward(LocalStage& s, int mb) {
   if (!s.first) s.grad_in[mb] = s.input.at(mb).grad();
   s.input.erase(mb);
   s.output.erase(mb);
-  record(Action{s.stage, ActionType::B, mb}, start);
+  s.mb_version.erase(mb);
+  record(Action{s.stage, ActionType::B, mb}, start, version);
+}
+
+// Zero-bubble I: only the gradient of the stage input (sent upstream at once);
+// the graph is kept for W.
+void RankRunner::input_grad(LocalStage& s, int mb) {
+  torch::Tensor grad = output_grad(s, mb);
+  const double start = now_ms();
+  torch::Tensor out = graph_output(s, mb, id_.rank);
+  if (!s.first) {
+    std::vector<torch::Tensor> go;
+    if (grad.defined()) go.push_back(grad);
+    auto g = torch::autograd::grad({out}, {s.input.at(mb)}, go, /*retain_graph=*/true);
+    s.grad_in[mb] = g[0];
+  }
+  s.out_grad[mb] = grad;
+  record(Action{s.stage, ActionType::I, mb}, start);
+}
+
+// Zero-bubble W: the parameter gradients, accumulated into .grad as B would.
+void RankRunner::weight_grad(LocalStage& s, int mb) {
+  auto it = s.out_grad.find(mb);
+  if (it == s.out_grad.end())
+    throw std::runtime_error(fmt::format("rank {}: W of stage {} micro-batch {} before its I", id_.rank, s.stage, mb));
+  const double start = now_ms();
+  torch::Tensor out = graph_output(s, mb, id_.rank);
+  std::vector<torch::Tensor> go;
+  if (it->second.defined()) go.push_back(it->second);
+  auto gs = torch::autograd::grad({out}, s.params, go, /*retain_graph=*/false, /*create_graph=*/false,
+                                  /*allow_unused=*/true);
+  for (std::size_t i = 0; i < gs.size(); ++i) {
+    if (!gs[i].defined()) continue;
+    auto& p = s.params[i];
+    if (p.grad().defined())
+      p.mutable_grad().add_(gs[i]);
+    else
+      p.mutable_grad() = gs[i].clone();  // autograd may hand out views; zero_grad must own it
+  }
+  s.out_grad.erase(it);
+  s.input.erase(mb);
+  s.output.erase(mb);
+  record(Action{s.stage, ActionType::W, mb}, start);
+}
+
+// PipeDream: the newest weights. 2BW: minibatch t computes with the weights
+// after t-1 updates (W(t-1)), so the update it feeds is one minibatch stale.
+int RankRunner::pick_version(LocalStage& s, int mb) {
+  if (!c_.async) return -1;
+  const int v = c_.schedule.kind == "2bw" ? std::max(mb / c_.minibatch_mbs - 1, 0) : s.updates;
+  if (!s.versions.count(v))
+    throw std::runtime_error(fmt::format("rank {}: F of stage {} micro-batch {} needs weight version {}, which {}",
+                                         id_.rank, s.stage, mb, v,
+                                         v > s.updates ? "does not exist yet" : "was already dropped"));
+  return v;
+}
+
+void RankRunner::load_version(LocalStage& s, int v) {
+  if (v < 0 || s.loaded == v) return;
+  torch::NoGradGuard no_grad;
+  const auto& w = s.versions.at(v);
+  // variable_data(): same storage, its own version counter, so the saved
+  // tensors of graphs in flight do not see the copy as a modification.
+  for (std::size_t i = 0; i < w.size(); ++i) s.params[i].variable_data().copy_(w[i]);
+  s.loaded = v;
+}
+
+void RankRunner::async_step(LocalStage& s) {
+  for (std::size_t i = 0; i < s.params.size(); ++i) {
+    torch::Tensor g = s.params[i].grad();
+    if (g.defined()) {
+      s.master[i].mutable_grad().copy_(g);
+      g.zero_();
+    } else {
+      s.master[i].mutable_grad().zero_();
+    }
+  }
+  s.opt->step();
+  ++s.updates;
+  std::vector<torch::Tensor> w;
+  for (auto& m : s.master) w.push_back(m.detach().clone());
+  s.versions[s.updates] = std::move(w);
+  // Keep the versions micro-batches in flight use and the oldest any later F may pick.
+  const int future = c_.schedule.kind == "2bw" ? std::max(s.forwards / c_.minibatch_mbs - 1, 0) : s.updates;
+  std::set<int> used;
+  for (auto& [mb, v] : s.mb_version) used.insert(v);
+  for (auto it = s.versions.begin(); it != s.versions.end();)
+    it = it->first < future && !used.count(it->first) ? s.versions.erase(it) : std::next(it);
+  s.max_versions = std::max(s.max_versions, s.versions.size());
+}
+
+// Replicated stages: the mean of the replicas' gradients (each computed on
+// its share of every micro-batch), so every replica takes the same step.
+void RankRunner::allreduce_grads(LocalStage& s) {
+  std::vector<torch::Tensor> parts;
+  for (auto& p : s.params) parts.push_back(p.grad().defined() ? p.grad().reshape({-1}) : torch::zeros({p.numel()}));
+  std::vector<torch::Tensor> buf = {torch::cat(parts)};
+  stage_pg_->allreduce(buf)->wait(timeout());
+  buf[0].div_(c_.replicas);
+  std::int64_t off = 0;
+  for (auto& p : s.params) {
+    const std::int64_t n = p.numel();
+    if (p.grad().defined()) p.mutable_grad().copy_(buf[0].narrow(0, off, n).view_as(p));
+    off += n;
+  }
 }
 
 void RankRunner::sum_tied_grads() {
@@ -322,7 +521,7 @@ void RankRunner::sum_tied_grads() {
     return;
   }
   auto& mine = is_local(0) ? local(0).tied_embed : local(last).tied_head;
-  const int peer = c_.schedule.stage_to_rank[is_local(0) ? last : 0];
+  const int peer = this->peer(is_local(0) ? last : 0);
   std::vector<torch::Tensor> out = {mine.grad().clone()};
   std::vector<torch::Tensor> in = {torch::empty_like(mine)};
   auto sw = pg_->send(out, peer, kTiedTag);
@@ -338,10 +537,12 @@ void RankRunner::execute(const Action& a, int step) {
     case ActionType::F: forward(local(a.stage), a.microbatch, step); break;
     case ActionType::R: recompute(local(a.stage), a.microbatch, step); break;
     case ActionType::B: backward(local(a.stage), a.microbatch); break;
+    case ActionType::I: input_grad(local(a.stage), a.microbatch); break;
+    case ActionType::W: weight_grad(local(a.stage), a.microbatch); break;
     case ActionType::SEND_F: {
       if (is_local(a.stage + 1)) break;  // same rank: handed over directly
       auto& s = local(a.stage);
-      post_send(a, s.output.at(a.microbatch), sch.stage_to_rank.at(a.stage + 1), tag(a.stage, a.microbatch, 0));
+      post_send(a, s.output.at(a.microbatch), peer(a.stage + 1), tag(a.stage, a.microbatch, 0));
       if (s.recompute) s.output.erase(a.microbatch);  // the send holds it until done; R rebuilds it
       break;
     }
@@ -350,23 +551,27 @@ void RankRunner::execute(const Action& a, int step) {
       auto& s = local(a.stage);
       torch::Tensor g = s.grad_in.at(a.microbatch);
       s.grad_in.erase(a.microbatch);
-      post_send(a, g, sch.stage_to_rank.at(a.stage - 1), tag(a.stage - 1, a.microbatch, 1));
+      post_send(a, g, peer(a.stage - 1), tag(a.stage - 1, a.microbatch, 1));
       break;
     }
     case ActionType::RECV_F:
       if (is_local(a.stage - 1)) break;
-      post_recv(a, local(a.stage).in_shape, sch.stage_to_rank.at(a.stage - 1), tag(a.stage - 1, a.microbatch, 0));
+      post_recv(a, local(a.stage).in_shape, peer(a.stage - 1), tag(a.stage - 1, a.microbatch, 0));
       break;
     case ActionType::RECV_B:
       if (is_local(a.stage + 1)) break;
-      post_recv(a, local(a.stage).out_shape, sch.stage_to_rank.at(a.stage + 1), tag(a.stage, a.microbatch, 1));
+      post_recv(a, local(a.stage).out_shape, peer(a.stage + 1), tag(a.stage, a.microbatch, 1));
       break;
     case ActionType::STEP: {
       const double start = now_ms();
       auto& s = local(a.stage);
       if (s.tied_embed.defined() || s.tied_head.defined()) sum_tied_grads();
-      s.opt->step();
-      record(a, start);
+      if (c_.replicas > 1) allreduce_grads(s);
+      if (c_.async)
+        async_step(s);
+      else
+        s.opt->step();
+      record(a, start, c_.async ? s.updates : -1);
       break;
     }
     default:
@@ -385,7 +590,7 @@ void RankRunner::finish_step() {
   if (!recvs_.empty())
     throw std::runtime_error(fmt::format("rank {}: the step ended with {} receive(s) never used", id_.rank, recvs_.size()));
   for (auto& s : stages_)
-    if (!s.input.empty() || !s.grad_in.empty())
+    if (!s.input.empty() || !s.grad_in.empty() || !s.out_grad.empty())
       throw std::runtime_error(fmt::format("rank {}: the step ended with micro-batches of stage {} left without backward",
                                            id_.rank, s.stage));
 }
@@ -420,10 +625,109 @@ void RankRunner::gather_timeline(double step_ms, std::int64_t peak_act) {
   write_text_file(c_.timeline_path, timeline_to_json(t));
 }
 
+// Loss per optimizer step (flush) or per minibatch (asynchronous): the mean
+// over the minibatch's samples.
+std::vector<double> RankRunner::step_losses() const {
+  if (!c_.async) {
+    double sum = 0;
+    for (auto& [mb, l] : mb_loss_) sum += l;
+    return {sum};
+  }
+  const int m = c_.minibatch_mbs;
+  std::vector<double> out(c_.steps, 0.0);
+  for (auto& [mb, l] : mb_loss_) out.at(mb / m) += l * c_.loss_scale / m;
+  return out;
+}
+
+// The launcher names the last step a dead rank completed from these files.
+void RankRunner::write_progress(int step) {
+  const char* dir = std::getenv("PIPEKIT_PROGRESS_DIR");
+  if (!dir || !*dir) return;
+  const std::string path = fmt::format("{}/rank{}", dir, id_.rank);
+  {
+    std::ofstream out(path + ".tmp");
+    out << step << "\n";
+  }
+  std::rename((path + ".tmp").c_str(), path.c_str());
+}
+
+// Every rank's measured peak next to the simulator's prediction (rank 0 prints).
+void RankRunner::report_memory(int step, std::int64_t peak_act) {
+  std::int64_t params = 0;
+  std::size_t versions = 1;
+  for (auto& s : stages_) {
+    params += tensor_bytes(flat_params(s.layers));
+    versions = std::max(versions, s.max_versions);
+  }
+  const std::string key = "pipekit/memory/" + std::to_string(step) + "/";
+  const std::string mine = fmt::format("{} {} {}", peak_act, versions, params);
+  if (id_.rank != 0) {
+    store_->set(key + std::to_string(id_.rank), std::vector<std::uint8_t>(mine.begin(), mine.end()));
+    return;
+  }
+  if (step != (c_.async ? 0 : c_.steps - 1)) return;
+  std::vector<PredictedRankMemory> pred = predict_memory(c_);
+  std::printf("memory: %s, %d micro-batches of %d, %s; dynamic = activations + weight versions beyond one\n",
+              c_.schedule.kind.c_str(), c_.minibatch_mbs, c_.batch / c_.minibatch_mbs, c_.optimizer.c_str());
+  std::printf("memory: rank  measured KiB  versions  predicted KiB  (activations + extra versions)  versions\n");
+  for (int r = 0; r < id_.world_size; ++r) {
+    std::string v = mine;
+    if (r != 0) {
+      auto b = store_->get(key + std::to_string(r));
+      v.assign(b.begin(), b.end());
+    }
+    std::istringstream in(v);
+    long long act = 0, n = 0, pb = 0;
+    in >> act >> n >> pb;
+    const auto& p = pred.at(r % c_.schedule.num_ranks);
+    std::printf("memory: %4d  %12.1f  %8lld  %13.1f  (%.1f + %.1f)  %8d\n", r, act / 1024.0, n,
+                (p.activations + p.extra_versions) / 1024.0, p.activations / 1024.0, p.extra_versions / 1024.0,
+                p.weight_versions);
+  }
+  std::fflush(stdout);
+}
+
+void RankRunner::save_checkpoint(int step) {
+  for (auto& s : stages_) {
+    if (replica_ != 0) break;  // replicas hold identical weights
+    const std::string path = checkpoint_stage_file(c_, step, s.stage);
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+    torch::serialize::OutputArchive ar, opt;
+    for (std::size_t i = 0; i < s.params.size(); ++i) ar.write("param" + std::to_string(i), s.params[i].detach());
+    s.opt->save(opt);
+    ar.write("optimizer", opt);
+    ar.save_to(path + ".tmp");
+    if (std::rename((path + ".tmp").c_str(), path.c_str()) != 0)
+      throw std::runtime_error("cannot rename the checkpoint file " + path + ".tmp");
+  }
+  pg_->barrier()->wait(timeout());  // every stage file is in place before the manifest names the checkpoint
+  if (id_.rank == 0) write_checkpoint_manifest(c_, step);
+}
+
+void RankRunner::load_checkpoint(int step) {
+  for (auto& s : stages_) {
+    const std::string path = checkpoint_stage_file(c_, step, s.stage);
+    torch::serialize::InputArchive ar, opt;
+    ar.load_from(path);
+    torch::NoGradGuard no_grad;
+    for (std::size_t i = 0; i < s.params.size(); ++i) {
+      torch::Tensor t;
+      ar.read("param" + std::to_string(i), t);
+      if (!t.sizes().equals(s.params[i].sizes()))
+        throw std::runtime_error(fmt::format("checkpoint {}: parameter {} has shape {}, the model's is {}", path, i,
+                                             fmt::join(t.sizes(), "x"), fmt::join(s.params[i].sizes(), "x")));
+      s.params[i].copy_(t);
+    }
+    ar.read("optimizer", opt);
+    s.opt->load(opt);
+  }
+}
+
 int RankRunner::verify() {
   // Every rank ships its final stage parameters to rank 0, which trains the
   // unsplit model in-process and compares stage by stage.
   if (id_.rank != 0) {
+    if (replica_ != 0) return 0;  // replicas take identical steps; replica 0 speaks for them
     for (auto& s : stages_) {
       std::vector<torch::Tensor> buf = {flat_params(s.layers)};
       pg_->send(buf, 0, kParamTag + s.stage)->wait(timeout());
@@ -465,7 +769,7 @@ int RankRunner::run() {
   }
   connect();
   build();
-  const auto& mine = c_.schedule.actions.at(id_.rank);
+  const auto& mine = c_.schedule.actions.at(prank_);
   std::ofstream metrics;
   if (id_.rank == 0 && !c_.metrics_path.empty()) {
     metrics.open(c_.metrics_path);
@@ -473,58 +777,134 @@ int RankRunner::run() {
   }
   const bool has_last = is_local(num_stages_ - 1);
   double total_ms = 0;
-  for (int step = 0; step < c_.steps; ++step) {
-    recording_ = !c_.timeline_path.empty() && step == c_.steps - 1;
+  // Test hook: PIPEKIT_KILL_RANK=R PIPEKIT_KILL_AT_STEP=K makes rank R SIGKILL
+  // itself halfway through its actions of step K (asynchronous: of the stream).
+  std::size_t kill_at_step = 0, kill_at = static_cast<std::size_t>(-1);
+  if (const char* k = std::getenv("PIPEKIT_KILL_RANK"); k && std::atoi(k) == id_.rank) {
+    const char* st = std::getenv("PIPEKIT_KILL_AT_STEP");
+    kill_at_step = st ? static_cast<std::size_t>(std::max(1, std::atoi(st))) : 1;
+  }
+  // An asynchronous schedule is one stream covering all minibatches.
+  const int passes = c_.async ? 1 : c_.steps;
+  if (c_.start_step > 0) {
+    load_checkpoint(c_.start_step);
+    if (id_.rank == 0)
+      std::printf("resumed from %s after step %d\n", c_.checkpoint_dir.c_str(), c_.start_step);
+  }
+  for (int step = c_.start_step; step < passes; ++step) {
+    recording_ = !c_.timeline_path.empty() && step == passes - 1;
+    kill_at = static_cast<std::size_t>(step + 1) == kill_at_step || (c_.async && kill_at_step > 0) ? mine.size() / 2
+                                                                                                     : static_cast<std::size_t>(-1);
     events_.clear();
     memory_.clear();
-    loss_sum_ = 0;
+    mb_loss_.clear();
     tied_done_ = false;
-    for (auto& s : stages_) s.opt->zero_grad();
+    for (auto& s : stages_) {
+      s.opt->zero_grad();
+      // Asynchronous: gradients exist before the stream starts, so the step's
+      // memory delta is activations and weight versions only.
+      if (c_.async)
+        for (std::size_t i = 0; i < s.params.size(); ++i) {
+          s.params[i].mutable_grad() = torch::zeros_like(s.params[i]);
+          s.master[i].mutable_grad() = torch::zeros_like(s.master[i]);
+        }
+    }
     pg_->barrier()->wait(timeout());
     t0_ = Clock::now();
     step_base_bytes_ = memory_meter::live_bytes();
     memory_meter::reset_peak();
     sample_memory();
-    for (const Action& a : mine) execute(a, step);
+    for (std::size_t i = 0; i < mine.size(); ++i) {
+      if (i == kill_at) {
+        std::fprintf(stderr, "pipekit: rank %d killing itself mid-step %d (PIPEKIT_KILL_RANK)\n", id_.rank, step + 1);
+        std::fflush(stderr);
+        raise(SIGKILL);
+      }
+      try {
+        execute(mine[i], step);
+      } catch (const std::exception& e) {
+        // Gloo/store failures: say where, and which rank we were waiting on.
+        const Action& a = mine[i];
+        std::string peer;
+        if (a.type == ActionType::RECV_F || a.type == ActionType::SEND_B || a.type == ActionType::RECV_B ||
+            a.type == ActionType::SEND_F || a.type == ActionType::F || a.type == ActionType::B || a.type == ActionType::I) {
+          const bool down = a.type == ActionType::RECV_B || a.type == ActionType::SEND_F || a.type == ActionType::B ||
+                            a.type == ActionType::I;
+          const int other = a.stage + (down ? 1 : -1);
+          if (other >= 0 && other < num_stages_ && !is_local(other))
+            peer = fmt::format(", exchanging with rank {}", this->peer(other));
+        }
+        throw std::runtime_error(fmt::format("rank {}: {} of step {} failed{} (last completed step {}): {}", id_.rank,
+                                             to_string(a), step + 1, peer, step, short_what(e)));
+      }
+    }
     finish_step();
+    write_progress(step + 1);
     const double step_ms = now_ms();
-    const std::int64_t peak_act = memory_meter::peak_bytes() - step_base_bytes_;
+    std::int64_t peak_act = memory_meter::peak_bytes() - step_base_bytes_;
+    if (c_.async && c_.optimizer == "adam")  // Adam's moments appear at the first STEP of the one stream
+      for (auto& s : stages_) peak_act -= 2 * tensor_bytes(flat_params(s.layers));
+    if (c_.predict_memory) report_memory(step, peak_act);
     sample_memory();
-    if (has_last && id_.rank != 0)
-    {
-      const std::string v = fmt::format("{:.9g}", loss_sum_);
+    std::vector<double> losses = has_last ? step_losses() : std::vector<double>{};
+    if (has_last && c_.replicas > 1) {  // the mean over the replicas' shares
+      std::vector<torch::Tensor> buf = {torch::tensor(losses, torch::kFloat64)};
+      stage_pg_->allreduce(buf)->wait(timeout());
+      for (std::size_t k = 0; k < losses.size(); ++k) losses[k] = buf[0][k].item<double>() / c_.replicas;
+    }
+    if (has_last && id_.rank != 0 && replica_ == 0) {
+      std::string v;
+      for (double l : losses) v += fmt::format("{:.9g} ", l);
       store_->set("pipekit/loss/" + std::to_string(step), std::vector<std::uint8_t>(v.begin(), v.end()));
     }
     if (recording_) gather_timeline(step_ms, peak_act);
+    if (!c_.checkpoint_dir.empty() &&
+        ((c_.checkpoint_every > 0 && (step + 1) % c_.checkpoint_every == 0) || step + 1 == c_.steps))
+      save_checkpoint(step + 1);
+    if (c_.async && !c_.quiet)
+      for (auto& s : stages_)
+        std::printf("weights: stage %d (rank %d) kept up to %zu weight version(s) (%.1f KiB each), %d updates\n",
+                    s.stage, id_.rank, s.max_versions, static_cast<double>(tensor_bytes(flat_params(s.layers))) / 1024.0,
+                    s.updates);
     if (id_.rank == 0) {
-      double loss = loss_sum_;
       if (!has_last) {
         auto v = store_->get("pipekit/loss/" + std::to_string(step));
-        loss = std::stod(std::string(v.begin(), v.end()));
+        std::istringstream in(std::string(v.begin(), v.end()));
+        for (double l; in >> l;) losses.push_back(l);
       }
       // Rank 0 measures the step from its barrier to the end of its own work,
       // and the loss arrives only after the last stage finished.
-      const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0_).count();
-      total_ms += ms;
+      const double all_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0_).count();
+      total_ms += all_ms;
+      const double ms = all_ms / static_cast<double>(losses.size());
       const double sps = c_.batch / (ms / 1000.0);
-      if (!c_.quiet)
-        std::printf("step %d/%d  loss %.6f  %.1f ms  %.1f samples/s  peak activations (rank 0) %.1f KiB\n", step + 1,
-                    c_.steps, loss, ms, sps, static_cast<double>(peak_act) / 1024.0);
-      std::fflush(stdout);
-      if (metrics) {
-        metrics << fmt::format(
-            "{{\"step\": {}, \"loss\": {:.9g}, \"step_time_ms\": {:.3f}, \"samples_per_s\": {:.3f}, "
-            "\"tokens_per_s\": {:.3f}, \"peak_activation_bytes_rank0\": {}}}\n",
-            step + 1, loss, ms, sps, c_.model.input() == InputKind::tokens ? sps * c_.seq : 0.0, peak_act);
-        metrics.flush();
+      for (std::size_t k = 0; k < losses.size(); ++k) {
+        const int shown = c_.async ? static_cast<int>(k) + 1 : step + 1;
+        if (!c_.quiet)
+          std::printf("step %d/%d  loss %.6f  %.1f ms  %.1f samples/s  peak activations (rank 0) %.1f KiB\n", shown,
+                      c_.steps, losses[k], ms, sps, static_cast<double>(peak_act) / 1024.0);
+        if (metrics) {
+          metrics << fmt::format(
+              "{{\"step\": {}, \"loss\": {:.9g}, \"step_time_ms\": {:.3f}, \"samples_per_s\": {:.3f}, "
+              "\"tokens_per_s\": {:.3f}, \"peak_activation_bytes_rank0\": {}}}\n",
+              shown, losses[k], ms, sps, c_.model.input() == InputKind::tokens ? sps * c_.seq : 0.0, peak_act);
+          metrics.flush();
+        }
       }
+      std::fflush(stdout);
     }
   }
   if (id_.rank == 0 && !c_.quiet) {
-    std::printf("done: %d steps, mean %.1f ms/step, %.1f samples/s\n", c_.steps, total_ms / c_.steps,
-                c_.batch * c_.steps / (total_ms / 1000.0));
+    const int done = c_.steps - c_.start_step;
+    std::printf("done: %d steps, mean %.1f ms/step, %.1f samples/s\n", done, total_ms / done,
+                c_.batch * done / (total_ms / 1000.0));
     if (!c_.timeline_path.empty()) std::printf("timeline: %s\n", c_.timeline_path.c_str());
     if (!c_.metrics_path.empty()) std::printf("metrics: %s\n", c_.metrics_path.c_str());
+  }
+  if (c_.async) {  // the layers end with the newest weights
+    torch::NoGradGuard no_grad;
+    for (auto& s : stages_)
+      for (std::size_t i = 0; i < s.params.size(); ++i) s.params[i].variable_data().copy_(s.master[i]);
   }
   int status = c_.verify ? verify() : 0;
   pg_->barrier()->wait(timeout());  // keep the store (rank 0) up until everyone is done

@@ -1,0 +1,55 @@
+#include "executor/gpu_transport.h"
+
+#include <torch/torch.h>
+
+#include <fmt/format.h>
+
+#include <set>
+
+namespace pipekit {
+
+const char* to_string(Transport t) {
+  switch (t) {
+    case Transport::gloo: return "gloo";
+    case Transport::gloo_host_staged: return "gloo (host-staged CUDA tensors)";
+    case Transport::nccl: return "nccl";
+  }
+  return "?";
+}
+
+Transport choose_transport(const std::vector<int>& rank_device) {
+  bool any_gpu = false;
+  std::set<int> used;
+  bool distinct = true;
+  for (int d : rank_device) {
+    if (d < 0) {
+      distinct = false;
+      continue;
+    }
+    any_gpu = true;
+    if (!used.insert(d).second) distinct = false;
+  }
+  if (!any_gpu) return Transport::gloo;
+  return PIPEKIT_TORCH_CUDA && distinct ? Transport::nccl : Transport::gloo_host_staged;
+}
+
+int cuda_device_for_local_rank(int local_rank) {
+  if (!torch::cuda::is_available()) return -1;
+  const int n = static_cast<int>(torch::cuda::device_count());
+  return n > 0 ? local_rank % n : -1;
+}
+
+std::string describe_transport(Transport t, const std::vector<int>& rank_device) {
+  std::string devs;
+  for (std::size_t r = 0; r < rank_device.size(); ++r)
+    devs += fmt::format("{}rank {}: {}", r ? ", " : "", r,
+                        rank_device[r] < 0 ? std::string("cpu") : fmt::format("cuda:{}", rank_device[r]));
+  std::string why;
+  if (t == Transport::gloo_host_staged)
+    why = PIPEKIT_TORCH_CUDA ? " (ranks share a GPU: NCCL needs one rank per device, so CUDA tensors go through "
+                               "host memory over Gloo)"
+                             : " (LibTorch built without NCCL)";
+  return fmt::format("transport {}{}; {}", to_string(t), why, devs);
+}
+
+}  // namespace pipekit

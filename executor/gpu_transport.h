@@ -1,0 +1,42 @@
+// How tensors move between pipeline ranks when GPUs are involved.
+//
+// PIPEKIT_TORCH_CUDA is 1 only when the LibTorch we compile against was built
+// with CUDA and NCCL (its CMake targets then define USE_C10D_NCCL); Debian's
+// CPU LibTorch ships the CUDA headers but no CUDA libraries, so a header check
+// is not enough. Every CUDA-only line in executor/ sits behind this macro, so
+// the same sources build against the CPU LibTorch.
+//
+// Choice per pair of ranks: ranks on different GPUs exchange CUDA tensors with
+// ProcessGroupNCCL point-to-point (NCCL runs them on its own streams, ordered
+// after the producing stream); ranks sharing one GPU (NCCL refuses two ranks on
+// one device) or CPU runs use Gloo, with CUDA tensors staged through host
+// memory (copy to CPU, send, copy back), which costs two PCIe copies.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#if defined(USE_C10D_NCCL)
+#define PIPEKIT_TORCH_CUDA 1
+#else
+#define PIPEKIT_TORCH_CUDA 0
+#endif
+
+namespace pipekit {
+
+enum class Transport { gloo, gloo_host_staged, nccl };
+const char* to_string(Transport t);
+
+// Device of each rank: -1 = CPU, else a CUDA device index.
+// all_gpus_distinct && CUDA build -> nccl; any rank on a GPU otherwise ->
+// gloo_host_staged; all CPU -> gloo.
+Transport choose_transport(const std::vector<int>& rank_device);
+
+// CUDA device a local rank should use: local_rank % visible devices, or -1 when
+// LibTorch has no CUDA device (runtime check; works on the CPU build too).
+int cuda_device_for_local_rank(int local_rank);
+
+// One line saying what was chosen and why (printed by the runtime at start).
+std::string describe_transport(Transport t, const std::vector<int>& rank_device);
+
+}  // namespace pipekit

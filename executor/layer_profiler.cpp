@@ -1,0 +1,429 @@
+#include "executor/layer_profiler.h"
+
+#include <torch/torch.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include "core/error.h"
+#include "executor/batch_source.h"
+#include "executor/gpu_transport.h"
+#include "executor/memory_meter.h"
+#include "executor/model_layers.h"
+
+#if PIPEKIT_TORCH_CUDA
+#include <ATen/cuda/CUDAEvent.h>
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
+
+namespace pipekit {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::int64_t bytes_of(const torch::Tensor& t) {
+  return t.defined() ? static_cast<std::int64_t>(t.numel() * t.element_size()) : 0;
+}
+
+// Live/peak bytes of the device the layers run on.
+struct MemoryProbe {
+  bool cuda = false;
+  std::int64_t live() const {
+#if PIPEKIT_TORCH_CUDA
+    if (cuda) {
+      auto s = c10::cuda::CUDACachingAllocator::getDeviceStats(0);
+      return s.allocated_bytes[0].current;  // aggregate pool
+    }
+#endif
+    return memory_meter::live_bytes();
+  }
+  std::int64_t peak() const {
+#if PIPEKIT_TORCH_CUDA
+    if (cuda) return c10::cuda::CUDACachingAllocator::getDeviceStats(0).allocated_bytes[0].peak;
+#endif
+    return memory_meter::peak_bytes();
+  }
+  void reset_peak() const {
+#if PIPEKIT_TORCH_CUDA
+    if (cuda) {
+      c10::cuda::CUDACachingAllocator::resetPeakStats(0);
+      return;
+    }
+#endif
+    memory_meter::reset_peak();
+  }
+};
+
+// CPU time of the calling thread (threads == 1: LibTorch runs ops inline), or
+// of the process divided by the intra-op threads otherwise.
+double cpu_ms(int threads) {
+  timespec ts{};
+  clock_gettime(threads <= 1 ? CLOCK_THREAD_CPUTIME_ID : CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) * 1e-6) / std::max(1, threads);
+}
+
+// Times a piece of work: steady_clock on the CPU, CUDA events on the GPU.
+template <class F>
+double time_ms(bool cuda, F&& f) {
+#if PIPEKIT_TORCH_CUDA
+  if (cuda) {
+    at::cuda::CUDAEvent a(cudaEventDefault), b(cudaEventDefault);
+    auto stream = c10::cuda::getCurrentCUDAStream();
+    a.record(stream);
+    f();
+    b.record(stream);
+    b.synchronize();
+    return a.elapsed_time(b);
+  }
+#endif
+  (void)cuda;
+  const auto t0 = Clock::now();
+  f();
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+struct Samples {
+  std::vector<double> fwd, in_grad, bwd;
+  double wall = 0, cpu = 0;  // sums over the rounds, for the wall/CPU ratio
+};
+
+struct LayerMemory {
+  std::int64_t output = 0, saved = 0, workspace = 0;
+};
+
+double quantile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const double pos = q * static_cast<double>(v.size() - 1);
+  const auto lo = static_cast<std::size_t>(pos);
+  const auto hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
+}
+
+// The inputs each layer sees for micro-batch 0 of step 0, and its targets.
+struct LayerInputs {
+  std::vector<torch::Tensor> in;  // in[i] = input of layer i
+  torch::Tensor targets;
+};
+
+class Profiler {
+ public:
+  explicit Profiler(const ProfilerOptions& o) : o_(o) {}
+
+  Profile run();
+
+ private:
+  // One round on layer i: forward, input-grad, full backward. Memory when `mem`.
+  void round(int i, Samples* s, LayerMemory* mem);
+  void progress(int done, int total);
+
+  const ProfilerOptions& o_;
+  bool cuda_ = false;
+  MemoryProbe probe_;
+  std::vector<ModelLayer> layers_;
+  LayerInputs inputs_;
+  int n_ = 0;
+};
+
+void Profiler::progress(int done, int total) {
+  if (!o_.progress) return;
+  const int width = 30;
+  const int fill = total ? done * width / total : width;
+  std::fprintf(stderr, "\rprofiling %s [%s%s] %d/%d", o_.model.name.c_str(), std::string(fill, '#').c_str(),
+               std::string(width - fill, '.').c_str(), done, total);
+  if (done == total) std::fprintf(stderr, "\n");
+  std::fflush(stderr);
+}
+
+void Profiler::round(int i, Samples* s, LayerMemory* mem) {
+  const bool last = i == n_ - 1;
+  const ModelLayer& layer = layers_[i];
+  torch::Tensor in = inputs_.in[i].detach();
+  const bool float_in = in.is_floating_point();
+  if (float_in) in.requires_grad_(true);
+  std::vector<torch::Tensor> wrt_all;
+  if (float_in) wrt_all.push_back(in);
+  for (const auto& p : layer.params) wrt_all.push_back(p);
+
+  const bool use_cpu = o_.cpu_time && !cuda_;
+  double c0 = 0, c1 = 0;
+  auto timed = [&](auto&& work) {
+    c0 = cpu_ms(o_.threads);
+    const double w = time_ms(cuda_, work);
+    c1 = cpu_ms(o_.threads);
+    if (s) {
+      s->wall += w;
+      s->cpu += c1 - c0;
+    }
+    return use_cpu ? c1 - c0 : w;
+  };
+  const std::int64_t live0 = probe_.live();
+  probe_.reset_peak();
+  torch::Tensor out, logits;
+  const double f = timed([&] {
+    logits = layer.forward(in);
+    out = last ? scaled_loss(logits, inputs_.targets, 1) : logits;
+  });
+  const std::int64_t output_bytes = bytes_of(logits);
+  logits = torch::Tensor();  // the last layer's logits are not kept (the loss keeps what backward needs)
+  const std::int64_t live1 = probe_.live();
+  if (mem) {
+    mem->output = output_bytes;
+    mem->saved = std::max<std::int64_t>(0, live1 - live0);
+    mem->workspace = std::max<std::int64_t>(0, probe_.peak() - live1);
+  }
+  torch::Tensor g = last ? torch::ones_like(out) : torch::randn_like(out);
+
+  double ig = 0;
+  if (float_in) {
+    ig = timed([&] {
+      auto r = torch::autograd::grad({out}, {in}, {g}, /*retain_graph=*/true);
+    });
+  }
+  if (mem) {
+    // The memory round backpropagates as training does: parameter gradients
+    // accumulate into .grad tensors that already exist (steady state), the
+    // input's gradient lands in in.grad (the stage keeps it to send).
+    for (const auto& p : layer.params) p.mutable_grad() = torch::zeros_like(p);
+    const std::int64_t live2 = probe_.live();
+    probe_.reset_peak();
+    if (out.requires_grad()) torch::autograd::backward({out}, {g});
+    mem->workspace = std::max(mem->workspace, std::max<std::int64_t>(0, probe_.peak() - live2));
+    for (const auto& p : layer.params) p.mutable_grad() = torch::Tensor();
+    return;
+  }
+  const double b = wrt_all.empty() ? 0.0 : timed([&] {
+    auto r = torch::autograd::grad({out}, wrt_all, {g}, /*retain_graph=*/false, /*create_graph=*/false,
+                                   /*allow_unused=*/true);
+    (void)r;
+  });
+  if (s) {
+    s->fwd.push_back(f);
+    s->in_grad.push_back(ig);
+    s->bwd.push_back(b);
+  }
+}
+
+std::string kind_of(const ModelSpec& m, int i, int n) {
+  switch (m.kind) {
+    case ModelKind::gpt: return i == 0 ? "Embedding" : i == n - 1 ? "LMHead" : "TransformerBlock";
+    case ModelKind::mlp: return "Linear";
+    default: return "TorchScript";
+  }
+}
+
+std::string name_of(const ModelSpec& m, int i, int n) {
+  switch (m.kind) {
+    case ModelKind::gpt: return i == 0 ? "embedding" : i == n - 1 ? "head" : fmt::format("block{}", i - 1);
+    case ModelKind::mlp: return fmt::format("linear{}", i);
+    default: return fmt::format("layer{}", i);
+  }
+}
+
+Profile Profiler::run() {
+  const ModelSpec& m = o_.model;
+  n_ = m.num_layers();
+  const int seq = o_.seq;
+  if (o_.device == "cuda") {
+    if (!torch::cuda::is_available())
+      throw InputError("--device", "", "cuda asked for, but LibTorch has no usable CUDA device here; use --device cpu");
+#if !PIPEKIT_TORCH_CUDA
+    throw InputError("--device", "", "this pipekit was built against a LibTorch without CUDA; use --device cpu");
+#endif
+    cuda_ = true;
+  } else if (o_.device != "cpu") {
+    throw InputError("--device", "", "'" + o_.device + "' is not one of cpu, cuda");
+  }
+  probe_.cuda = cuda_;
+  memory_meter::install();
+  at::set_num_threads(std::max(1, o_.threads));
+
+  std::vector<int> all(n_);
+  for (int i = 0; i < n_; ++i) all[i] = i;
+  layers_ = build_layers(m, all, o_.seed);
+  const torch::Device dev = cuda_ ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  if (cuda_)
+    for (auto& l : layers_)
+      for (auto& p : l.params) p.set_data(p.data().to(dev));  // in place: the layer's closures see it
+
+  BatchSource data(m, "random", o_.microbatch, seq, 1, o_.seed);
+  MicroBatch mb = data.get(0, 0);
+  inputs_.in.resize(n_);
+  inputs_.in[0] = input_tensor(mb).to(dev);
+  inputs_.targets = target_tensor(mb).to(dev);
+  {
+    torch::NoGradGuard ng;
+    for (int i = 0; i + 1 < n_; ++i) inputs_.in[i + 1] = layers_[i].forward(inputs_.in[i]).detach();
+  }
+
+  std::vector<Samples> samples(n_);
+  std::vector<LayerMemory> mems(n_);
+  const int rounds_per_layer = o_.warmup + o_.repeat + 1;
+  const int total = n_ * rounds_per_layer * (o_.contention > 1 ? 2 : 1);
+  int done = 0;
+  progress(0, total);
+  for (int i = 0; i < n_; ++i) {
+    round(i, nullptr, &mems[i]);  // memory first, on a quiet allocator
+    progress(++done, total);
+    for (int k = 0; k < o_.warmup; ++k) {
+      round(i, nullptr, nullptr);
+      progress(++done, total);
+    }
+    for (int k = 0; k < o_.repeat; ++k) {
+      round(i, &samples[i], nullptr);
+      progress(++done, total);
+    }
+  }
+  std::vector<Samples> quiet = samples;
+  if (o_.contention > 1) {
+    // Every helper thread replays the same rounds while thread 0 measures; each
+    // runs its ops inline (intra-op pool of o_.threads shared), like one rank.
+    for (auto& s : samples) s = Samples{};
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> helpers;
+    for (int h = 1; h < o_.contention; ++h)
+      helpers.emplace_back([&, h] {
+        at::set_num_threads(std::max(1, o_.threads));  // OpenMP's thread count is per thread
+        int i = h % n_;
+        while (!stop.load()) {
+          round(i, nullptr, nullptr);
+          i = (i + 1) % n_;
+        }
+      });
+    for (int i = 0; i < n_; ++i)
+      for (int k = 0; k < rounds_per_layer; ++k) {
+        round(i, k >= o_.warmup + 1 ? &samples[i] : nullptr, nullptr);
+        progress(++done, total);
+      }
+    stop = true;
+    for (auto& t : helpers) t.join();
+  }
+
+  Profile p;
+  p.model = m.name;
+  p.device = cuda_ ? "cuda" : "cpu";
+  p.dtype = "fp32";
+  p.microbatch_size = o_.microbatch;
+  p.seq_len = m.input() == InputKind::tokens ? seq : 0;
+  p.input_bytes = bytes_of(inputs_.in[0]);
+  nlohmann::ordered_json spread = nlohmann::ordered_json::object();
+  auto put_spread = [&](const char* key, int i, const std::vector<double>& v) {
+    spread[key]["min"].push_back(quantile(v, 0));
+    spread[key]["p10"].push_back(quantile(v, 0.1));
+    spread[key]["p90"].push_back(quantile(v, 0.9));
+    spread[key]["max"].push_back(quantile(v, 1));
+    (void)i;
+  };
+  double quiet_fwd = 0, quiet_bwd = 0, wall = 0, cpu = 0;
+  for (int i = 0; i < n_; ++i) {
+    Layer l;
+    l.name = name_of(m, i, n_);
+    l.kind = kind_of(m, i, n_);
+    l.forward_ms = quantile(samples[i].fwd, 0.5);
+    l.backward_ms = quantile(samples[i].bwd, 0.5);
+    l.input_grad_ms = std::min(quantile(samples[i].in_grad, 0.5), l.backward_ms);
+    l.weight_grad_ms = l.backward_ms - *l.input_grad_ms;
+    for (const auto& t : layers_[i].params) l.param_bytes += bytes_of(t);
+    l.output_bytes = mems[i].output;
+    l.saved_bytes = mems[i].saved;
+    l.workspace_bytes = mems[i].workspace;
+    put_spread("forward_ms", i, samples[i].fwd);
+    put_spread("backward_ms", i, samples[i].bwd);
+    put_spread("input_grad_ms", i, samples[i].in_grad);
+    wall += samples[i].wall;
+    cpu += samples[i].cpu;
+    quiet_fwd += quantile(quiet[i].fwd, 0.5);
+    quiet_bwd += quantile(quiet[i].bwd, 0.5);
+    p.layers.push_back(std::move(l));
+  }
+  p.meta["spread"] = spread.dump();
+  p.meta["machine.cpu"] = cpu_model_name();
+  p.meta["machine.logical_cores"] = std::to_string(logical_cores());
+  p.meta["library.torch"] = TORCH_VERSION;
+  p.meta["settings"] = fmt::format("device {} microbatch {} seq {} threads {} warmup {} repeat {} contention {} seed {}",
+                                   p.device, o_.microbatch, p.seq_len, o_.threads, o_.warmup, o_.repeat,
+                                   o_.contention, o_.seed);
+  p.meta["source"] = "pipekit profile (executor/layer_profiler.cpp)";
+  p.meta["timing"] = cuda_ ? "CUDA events around each piece of work"
+                     : o_.cpu_time ? "CPU time of the profiling thread (clock_gettime), not wall time"
+                                   : "std::chrono::steady_clock";
+  if (!cuda_ && cpu > 0) p.meta["wall_over_cpu"] = fmt::format("{:.4f}", wall / cpu);
+  p.meta["memory"] = cuda_ ? "CUDA caching allocator statistics (allocated bytes)"
+                           : "counting CPU allocator: saved = live after forward (graph kept) - live before; "
+                             "includes the layer output";
+  p.meta["split"] = "input_grad = grad w.r.t. the layer input only (graph kept); backward = grad w.r.t. input and "
+                    "parameters; weight_grad = backward - input_grad";
+  if (o_.contention > 1) {
+    p.meta["uncontended.forward_ms"] = fmt::format("{:.6g}", quiet_fwd);
+    p.meta["uncontended.backward_ms"] = fmt::format("{:.6g}", quiet_bwd);
+  }
+  validate(p, "profile of " + m.name);
+  return p;
+}
+
+}  // namespace
+
+Profile profile_model(const ProfilerOptions& o) {
+  if (o.repeat < 1) throw InputError("--repeat", "", "needs at least 1 timed round");
+  if (o.warmup < 0) throw InputError("--warmup", "", "cannot be negative");
+  if (o.microbatch < 1) throw InputError("--microbatch", "", "needs at least 1 row per micro-batch");
+  if (o.threads < 1) throw InputError("--threads", "", "needs at least 1 thread");
+  if (o.contention < 1 || o.contention > 256) throw InputError("--contention", "", "must be 1..256");
+  ProfilerOptions opt = o;
+  if (opt.model.kind == ModelKind::gpt) {
+    if (opt.seq == 0) opt.seq = std::min(opt.model.context, 64);
+    if (opt.seq < 1 || opt.seq > opt.model.context)
+      throw InputError("--seq", "", fmt::format("sequence length must be 1..{} for {}", opt.model.context, opt.model.name));
+  } else if (opt.seq == 0) {
+    opt.seq = 32;
+  }
+  Profiler p(opt);
+  return p.run();
+}
+
+OptimizerStepCost measure_optimizer_step(const ModelSpec& m, const std::vector<int>& layers,
+                                         const std::string& optimizer, int repeat, std::uint64_t seed) {
+  memory_meter::install();
+  auto built = build_layers(m, layers, seed);
+  std::vector<torch::Tensor> params;
+  for (auto& l : built)
+    for (auto& p : l.params) {
+      p.mutable_grad() = torch::randn_like(p) * 1e-3;
+      params.push_back(p);
+    }
+  auto opt = make_optimizer(optimizer, params, 1e-4);
+  opt->step();  // adam allocates its state lazily
+  std::vector<double> v;
+  OptimizerStepCost cost;
+  for (int k = 0; k < std::max(1, repeat); ++k) {
+    const std::int64_t live = memory_meter::live_bytes();
+    memory_meter::reset_peak();
+    v.push_back(time_ms(false, [&] { opt->step(); }));
+    cost.transient_bytes = std::max(cost.transient_bytes, memory_meter::peak_bytes() - live);
+  }
+  cost.ms = quantile(v, 0.5);
+  return cost;
+}
+
+std::string cpu_model_name() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("model name", 0) == 0) {
+      auto c = line.find(':');
+      if (c != std::string::npos) return line.substr(line.find_first_not_of(' ', c + 1));
+    }
+  return "unknown";
+}
+
+int logical_cores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
+}  // namespace pipekit

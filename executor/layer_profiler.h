@@ -1,0 +1,72 @@
+// Per-layer profile of a model measured on this machine: what the simulator and
+// the planners take as the model's costs (core/profile.h).
+//
+// Each layer runs on its real input (the micro-batch pushed through the layers
+// before it) for `warmup` untimed and `repeat` timed rounds; a round times the
+// forward (the last layer includes the loss, as the pipeline's last stage does),
+// the input gradient alone (autograd::grad w.r.t. the layer input, graph kept)
+// and the full backward (grad w.r.t. input and parameters). backward_ms is the
+// median full backward, input_grad_ms the median input-only backward (capped at
+// backward_ms) and weight_grad_ms = backward_ms - input_grad_ms, so the split
+// adds up exactly. Layer fields hold medians; min/p10/p90/max of every timed
+// quantity are in meta["spread"] as JSON text.
+//
+// Memory comes from the counting CPU allocator (memory_meter.h), so it is what
+// tensors really hold: saved_bytes = bytes alive after the forward with its
+// graph kept minus bytes alive before it (the input already existed), i.e. what
+// autograd saved plus the layer's output, which the next layer or the send keeps
+// until backward; workspace_bytes = the largest transient peak above that during
+// forward, or above the bytes live before the backward during a backward run as
+// training runs it (parameter gradients accumulated into existing .grad tensors,
+// the input's gradient kept); a separate untimed round measures memory. On CUDA (LibTorch built with CUDA, tensors on the GPU)
+// times come from CUDA events and memory from the caching allocator's stats.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/profile.h"
+#include "executor/model_spec.h"
+
+namespace pipekit {
+
+struct ProfilerOptions {
+  ModelSpec model;
+  std::string device = "cpu";  // cpu | cuda
+  int microbatch = 1;          // rows per micro-batch
+  int seq = 0;                 // tokens per row (gpt); 0: min(context, 64)
+  int warmup = 2, repeat = 5;
+  int threads = 1;             // intra-op threads, as each rank of `pipekit run --threads`
+  std::uint64_t seed = 1234;
+  bool progress = false;       // progress bar on stderr
+  // Also time every layer while `contention - 1` more threads run the same
+  // rounds at once (ranks sharing the machine's cores); the layer times then
+  // are those contended ones and meta records both. 1: no contention.
+  int contention = 1;
+  // Layer times are the thread's CPU time instead of wall time: what the work
+  // costs when it has a core, free of preemption by other processes.
+  // meta["wall_over_cpu"] records the ratio seen while profiling (both modes).
+  bool cpu_time = false;
+};
+
+// Throws InputError for bad settings (device without CUDA, repeat < 1, ...).
+Profile profile_model(const ProfilerOptions& o);
+
+// One optimizer step (adam or sgd) over the parameters of the given layers:
+// median milliseconds of `repeat` rounds after one untimed round (adam makes
+// its state then), and the transient bytes it allocates above what is live
+// (adam's temporaries; counting allocator).
+struct OptimizerStepCost {
+  double ms = 0;
+  std::int64_t transient_bytes = 0;
+};
+OptimizerStepCost measure_optimizer_step(const ModelSpec& m, const std::vector<int>& layers,
+                                         const std::string& optimizer, int repeat, std::uint64_t seed);
+
+// "Intel(R) Xeon(R) ..." from /proc/cpuinfo (or "unknown"), and logical cores.
+std::string cpu_model_name();
+int logical_cores();
+
+}  // namespace pipekit

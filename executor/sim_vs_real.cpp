@@ -1,0 +1,412 @@
+#include "executor/sim_vs_real.h"
+
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/torch.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <set>
+#include <tuple>
+#include <thread>
+
+#include "core/error.h"
+#include "core/formats.h"
+#include "executor/launcher.h"
+#include "executor/layer_profiler.h"
+#include "simulator/simulator.h"
+#include "viz/viz_outputs.h"
+
+namespace pipekit {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct LinkCalibration {
+  double latency_s = 0, bandwidth_bytes_per_s = 0;
+  double small_one_way_s = 0, large_one_way_s = 0;
+  std::int64_t large_bytes = 0;
+};
+
+// Ping-pong between two Gloo ranks of this process (two threads, loopback),
+// the transport the runtime uses: one-way time of a 4-byte message is the
+// latency (median), the extra time of a 1 MiB message (fastest rounds) gives
+// the bandwidth.
+LinkCalibration measure_gloo_link() {
+  const int port = free_local_port();
+  const std::int64_t large = 1 << 20;
+  double one_way[2] = {0, 0}, fastest[2] = {0, 0};
+  auto body = [&](int rank) {
+    c10d::TCPStoreOptions so;
+    so.port = static_cast<std::uint16_t>(port);
+    so.isServer = rank == 0;
+    so.numWorkers = 2;
+    so.waitWorkers = true;
+    so.timeout = std::chrono::milliseconds(30000);
+    auto store = c10::make_intrusive<c10d::TCPStore>("127.0.0.1", so);
+    auto opts = c10d::ProcessGroupGloo::Options::create(std::chrono::milliseconds(30000));
+    opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+    opts->threads = 2;
+    auto pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, 2, opts);
+    const std::int64_t sizes[2] = {1, large / 4};
+    for (int k = 0; k < 2; ++k) {
+      std::vector<torch::Tensor> buf = {torch::zeros({sizes[k]})};
+      const int rounds = k == 0 ? 200 : 30;
+      std::vector<double> rtt;
+      for (int i = 0; i < rounds + 5; ++i) {
+        const auto t0 = Clock::now();
+        if (rank == 0) {
+          pg->send(buf, 1, 100 + k)->wait();
+          pg->recv(buf, 1, 200 + k)->wait();
+        } else {
+          pg->recv(buf, 0, 100 + k)->wait();
+          pg->send(buf, 0, 200 + k)->wait();
+        }
+        if (i >= 5) rtt.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+      }
+      std::sort(rtt.begin(), rtt.end());
+      if (rank == 0) {
+        one_way[k] = rtt[rtt.size() / 2] / 2;
+        fastest[k] = rtt.front() / 2;
+      }
+    }
+    pg->barrier()->wait();
+  };
+  std::thread peer(body, 1);
+  body(0);
+  peer.join();
+  LinkCalibration c;
+  c.small_one_way_s = one_way[0];
+  c.large_one_way_s = one_way[1];
+  c.large_bytes = large;
+  c.latency_s = one_way[0];
+  // Bandwidth from the fastest rounds: on a loaded machine the medians carry
+  // scheduling delays that can swamp the size difference.
+  const double extra = std::max(1e-6, fastest[1] - fastest[0]);
+  c.bandwidth_bytes_per_s = static_cast<double>(large) / extra;
+  return c;
+}
+
+double rel_error(double predicted, double measured) {
+  if (measured == 0) return predicted == 0 ? 0 : std::numeric_limits<double>::infinity();
+  return (predicted - measured) / measured;
+}
+
+std::int64_t meta_int(const Timeline& t, const std::string& key) {
+  auto it = t.meta.find(key);
+  if (it == t.meta.end()) return -1;
+  try {
+    return std::stoll(it->second);
+  } catch (...) {
+    return -1;
+  }
+}
+
+std::string load_average() {
+  std::ifstream f("/proc/loadavg");
+  std::string a;
+  f >> a;
+  return a.empty() ? "unknown" : a;
+}
+
+StageCosts stretched(const StageCosts& base, double s) {
+  StageCosts c = base;
+  for (auto& st : c.stages) {
+    st.forward_ms *= s;
+    st.backward_ms *= s;
+    st.input_grad_ms *= s;
+    st.weight_grad_ms *= s;
+    st.recompute_ms *= s;
+  }
+  return c;
+}
+
+// Peak activation bytes of each rank as the executor holds them, following
+// the rank's action list in order (memory depends only on that order): a
+// receive buffer exists from its RECV's posting (the lowered schedules post
+// receives early) until the F/B that uses it ends; an F keeps the stage's saved
+// bytes (only its input when the stage recomputes, the rest from R) until its
+// B; F and B add the stage's workspace while they run; STEP adds the
+// optimizer's transient bytes. A sent tensor stays referenced by its pending
+// send until the end of the step (the runtime waits for all sends then), so
+// an output sent forward outlives its B and a sent input gradient stays too.
+std::vector<std::int64_t> executor_order_peaks(const Schedule& sch, const StageCosts& costs,
+                                               const std::vector<std::int64_t>& step_transient) {
+  std::vector<std::int64_t> peaks(sch.num_ranks, 0);
+  for (int r = 0; r < sch.num_ranks; ++r) {
+    std::vector<char> recomputes(sch.num_stages, 0);
+    for (const Action& a : sch.actions[r])
+      if (a.type == ActionType::R) recomputes[a.stage] = 1;
+    auto remote = [&](int stage) { return stage >= 0 && stage < sch.num_stages && sch.stage_to_rank[stage] != r; };
+    std::int64_t cur = 0, peak = 0;
+    std::set<std::pair<int, int>> sent_forward;  // (stage, mb) whose output a send holds
+    for (const Action& a : sch.actions[r]) {
+      const StageCost& c = costs.stages[a.stage];
+      const std::int64_t buf_in = remote(a.stage - 1) ? c.input_bytes : 0;  // saved_bytes includes it
+      const std::int64_t own = c.saved_bytes - buf_in;
+      const std::int64_t grad_buf = remote(a.stage + 1) ? c.output_bytes : 0;
+      switch (a.type) {
+        case ActionType::RECV_F: if (remote(a.stage - 1)) cur += c.input_bytes; break;
+        case ActionType::RECV_B: if (remote(a.stage + 1)) cur += c.output_bytes; break;
+        case ActionType::F:
+          if (!recomputes[a.stage]) cur += own;
+          peak = std::max(peak, cur + c.workspace_bytes);
+          break;
+        case ActionType::R:
+          cur += own;
+          peak = std::max(peak, cur + c.workspace_bytes);
+          break;
+        case ActionType::B:
+          peak = std::max(peak, cur + c.workspace_bytes);
+          cur -= own + buf_in + grad_buf;
+          if (sent_forward.count({a.stage, a.microbatch})) cur += c.output_bytes;
+          break;
+        case ActionType::SEND_F: if (remote(a.stage + 1)) sent_forward.insert({a.stage, a.microbatch}); break;
+        case ActionType::SEND_B: if (remote(a.stage - 1)) cur += c.input_bytes; break;
+        case ActionType::STEP: peak = std::max(peak, cur + step_transient[r]); break;
+        default: break;
+      }
+      peak = std::max(peak, cur);
+    }
+    peaks[r] = peak;
+  }
+  return peaks;
+}
+
+}  // namespace
+
+std::string compare_timeline_path(const std::string& out) { return out + ".measured-timeline.json"; }
+
+void check_compare_options(const RunConfig& c, const CompareOptions& o) {
+  if (o.out.empty()) throw InputError("--compare", "", "give the JSON file to write the comparison to");
+  if (c.replicas > 1)
+    throw InputError("--replicas", "", "--compare predicts straight pipelines only (one replica per stage); drop "
+                                       "--replicas or compare without it");
+  if (!c.async && c.steps < 2)
+    throw InputError("--steps", "", "--compare needs at least 2 steps: the first step includes warm-up (lazy "
+                                    "optimizer state, allocator growth), so the measured step is the last one");
+  if (!o.profile_path.empty()) {
+    Profile p = profile_from_json(read_text_file(o.profile_path), o.profile_path);
+    if (static_cast<int>(p.layers.size()) != c.model.num_layers())
+      throw InputError(o.profile_path, "$.layers",
+                       fmt::format("the profile has {} layers but {} has {}; profile this model with pipekit profile",
+                                   p.layers.size(), c.model.name, c.model.num_layers()));
+  }
+}
+
+int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
+  const Schedule& sch = c.schedule;
+  const int ranks = sch.num_ranks;
+  // Asynchronous schedules run `steps` minibatches in one stream.
+  const int mb_rows = c.batch / std::max(1, c.async ? c.minibatch_mbs : sch.num_microbatches);
+  Timeline measured = timeline_from_json(read_text_file(c.timeline_path), c.timeline_path);
+
+  // 1. The profile: given, or measured now under the run's settings.
+  Profile prof;
+  if (!o.profile_path.empty()) {
+    prof = profile_from_json(read_text_file(o.profile_path), o.profile_path);
+  } else {
+    ProfilerOptions po;
+    po.model = c.model;
+    po.microbatch = mb_rows;
+    po.seq = c.seq;
+    po.threads = c.threads;
+    po.repeat = o.repeat;
+    po.seed = c.seed;
+    po.progress = !c.quiet;
+    po.cpu_time = true;
+    prof = profile_model(po);
+  }
+  // 2. Stage costs of the run's exact split; the runtime keeps a received
+  // stage input until the stage's backward, so it counts as saved memory there.
+  StageCosts base = stage_costs_from_layers(prof, c.stage_layers, mb_rows);
+  for (int s = 1; s < sch.num_stages; ++s)
+    if (sch.stage_to_rank[s] != sch.stage_to_rank[s - 1]) base.stages[s].saved_bytes += base.stages[s].input_bytes;
+  // 3. Optimizer step of the largest stage, and the transient bytes of each rank's steps.
+  int largest = 0;
+  for (int s = 0; s < sch.num_stages; ++s)
+    if (base.stages[s].param_bytes > base.stages[largest].param_bytes) largest = s;
+  OptimizerStepCost step = measure_optimizer_step(c.model, c.stage_layers[largest], c.optimizer, 5, c.seed);
+  std::vector<std::int64_t> step_transient(ranks, 0);
+  for (int s = 0; s < sch.num_stages; ++s) {
+    OptimizerStepCost sc = s == largest ? step : measure_optimizer_step(c.model, c.stage_layers[s], c.optimizer, 1, c.seed);
+    auto& v = step_transient[sch.stage_to_rank[s]];
+    v = std::max(v, sc.transient_bytes);
+  }
+  // 4. Links.
+  LinkCalibration link = measure_gloo_link();
+  Cluster cluster = flat_cluster(ranks, link.bandwidth_bytes_per_s, link.latency_s);
+  // 5. Simulate, stretching compute while the ranks' threads outnumber the cores.
+  const int cores = logical_cores();
+  // Other processes' runnable threads, from how much slower than its CPU time
+  // the profiler's wall clock ran: one thread among 1 + bg on `cores` cores
+  // runs (1 + bg) / cores times slower.
+  double wall_over_cpu = 1, background = 0;
+  if (auto it = prof.meta.find("wall_over_cpu"); it != prof.meta.end() && o.profile_path.empty()) {
+    wall_over_cpu = std::stod(it->second);
+    if (wall_over_cpu > 1.02) background = wall_over_cpu * cores - 1;
+  }
+  SimOptions so;
+  so.microbatch_size = mb_rows;
+  Optimizer opt = Optimizer::adam;
+  optimizer_from_string(c.optimizer, opt);
+  so.optimizer = opt;
+  double stretch = 1;
+  SimulationResult res;
+  for (int it = 0; it < 50; ++it) {
+    so.step_ms = step.ms * stretch;
+    res = simulate(sch, stretched(base, stretch), cluster, so);
+    double busy = 0;
+    for (const auto& r : res.metrics.ranks) busy += r.busy_ms / stretch;  // unstretched demand
+    const double demand = busy * c.threads / std::max(1e-9, res.metrics.step_time_ms);
+    const double next = std::max(1.0, (demand + background) / cores);
+    if (std::abs(next - stretch) < 1e-4) break;
+    stretch = 0.5 * (stretch + next);
+  }
+  // The same model with the stretch the run really saw (its measured compute
+  // time over the profile's), which separates the schedule and communication
+  // model from the machine's varying load: it is calibrated on the run itself.
+  double base_busy = 0, run_busy = 0;
+  for (const auto& r : res.metrics.ranks) base_busy += r.busy_ms / stretch;
+  for (const auto& e : measured.events)
+    if (e.stream == Stream::compute) run_busy += e.end_ms - e.start_ms;
+  const double seen_stretch = base_busy > 0 ? run_busy / base_busy : 1;
+  // ... and the message delivery delay it saw: a receive's end minus the later
+  // of its posting and the matching send's posting (on a loaded machine mostly
+  // the time a sleeping rank waits for a core), mean over the step's messages.
+  std::map<std::tuple<int, int, int>, double> send_posted;  // (stage, mb, type)
+  for (const auto& e : measured.events)
+    if (e.stream == Stream::send) send_posted[{e.action.stage, e.action.microbatch, static_cast<int>(e.action.type)}] = e.start_ms;
+  double delay_sum = 0;
+  int delays = 0;
+  for (const auto& e : measured.events) {
+    if (e.stream != Stream::recv) continue;
+    const bool fwd = e.action.type == ActionType::RECV_F;
+    auto it = send_posted.find({fwd ? e.action.stage - 1 : e.action.stage + 1, e.action.microbatch,
+                                static_cast<int>(fwd ? ActionType::SEND_F : ActionType::SEND_B)});
+    if (it == send_posted.end()) continue;
+    delay_sum += e.end_ms - std::max(e.start_ms, it->second);
+    ++delays;
+  }
+  const double seen_latency_s = delays ? std::max(link.latency_s, delay_sum / delays / 1e3) : link.latency_s;
+  so.step_ms = step.ms * seen_stretch;
+  const double calibrated_ms =
+      simulate(sch, stretched(base, seen_stretch), flat_cluster(ranks, link.bandwidth_bytes_per_s, seen_latency_s), so)
+          .metrics.step_time_ms;
+  Timeline predicted = res.timeline;
+  predicted.source = "predicted";
+
+  // 6. Compare.
+  std::vector<double> m_busy(ranks, 0);
+  for (const auto& e : measured.events)
+    if (e.stream == Stream::compute && e.rank >= 0 && e.rank < ranks) m_busy[e.rank] += e.end_ms - e.start_ms;
+  // The simulator's memory model counts a receive buffer only while its
+  // transfer runs; the executor allocates it when the RECV is posted. Both are
+  // reported; the executor-order model is the prediction compared.
+  std::vector<std::int64_t> sim_act(ranks, 0);
+  for (const auto& m : predicted.memory)
+    if (m.rank >= 0 && m.rank < ranks) sim_act[m.rank] = std::max(sim_act[m.rank], m.activations + m.buffers);
+  for (int r = 0; r < ranks; ++r) sim_act[r] = std::max(sim_act[r], step_transient[r]);
+  std::vector<std::int64_t> p_act = executor_order_peaks(sch, base, step_transient);
+  // Asynchronous schedules stash older weight versions during the stream; the
+  // meter counts them above the stream's starting bytes.
+  if (c.async)
+    for (int s = 0; s < sch.num_stages; ++s)
+      p_act[sch.stage_to_rank[s]] +=
+          static_cast<std::int64_t>(weight_versions(sch.kind, s, sch.num_stages) - 1) * base.stages[s].param_bytes;
+
+  nlohmann::ordered_json j;
+  j["format"] = "pipekit-sim-vs-real/1";
+  j["model"] = c.model.name;
+  j["schedule"] = sch.kind;
+  j["ranks"] = ranks;
+  j["stages"] = sch.num_stages;
+  j["microbatches"] = sch.num_microbatches;
+  j["microbatch_size"] = mb_rows;
+  j["seq"] = c.seq;
+  j["threads_per_rank"] = c.threads;
+  j["predicted_step_ms"] = res.metrics.step_time_ms;
+  j["measured_step_ms"] = measured.step_time_ms;
+  j["step_time_error"] = rel_error(res.metrics.step_time_ms, measured.step_time_ms);
+  j["run_calibrated_step_ms"] = calibrated_ms;
+  j["run_calibrated_step_time_error"] = rel_error(calibrated_ms, measured.step_time_ms);
+  double worst_mem = 0;
+  for (int r = 0; r < ranks; ++r) {
+    nlohmann::ordered_json jr;
+    const auto& pr = res.metrics.ranks[r];
+    const std::int64_t m_act = meta_int(measured, "peak_activation_bytes.rank" + std::to_string(r));
+    jr["rank"] = r;
+    jr["predicted_busy_ms"] = pr.busy_ms;
+    jr["measured_busy_ms"] = m_busy[r];
+    jr["busy_error"] = rel_error(pr.busy_ms, m_busy[r]);
+    jr["predicted_bubble_ms"] = res.metrics.step_time_ms - pr.busy_ms;
+    jr["measured_bubble_ms"] = measured.step_time_ms - m_busy[r];
+    jr["predicted_bubble_fraction"] = (res.metrics.step_time_ms - pr.busy_ms) / res.metrics.step_time_ms;
+    jr["measured_bubble_fraction"] = (measured.step_time_ms - m_busy[r]) / measured.step_time_ms;
+    jr["predicted_peak_activation_bytes"] = p_act[r];
+    jr["measured_peak_activation_bytes"] = m_act;
+    jr["simulator_peak_activation_bytes"] = sim_act[r];
+    const double me = rel_error(static_cast<double>(p_act[r]), static_cast<double>(m_act));
+    jr["peak_activation_error"] = me;
+    worst_mem = std::max(worst_mem, std::abs(me));
+    j["per_rank"].push_back(jr);
+  }
+  j["worst_peak_activation_error"] = worst_mem;
+  auto& cal = j["calibration"];
+  cal["compute_stretch"] = stretch;
+  cal["run_compute_stretch"] = seen_stretch;
+  cal["run_message_delay_us"] = seen_latency_s * 1e6;
+  cal["logical_cores"] = cores;
+  cal["profiler_wall_over_cpu"] = wall_over_cpu;
+  cal["background_threads"] = background;
+  cal["link_latency_us"] = link.latency_s * 1e6;
+  cal["link_bandwidth_MBps"] = link.bandwidth_bytes_per_s / 1e6;
+  cal["optimizer_step_ms"] = step.ms;
+  cal["profile"] = o.profile_path.empty() ? "measured now" : o.profile_path;
+  cal["profile_forward_ms"] = totals(prof).forward_ms;
+  cal["profile_backward_ms"] = totals(prof).backward_ms;
+  cal["load_average_1min"] = load_average();
+  cal["cpu"] = cpu_model_name();
+  cal["torch"] = TORCH_VERSION;
+  write_text_file(o.out, j.dump(2) + "\n");
+
+  VizOutputs viz;
+  viz.html = o.html.empty() ? (o.out.size() > 5 && o.out.substr(o.out.size() - 5) == ".json"
+                                   ? o.out.substr(0, o.out.size() - 5) + ".html"
+                                   : o.out + ".html")
+                            : o.html;
+  viz.title = fmt::format("{} {} on {} ranks: measured vs predicted (step {:.1f} vs {:.1f} ms)", c.model.name, sch.kind,
+                          ranks, measured.step_time_ms, res.metrics.step_time_ms);
+  auto lines = write_viz_outputs(viz, measured, nullptr, &predicted);
+
+  fmt::print("sim vs real: {} {} on {} ranks, {} micro-batches of {} (compute stretch {:.2f}, link {:.0f} us + {:.0f} MB/s)\n",
+             c.model.name, sch.kind, ranks, sch.num_microbatches, mb_rows, stretch, link.latency_s * 1e6,
+             link.bandwidth_bytes_per_s / 1e6);
+  fmt::print("  {:<28} {:>12} {:>12} {:>8}\n", "", "predicted", "measured", "error");
+  fmt::print("  {:<28} {:>12.2f} {:>12.2f} {:>+7.1f}%\n", "step ms", res.metrics.step_time_ms, measured.step_time_ms,
+             100 * rel_error(res.metrics.step_time_ms, measured.step_time_ms));
+  fmt::print("  {:<28} {:>12.2f} {:>12.2f} {:>+7.1f}%\n", "step ms (run-calibrated)", calibrated_ms,
+             measured.step_time_ms, 100 * rel_error(calibrated_ms, measured.step_time_ms));
+  for (const auto& jr : j["per_rank"]) {
+    const int r = jr["rank"];
+    fmt::print("  {:<28} {:>12.2f} {:>12.2f} {:>+7.1f}%\n", fmt::format("rank {} busy ms", r),
+               jr["predicted_busy_ms"].get<double>(), jr["measured_busy_ms"].get<double>(),
+               100 * jr["busy_error"].get<double>());
+    fmt::print("  {:<28} {:>12.2f} {:>12.2f}\n", fmt::format("rank {} bubble ms", r),
+               jr["predicted_bubble_ms"].get<double>(), jr["measured_bubble_ms"].get<double>());
+    fmt::print("  {:<28} {:>12} {:>12} {:>+7.1f}%\n", fmt::format("rank {} peak activation B", r),
+               jr["predicted_peak_activation_bytes"].get<std::int64_t>(),
+               jr["measured_peak_activation_bytes"].get<std::int64_t>(), 100 * jr["peak_activation_error"].get<double>());
+  }
+  fmt::print("compare: {}\n", o.out);
+  for (const auto& l : lines) fmt::print("{}\n", l);
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace pipekit

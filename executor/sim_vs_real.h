@@ -1,0 +1,55 @@
+// `pipekit run --compare FILE`: predicts the run with the simulator from a
+// profile measured on this machine, then sets the prediction against the
+// measured timeline of the run's last (steady) step.
+//
+// What the simulator is given, and how each number is obtained:
+//  - stage costs: the profile (measured now with the run's micro-batch, seq and
+//    threads, or --profile) summed over the run's exact layer split; the
+//    stage's saved bytes also include its received input when the previous
+//    stage is on another rank (the runtime keeps that buffer until B).
+//  - links: latency and bandwidth of Gloo over loopback from an in-process
+//    ping-pong between two ranks (small and 1 MiB messages).
+//  - optimizer step: timed on the parameters of the largest stage.
+//  - cores: when the ranks' compute threads outnumber the logical cores, compute
+//    stretches. Processor sharing: with busy_r the simulated compute time of
+//    rank r and T the step, the mean demand is sum_r busy_r * threads / T; compute
+//    runs max(1, demand / cores) times slower. Solved as a fixed point (simulate,
+//    rescale the profile times, simulate again) and reported as `compute_stretch`.
+//  - activation memory: the executor's rules replayed over each rank's action
+//    list in order (saved bytes per micro-batch in flight, receive buffers from
+//    posting to use, sent tensors held until the step ends, workspace during
+//    F/B, the optimizer's transient bytes at STEP); the simulator's own memory
+//    peak is reported next to it.
+//  - run-calibrated step: the same simulation with the compute stretch and the
+//    mean message delay the run itself showed (says how much of a miss is the
+//    machine's load rather than the model; not a prediction).
+// The result JSON has predicted/measured step time, per-rank busy, bubble and
+// peak activation bytes with relative errors ((predicted - measured) / measured).
+#pragma once
+
+#include <string>
+
+#include "executor/run_config.h"
+
+namespace pipekit {
+
+struct CompareOptions {
+  std::string out;           // JSON result
+  std::string html;          // report; empty: `out` with .html
+  std::string profile_path;  // given profile (pipekit JSON); empty: profile now
+  int repeat = 5;            // profiler rounds
+};
+
+// Where the ranks write the measured timeline when --timeline is not given.
+std::string compare_timeline_path(const std::string& out);
+
+// Throws InputError when the options cannot work (e.g. a single step, whose
+// timeline includes warm-up). Call before the ranks start.
+void check_compare_options(const RunConfig& c, const CompareOptions& o);
+
+// Runs after the ranks finished (in the launching process): profiles,
+// calibrates, simulates, compares, writes o.out and the HTML report, prints a
+// table. Returns 0.
+int compare_with_simulation(const RunConfig& c, const CompareOptions& o);
+
+}  // namespace pipekit

@@ -1,0 +1,241 @@
+// pipekit run, part 2: asynchronous PipeDream (weight stashing) and 2BW
+// checked against their one-process references, the stashing discipline read
+// back from the timeline, zero-bubble I/W schedules against one-process
+// training, the memory ordering of gpipe/1f1b/pipedream/2bw (measured and as
+// the simulator predicts), and failures: a SIGKILLed rank, NaN losses.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <map>
+#include <regex>
+#include <set>
+
+#include "core/formats.h"
+#include "tests/support/run_command.h"
+
+using pipekit::test::CommandResult;
+using pipekit::test::pipekit_cmd;
+using pipekit::test::run_command;
+using pipekit::test::TempDir;
+
+namespace {
+
+CommandResult run(const std::string& args, const std::string& env = "") {
+  return run_command(env + pipekit_cmd("run --timeout 60 " + args));
+}
+
+void expect_verified(const std::string& args, int stages) {
+  CommandResult r = run("--verify " + args);
+  INFO("args: " << args << "\nstdout:\n" << r.out << "\nstderr:\n" << r.err);
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("verify: pipeline equals one-process training") != std::string::npos);
+  std::regex ok_line(R"(verify: stage (\d+) \(rank \d+\) max \|param diff\| (\S+),.*  ok)");
+  std::set<int> seen;
+  for (std::sregex_iterator it(r.out.begin(), r.out.end(), ok_line), end; it != end; ++it) {
+    seen.insert(std::stoi((*it)[1]));
+    CHECK(std::stod((*it)[2]) < 1e-5);
+  }
+  CHECK(static_cast<int>(seen.size()) == stages);
+}
+
+// Rank -> (measured dynamic bytes, predicted bytes) from --predict-memory.
+std::map<int, std::pair<double, double>> memory_table(const std::string& args) {
+  CommandResult r = run("--quiet --predict-memory " + args);
+  INFO("args: " << args << "\nstdout:\n" << r.out << "\nstderr:\n" << r.err);
+  REQUIRE(r.status == 0);
+  std::regex row(R"(memory:\s+(\d+)\s+(\S+)\s+\d+\s+(\S+)\s+\()");
+  std::map<int, std::pair<double, double>> out;
+  for (std::sregex_iterator it(r.out.begin(), r.out.end(), row), end; it != end; ++it)
+    out[std::stoi((*it)[1])] = {std::stod((*it)[2]), std::stod((*it)[3])};
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("pipedream (weight stashing, an update per micro-batch) equals its one-process reference") {
+  CommandResult r = run("--verify --model mlp --schedule pipedream --microbatches 4 --steps 3 --nproc 4");
+  INFO(r.out << r.err);
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("verify: pipeline equals one-process training") != std::string::npos);
+  // Stage s keeps one version per micro-batch in flight: p - s.
+  for (int s = 0; s < 4; ++s)
+    CHECK(r.out.find("weights: stage " + std::to_string(s) + " (rank " + std::to_string(s) + ") kept up to " +
+                     std::to_string(4 - s) + " weight version(s)") != std::string::npos);
+  CHECK(r.out.find("12 updates") != std::string::npos);
+}
+
+TEST_CASE("pipedream timeline: every backward uses the weight version its forward stashed") {
+  TempDir dir;
+  CommandResult r =
+      run("--model gpt-tiny --schedule pipedream --microbatches 2 --steps 3 --nproc 3 --timeline " +
+          dir.file("t.json"));
+  INFO(r.out << r.err);
+  REQUIRE(r.status == 0);
+  pipekit::Timeline t = pipekit::timeline_from_json(pipekit::test::slurp(dir.file("t.json")), "t.json");
+  std::map<std::pair<int, int>, int> fwd, bwd;
+  std::map<int, int> steps;
+  for (const auto& e : t.events) {
+    if (e.action.type == pipekit::ActionType::F)
+      fwd[{e.action.stage, e.action.microbatch}] = e.weight_version;
+    if (e.action.type == pipekit::ActionType::B)
+      bwd[{e.action.stage, e.action.microbatch}] = e.weight_version;
+    if (e.action.type == pipekit::ActionType::STEP) ++steps[e.action.stage];
+  }
+  REQUIRE(fwd.size() == 3u * 6u);
+  REQUIRE(bwd.size() == fwd.size());
+  for (auto& [key, v] : fwd) {
+    CHECK(bwd.at(key) == v);
+    // 1F1B warm-up w = p-1-s: the forward of g follows g-w updates of its stage.
+    const int w = 3 - 1 - key.first;
+    CHECK(v == std::max(0, key.second - w));
+  }
+  for (int s = 0; s < 3; ++s) CHECK(steps[s] == 6);
+}
+
+TEST_CASE("pipedream with Adam on gpt-tiny equals its reference") {
+  expect_verified("--model gpt-tiny --schedule pipedream --microbatches 2 --steps 2 --nproc 2", 2);
+}
+
+TEST_CASE("2bw with SGD: W(t+1) = W(t) - lr grad f(W(t-1)) as the one-process reference computes it") {
+  expect_verified(
+      "--model gpt-tiny --schedule 2bw --microbatches 4 --steps 4 --nproc 4 --optimizer sgd --lr 0.1", 4);
+  TempDir dir;
+  CommandResult r =
+      run("--model mlp --schedule 2bw --microbatches 2 --steps 3 --nproc 2 --optimizer sgd --lr 0.1 "
+          "--timeline " +
+          dir.file("t.json"));
+  INFO(r.out << r.err);
+  REQUIRE(r.status == 0);
+  pipekit::Timeline t = pipekit::timeline_from_json(pipekit::test::slurp(dir.file("t.json")), "t.json");
+  int forwards = 0;
+  for (const auto& e : t.events)
+    if (e.action.type == pipekit::ActionType::F || e.action.type == pipekit::ActionType::B) {
+      ++forwards;
+      CHECK(e.weight_version == std::max(e.action.microbatch / 2 - 1, 0));  // minibatch t uses W(t-1)
+    }
+  CHECK(forwards == 2 * 2 * 6);
+  CHECK(r.out.find("kept up to 2 weight version(s)") != std::string::npos);
+}
+
+TEST_CASE("2bw needs at least ranks-1 micro-batches per minibatch, refused before any rank starts") {
+  CommandResult r = run("--model mlp --schedule 2bw --microbatches 2 --nproc 4");
+  CHECK(r.status == 2);
+  CHECK(r.err.find("2bw needs at least ranks-1 = 3") != std::string::npos);
+}
+
+TEST_CASE("zero-bubble zb-h1 and zb-h2 (I then W) equal one-process training") {
+  expect_verified("--model gpt-tiny --schedule zb-h1 --microbatches 4 --steps 2 --nproc 4", 4);
+  expect_verified("--model mlp --schedule zb-h2 --microbatches 6 --steps 2 --nproc 4", 4);
+  expect_verified("--model gpt-tiny --schedule zb-h2 --microbatches 4 --steps 2 --nproc 2 --tie-weights", 2);
+  expect_verified("--model gpt-tiny --schedule zbv --virtual 2 --microbatches 4 --steps 2 --nproc 2", 4);
+}
+
+TEST_CASE("peak memory: 1f1b lowest, gpipe grows with m, pipedream pays for its weight versions") {
+  const std::string base =
+      "--model gpt-tiny --nproc 4 --steps 2 ";  // step 1 also allocates gradients and Adam state
+  auto gpipe4 = memory_table(base + "--schedule gpipe --microbatches 4 --batch 8");
+  auto gpipe8 = memory_table(base + "--schedule gpipe --microbatches 8 --batch 16");
+  auto ofob = memory_table(base + "--schedule 1f1b --microbatches 8 --batch 16");
+  auto pd = memory_table(base + "--schedule pipedream --microbatches 8 --batch 16");
+  auto tbw = memory_table(base + "--schedule 2bw --microbatches 8 --batch 16");
+  REQUIRE(ofob.size() == 4u);
+  REQUIRE(pd.size() == 4u);
+  for (int r = 0; r < 3; ++r) {  // the last rank keeps one micro-batch under every schedule
+    INFO("rank " << r);
+    CHECK(gpipe4[r].first < gpipe8[r].first);
+    CHECK(ofob[r].first < gpipe8[r].first);
+    CHECK(ofob[r].first < tbw[r].first);
+    CHECK(tbw[r].first <= pd[r].first);
+    // The simulator predicts the same order.
+    CHECK(gpipe4[r].second < gpipe8[r].second);
+    CHECK(ofob[r].second < gpipe8[r].second);
+    CHECK(ofob[r].second < tbw[r].second);
+    CHECK(tbw[r].second <= pd[r].second);
+  }
+  CHECK(tbw[0].first < pd[0].first);  // 2 versions against 4 on the first stage
+}
+
+TEST_CASE("a rank killed mid-step stops the job: non-zero exit naming the rank and its last completed step") {
+  CommandResult r = run("--model mlp --schedule 1f1b --microbatches 4 --steps 4 --nproc 3",
+                        "PIPEKIT_KILL_RANK=1 PIPEKIT_KILL_AT_STEP=2 ");
+  INFO(r.out << r.err);
+  CHECK(r.status != 0);
+  CHECK(r.err.find("rank 1 was killed by signal 9") != std::string::npos);
+  CHECK(r.err.find("(last completed step 1)") != std::string::npos);
+  CHECK(r.out.find("step 1/4") != std::string::npos);
+  CHECK(r.out.find("step 2/4") == std::string::npos);
+}
+
+TEST_CASE("a NaN/inf loss or activation stops the run naming the step and stage") {
+  CommandResult r =
+      run("--model mlp --schedule 1f1b --microbatches 2 --steps 3 --nproc 2 --optimizer sgd --lr 1e30");
+  INFO(r.out << r.err);
+  CHECK(r.status != 0);
+  CHECK(r.err.find("non-finite activations (NaN or inf) at step 2, stage 0") != std::string::npos);
+}
+
+namespace {
+
+// Losses by step from a --metrics file.
+std::map<int, std::string> metric_losses(const std::string& path) {
+  std::map<int, std::string> out;
+  std::regex line(R"(\{"step": (\d+), "loss": ([^,]+),)");
+  const std::string text = pipekit::test::slurp(path);
+  for (std::sregex_iterator it(text.begin(), text.end(), line), end; it != end; ++it)
+    out[std::stoi((*it)[1])] = (*it)[2];
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "checkpoints: a run killed mid-step resumes from its last complete checkpoint with the same loss curve") {
+  TempDir dir;
+  const std::string job = "--model gpt-tiny --schedule 1f1b --microbatches 2 --nproc 2 --steps 4 --quiet ";
+  const std::string ck = "--checkpoint-dir " + dir.file("ck") + " --checkpoint-every 1 ";
+  CommandResult full = run(job + "--metrics " + dir.file("full.jsonl"));
+  REQUIRE(full.status == 0);
+  CommandResult killed = run(job + ck, "PIPEKIT_KILL_RANK=1 PIPEKIT_KILL_AT_STEP=3 ");
+  INFO(killed.err);
+  REQUIRE(killed.status != 0);
+  CHECK(pipekit::test::slurp(dir.file("ck/latest")) == "2\n");  // step 3 never completed
+  CHECK(!std::filesystem::exists(dir.file("ck/step-3/manifest.json")));
+  CommandResult resumed = run(job + ck + "--resume --verify --metrics " + dir.file("resumed.jsonl"));
+  INFO(resumed.out << resumed.err);
+  REQUIRE(resumed.status == 0);
+  CHECK(resumed.out.find("resumed from") != std::string::npos);
+  CHECK(resumed.out.find("verify: pipeline equals one-process training") != std::string::npos);
+  auto a = metric_losses(dir.file("full.jsonl"));
+  auto b = metric_losses(dir.file("resumed.jsonl"));
+  REQUIRE(a.size() == 4u);
+  REQUIRE(b.size() == 2u);
+  CHECK(b.at(3) == a.at(3));
+  CHECK(b.at(4) == a.at(4));
+}
+
+TEST_CASE("checkpoints: missing or incompatible checkpoints fail before any rank starts (exit 2)") {
+  TempDir dir;
+  CommandResult none = run("--model mlp --nproc 2 --checkpoint-dir " + dir.file("none") + " --resume");
+  CHECK(none.status == 2);
+  CHECK(none.err.find("no complete checkpoint") != std::string::npos);
+  REQUIRE(run("--model mlp --nproc 2 --steps 1 --quiet --checkpoint-dir " + dir.file("ck")).status == 0);
+  CommandResult other = run("--model mlp --schedule gpipe --nproc 2 --steps 2 --checkpoint-dir " +
+                            dir.file("ck") + " --resume");
+  CHECK(other.status == 2);
+  CHECK(other.err.find("schedule") != std::string::npos);
+  CHECK(other.out.find("step 2/2") == std::string::npos);
+  CommandResult async = run("--model mlp --schedule pipedream --nproc 2 --checkpoint-dir " + dir.file("ck2"));
+  CHECK(async.status == 2);
+}
+
+TEST_CASE(
+    "replicated stages: samples split among replicas, gradients all-reduced, equal one-process training") {
+  expect_verified("--model mlp --schedule 1f1b --microbatches 4 --steps 2 --nproc 4 --replicas 2", 2);
+  expect_verified(
+      "--model gpt-tiny --schedule gpipe --microbatches 2 --steps 2 --nproc 6 --replicas 3 --batch 12 "
+      "--optimizer sgd --lr 0.1",
+      2);
+  CommandResult bad = run("--model mlp --schedule 1f1b --microbatches 4 --batch 4 --nproc 4 --replicas 2");
+  CHECK(bad.status == 2);
+  CHECK(bad.err.find("does not split among 2 replicas") != std::string::npos);
+}

@@ -1,0 +1,101 @@
+// pipekit run --compare: a 2-rank gpipe run writes predicted and measured step
+// time, per-rank busy/bubble and peak activation bytes (all finite), the
+// measured timeline and the HTML report; bad --compare input exits 2.
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <filesystem>
+
+#include "core/formats.h"
+#include "tests/support/run_command.h"
+
+using pipekit::test::CommandResult;
+using pipekit::test::pipekit_cmd;
+using pipekit::test::run_command;
+using pipekit::test::TempDir;
+
+namespace {
+const std::string kRun = "run --model gpt-tiny --schedule gpipe --microbatches 2 --seq 16 --nproc 2 --timeout 60 ";
+}
+
+TEST_CASE("--compare on a 2-rank gpipe run writes predicted vs measured") {
+  TempDir dir;
+  const std::string out = dir.file("cmp.json");
+  CommandResult r = run_command(pipekit_cmd(kRun + "--steps 2 --quiet --compare " + out));
+  INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("sim vs real") != std::string::npos);
+  auto j = nlohmann::json::parse(pipekit::read_text_file(out));
+  for (const char* k : {"predicted_step_ms", "measured_step_ms", "step_time_error"}) {
+    INFO(k);
+    REQUIRE(j.contains(k));
+    CHECK(std::isfinite(j[k].get<double>()));
+  }
+  CHECK(j["predicted_step_ms"].get<double>() > 0);
+  CHECK(j["measured_step_ms"].get<double>() > 0);
+  CHECK(j["step_time_error"].get<double>() ==
+        doctest::Approx((j["predicted_step_ms"].get<double>() - j["measured_step_ms"].get<double>()) /
+                        j["measured_step_ms"].get<double>()));
+  REQUIRE(j["per_rank"].size() == 2);
+  for (const auto& rk : j["per_rank"]) {
+    for (const char* k : {"predicted_peak_activation_bytes", "measured_peak_activation_bytes", "predicted_busy_ms",
+                          "measured_busy_ms", "predicted_bubble_ms", "measured_bubble_ms", "peak_activation_error"}) {
+      INFO(k);
+      REQUIRE(rk.contains(k));
+      CHECK(std::isfinite(rk[k].get<double>()));
+    }
+    CHECK(rk["predicted_peak_activation_bytes"].get<std::int64_t>() > 0);
+    CHECK(rk["measured_peak_activation_bytes"].get<std::int64_t>() > 0);
+    CHECK(rk["measured_busy_ms"].get<double>() > 0);
+  }
+  CHECK(j["calibration"]["compute_stretch"].get<double>() >= 1.0);
+  CHECK(j["calibration"]["link_bandwidth_MBps"].get<double>() > 0);
+  // The measured timeline it compared against, and the report with both.
+  auto t = pipekit::timeline_from_json(pipekit::read_text_file(out + ".measured-timeline.json"), "timeline");
+  CHECK(t.source == "measured");
+  CHECK(t.num_ranks == 2);
+  const std::string html = pipekit::read_text_file(dir.file("cmp.html"));
+  CHECK(html.find("<svg") != std::string::npos);
+}
+
+TEST_CASE("--compare with a given profile and bad input exits 2") {
+  TempDir dir;
+  const std::string prof = dir.file("tiny.json");
+  REQUIRE(run_command(pipekit_cmd("profile --model gpt-tiny --microbatch 1 --seq 16 --repeat 2 --warmup 0 --quiet --out " +
+                                  prof)).status == 0);
+  const std::string mlp = dir.file("mlp.json");
+  REQUIRE(run_command(pipekit_cmd("profile --model mlp --repeat 1 --warmup 0 --quiet --out " + mlp)).status == 0);
+  CommandResult ok = run_command(pipekit_cmd(kRun + "--steps 2 --quiet --profile " + prof + " --compare " +
+                                             dir.file("c.json")));
+  INFO(ok.out << ok.err);
+  CHECK(ok.status == 0);
+  auto j = nlohmann::json::parse(pipekit::read_text_file(dir.file("c.json")));
+  CHECK(j["calibration"]["profile"].get<std::string>() == prof);
+
+  for (std::string args : {"--steps 1 --compare " + dir.file("a.json"),                     // no steady step
+                           "--profile " + dir.file("missing.json") + " --compare " + dir.file("b.json"),
+                           "--profile " + mlp + " --compare " + dir.file("d.json"),  // 8 layers, model has 6
+                           "--steps 2 --replicas 2 --compare " + dir.file("e.json")}) {  // straight pipelines only
+    CommandResult r = run_command(pipekit_cmd(kRun + args));
+    INFO(args << "\n" << r.err);
+    CHECK(r.status == 2);
+    CHECK(!std::filesystem::exists(dir.file("a.json")));
+  }
+}
+
+TEST_CASE("--compare on an asynchronous pipedream stream predicts the weight stash exactly for gpt-tiny") {
+  TempDir dir;
+  const std::string out = dir.file("pd.json");
+  CommandResult r = run_command(pipekit_cmd("run --model gpt-tiny --schedule pipedream --microbatches 2 --seq 16 "
+                                            "--nproc 2 --timeout 60 --steps 2 --quiet --compare " + out));
+  INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
+  REQUIRE(r.status == 0);
+  auto j = nlohmann::json::parse(pipekit::read_text_file(out));
+  CHECK(j["schedule"] == "pipedream");
+  CHECK(std::isfinite(j["step_time_error"].get<double>()));
+  // Memory follows from the action order and measured sizes alone, so it is
+  // not subject to the machine's load: stage 0 keeps one stashed weight version.
+  for (const auto& rk : j["per_rank"]) CHECK(std::abs(rk["peak_activation_error"].get<double>()) < 0.10);
+}
