@@ -382,7 +382,12 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
                             : o.html;
   viz.title = fmt::format("{} {} on {} ranks: measured vs predicted (step {:.1f} vs {:.1f} ms)", c.model.name, sch.kind,
                           ranks, measured.step_time_ms, res.metrics.step_time_ms);
-  auto lines = write_viz_outputs(viz, measured, nullptr, &predicted);
+  // The report's throughput row reads samples per step from each timeline's meta.
+  Timeline measured_shown = measured, predicted_shown = predicted;
+  const std::string samples = std::to_string(static_cast<long long>(mb_rows) * sch.num_microbatches);
+  measured_shown.meta["samples_per_step"] = samples;
+  predicted_shown.meta["samples_per_step"] = samples;
+  auto lines = write_viz_outputs(viz, measured_shown, nullptr, &predicted_shown);
 
   fmt::print("sim vs real: {} {} on {} ranks, {} micro-batches of {} (compute stretch {:.2f}, link {:.0f} us + {:.0f} MB/s)\n",
              c.model.name, sch.kind, ranks, sch.num_microbatches, mb_rows, stretch, link.latency_s * 1e6,
