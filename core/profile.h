@@ -2,8 +2,10 @@
 //
 // Times are milliseconds per micro-batch, sizes bytes. `output_bytes` is what a
 // layer sends to its consumers (what crosses a stage boundary); `saved_bytes` is
-// the activation memory it keeps from forward until backward. input_grad_ms +
-// weight_grad_ms == backward_ms when the split was measured. `edges` make a DAG
+// the activation memory it keeps from forward until backward. When the split is
+// measured, input_grad_ms (<= backward_ms) is the input-gradient pass alone and
+// weight_grad_ms the weight-gradient pass run after it (zero-bubble I and W);
+// the two may add up to more than one full backward. `edges` make a DAG
 // (producer -> consumer, layer indices); empty edges mean a chain in layer order.
 // validate() enforces the invariants; every reader calls it.
 #pragma once

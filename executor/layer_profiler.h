@@ -7,8 +7,10 @@
 // the input gradient alone (autograd::grad w.r.t. the layer input, graph kept)
 // and the full backward (grad w.r.t. input and parameters). backward_ms is the
 // median full backward, input_grad_ms the median input-only backward (capped at
-// backward_ms) and weight_grad_ms = backward_ms - input_grad_ms, so the split
-// adds up exactly. Layer fields hold medians; min/p10/p90/max of every timed
+// backward_ms) and weight_grad_ms the median weight-gradient pass run right
+// after it with the graph kept, exactly as the runtime's zero-bubble W action
+// runs it (it re-traverses the layer, so I + W may exceed one full backward).
+// Layer fields hold medians; min/p10/p90/max of every timed
 // quantity are in meta["spread"] as JSON text.
 //
 // Memory comes from the counting CPU allocator (memory_meter.h), so it is what
