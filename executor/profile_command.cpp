@@ -64,7 +64,9 @@ void add_profile(CLI::App& app) {
   cmd->add_option("--repeat", o->p.repeat, "Timed rounds per layer (medians are reported)")->capture_default_str();
   cmd->add_option("--threads", o->p.threads, "Intra-op threads (as each rank of pipekit run)")->capture_default_str();
   cmd->add_option("--contention", o->p.contention,
-                  "Time while this many copies run at once (ranks sharing the cores); 1 = alone")
+                  "Time while this many copies run at once (ranks sharing the cores); 1 = alone. "
+                  "Experimental: on the 2-vCPU development machine it measured gpt-tiny ~7x slower than a "
+                  "real 2-rank run, so run --compare does not use it")
       ->capture_default_str();
   cmd->add_flag("--cpu-time", o->p.cpu_time, "Record the thread's CPU time instead of wall time (robust to a busy machine)");
   cmd->add_option("--seed", o->p.seed, "Seed of weights and data")->capture_default_str();
