@@ -142,6 +142,7 @@ class RankRunner {
   void save_checkpoint(int step);
   void load_checkpoint(int step);
   void report_memory(int step, std::int64_t peak_act);
+  Pending start_transfer(const Action& a, Stream stream, torch::Tensor buf, int peer);
   void post_send(const Action& a, torch::Tensor t, int peer, int tag);
   void post_recv(const Action& a, std::vector<std::int64_t> shape, int peer, int tag);
   torch::Tensor take_recv(int stage, int mb, ActionType type);
@@ -271,28 +272,27 @@ void RankRunner::sample_memory() {
   memory_.push_back(m);
 }
 
-void RankRunner::post_send(const Action& a, torch::Tensor t, int peer, int tg) {
+// A transfer's buffer and its timeline event, started now; the caller posts the Work.
+Pending RankRunner::start_transfer(const Action& a, Stream stream, torch::Tensor buf, int peer) {
   Pending p;
-  p.bufs = {t.detach().contiguous()};
+  p.bufs = {std::move(buf)};
   p.event.rank = id_.rank;
-  p.event.stream = Stream::send;
+  p.event.stream = stream;
   p.event.action = a;
   p.event.peer = peer;
   p.event.bytes = tensor_bytes(p.bufs[0]);
   p.event.start_ms = now_ms();
+  return p;
+}
+
+void RankRunner::post_send(const Action& a, torch::Tensor t, int peer, int tg) {
+  Pending p = start_transfer(a, Stream::send, t.detach().contiguous(), peer);
   p.work = pg_->send(p.bufs, peer, tg);
   sends_.push_back(std::move(p));
 }
 
 void RankRunner::post_recv(const Action& a, std::vector<std::int64_t> shape, int peer, int tg) {
-  Pending p;
-  p.bufs = {torch::empty(shape)};
-  p.event.rank = id_.rank;
-  p.event.stream = Stream::recv;
-  p.event.action = a;
-  p.event.peer = peer;
-  p.event.bytes = tensor_bytes(p.bufs[0]);
-  p.event.start_ms = now_ms();
+  Pending p = start_transfer(a, Stream::recv, torch::empty(shape), peer);
   p.work = pg_->recv(p.bufs, peer, tg);
   auto key = std::make_tuple(a.stage, a.microbatch, static_cast<int>(a.type));
   if (recvs_.count(key))

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "core/formats.h"
+#include "tests/executor/verify_output.h"
 #include "tests/support/run_command.h"
 
 using pipekit::test::CommandResult;
@@ -25,17 +26,7 @@ CommandResult run(const std::string& args, const std::string& env = "") {
 }
 
 void expect_verified(const std::string& args, int stages) {
-  CommandResult r = run("--verify " + args);
-  INFO("args: " << args << "\nstdout:\n" << r.out << "\nstderr:\n" << r.err);
-  REQUIRE(r.status == 0);
-  CHECK(r.out.find("verify: pipeline equals one-process training") != std::string::npos);
-  std::regex ok_line(R"(verify: stage (\d+) \(rank \d+\) max \|param diff\| (\S+),.*  ok)");
-  std::set<int> seen;
-  for (std::sregex_iterator it(r.out.begin(), r.out.end(), ok_line), end; it != end; ++it) {
-    seen.insert(std::stoi((*it)[1]));
-    CHECK(std::stod((*it)[2]) < 1e-5);
-  }
-  CHECK(static_cast<int>(seen.size()) == stages);
+  pipekit::test::check_verified(run("--verify " + args), args, stages);
 }
 
 // Rank -> (measured dynamic bytes, predicted bytes) from --predict-memory.

@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "core/formats.h"
+#include "tests/executor/verify_output.h"
 #include "tests/support/run_command.h"
 
 using pipekit::test::CommandResult;
@@ -30,16 +31,7 @@ const std::string kBounded = " --timeout 60 --steps 3 ";
 // Runs a verified job and checks that every stage matched.
 void expect_verified(const std::string& args, int stages) {
   CommandResult r = run_command(pipekit_cmd("run" + kBounded + "--verify " + args));
-  INFO("args: " << args << "\nstdout:\n" << r.out << "\nstderr:\n" << r.err);
-  REQUIRE(r.status == 0);
-  CHECK(r.out.find("verify: pipeline equals one-process training") != std::string::npos);
-  std::regex ok_line(R"(verify: stage (\d+) \(rank \d+\) max \|param diff\| (\S+),.*  ok)");
-  std::set<int> seen;
-  for (std::sregex_iterator it(r.out.begin(), r.out.end(), ok_line), end; it != end; ++it) {
-    seen.insert(std::stoi((*it)[1]));
-    CHECK(std::stod((*it)[2]) < 1e-5);
-  }
-  CHECK(static_cast<int>(seen.size()) == stages);
+  pipekit::test::check_verified(r, args, stages);
   CHECK(r.out.find("step 3/3") != std::string::npos);
 }
 

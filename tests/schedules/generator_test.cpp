@@ -13,13 +13,13 @@
 #include "simulator/schedule_validator.h"
 
 using namespace pipekit;
-using pipekit::test::gen;
+using pipekit::test::make_schedule;
 
 namespace {
 
 std::string error_of(const std::string& kind, int p, int m, int v = 1, int minibatches = 1) {
   try {
-    gen(kind, p, m, v, Recompute::never, minibatches);
+    make_schedule(kind, p, m, v, Recompute::never, minibatches);
   } catch (const InputError& e) {
     return std::string(e.source()) + ": " + e.what();
   }
@@ -104,28 +104,28 @@ TEST_CASE("bad parameters are InputErrors that say what to do") {
 
 TEST_CASE("conventions: placement, flush steps, small exact lists") {
   SUBCASE("1f1b p=3 m=4") {
-    Schedule s = gen("1f1b", 3, 4);
+    Schedule s = make_schedule("1f1b", 3, 4);
     CHECK(format_schedule_text(s) ==
           "rank 0: 0F0 0F1 0F2 0B0 0F3 0B1 0B2 0B3 0STEP\n"
           "rank 1: 1F0 1F1 1B0 1F2 1B1 1F3 1B2 1B3 1STEP\n"
           "rank 2: 2F0 2B0 2F1 2B1 2F2 2B2 2F3 2B3 2STEP\n");
   }
   SUBCASE("gpipe backwards in forward order, recompute except_last") {
-    Schedule s = gen("gpipe", 2, 2, 1, Recompute::except_last);
+    Schedule s = make_schedule("gpipe", 2, 2, 1, Recompute::except_last);
     CHECK(format_schedule_text(s) ==
           "rank 0: 0F0 0F1 0R0 0B0 0R1 0B1 0STEP\n"
           "rank 1: 1F0 1F1 1B0 1B1 1STEP\n");
-    Schedule a = gen("gpipe", 2, 1, 1, Recompute::always);
+    Schedule a = make_schedule("gpipe", 2, 1, 1, Recompute::always);
     CHECK(format_schedule_text(a) == "rank 0: 0F0 0R0 0B0 0STEP\nrank 1: 1F0 1R0 1B0 1STEP\n");
   }
   SUBCASE("naive") {
-    CHECK(format_schedule_text(gen("naive", 2, 1)) == "rank 0: 0F0 0B0 0STEP\nrank 1: 1F0 1B0 1STEP\n");
+    CHECK(format_schedule_text(make_schedule("naive", 2, 1)) == "rank 0: 0F0 0B0 0STEP\nrank 1: 1F0 1B0 1STEP\n");
   }
   SUBCASE("interleaved places stage s on rank s % p; zbv in a V") {
-    Schedule s = gen("interleaved", 4, 8, 3);
+    Schedule s = make_schedule("interleaved", 4, 8, 3);
     CHECK(s.num_stages == 12);
     for (int st = 0; st < 12; ++st) CHECK(s.stage_to_rank[st] == st % 4);
-    Schedule z = gen("zbv", 4, 8, 2);
+    Schedule z = make_schedule("zbv", 4, 8, 2);
     std::vector<int> want = {0, 1, 2, 3, 3, 2, 1, 0};
     CHECK(z.stage_to_rank == want);
     CHECK(stage_rank("zbv", 6, 4, 2) == 1);
@@ -136,12 +136,12 @@ TEST_CASE("conventions: placement, flush steps, small exact lists") {
   SUBCASE("interleaved with v=1 is exactly 1f1b") {
     for (int p = 1; p <= 6; ++p)
       for (int m = p; m <= 12; ++m) {
-        Schedule a = gen("interleaved", p, m, 1), b = gen("1f1b", p, m);
+        Schedule a = make_schedule("interleaved", p, m, 1), b = make_schedule("1f1b", p, m);
         CHECK(a.actions == b.actions);
       }
   }
   SUBCASE("interleaved p=2 v=2 m=3: groups of p, last group smaller") {
-    Schedule s = gen("interleaved", 2, 3, 2);
+    Schedule s = make_schedule("interleaved", 2, 3, 2);
     // Planned for m = 4 (groups {0,1} and {2,3}: chunk 0 then chunk 1 of each
     // group), then micro-batch 3 is deleted.
     CHECK(format_schedule_text(s) ==
@@ -151,7 +151,7 @@ TEST_CASE("conventions: placement, flush steps, small exact lists") {
 }
 
 TEST_CASE("pipedream and 2bw: one stream, STEP placement, no flush") {
-  Schedule pd = gen("pipedream", 3, 2, 1, Recompute::never, 3);
+  Schedule pd = make_schedule("pipedream", 3, 2, 1, Recompute::never, 3);
   CHECK(pd.num_microbatches == 6);
   for (int r = 0; r < 3; ++r) {
     const auto& l = pd.actions[r];
@@ -168,7 +168,7 @@ TEST_CASE("pipedream and 2bw: one stream, STEP placement, no flush") {
   // Stage s holds p - s micro-batches (= weight versions) in flight.
   for (int st = 0; st < 3; ++st) CHECK(test::max_in_flight(pd, st) == 3 - st);
 
-  Schedule tb = gen("2bw", 3, 4, 1, Recompute::never, 2);
+  Schedule tb = make_schedule("2bw", 3, 4, 1, Recompute::never, 2);
   CHECK(tb.num_microbatches == 8);
   for (int r = 0; r < 3; ++r) {
     const auto& l = tb.actions[r];
@@ -178,7 +178,7 @@ TEST_CASE("pipedream and 2bw: one stream, STEP placement, no flush") {
     CHECK(after == std::vector<int>{3, 7});
     CHECK(l.back().type == ActionType::STEP);
   }
-  CHECK(format_schedule_text(gen("pipedream", 2, 2)) ==
+  CHECK(format_schedule_text(make_schedule("pipedream", 2, 2)) ==
         "rank 0: 0F0 0F1 0B0 0STEP 0B1 0STEP\n"
         "rank 1: 1F0 1B0 1STEP 1F1 1B1 1STEP\n");
 }
@@ -188,7 +188,7 @@ TEST_CASE("text and CSV forms round-trip generated schedules") {
     CAPTURE(kind);
     int v = kind == "interleaved" ? 3 : kind == "zbv" ? 2 : 1;
     int m = kind == "naive" ? 1 : 6;
-    Schedule s = gen(kind, 4, m, v, Recompute::except_last, 2);
+    Schedule s = make_schedule(kind, 4, m, v, Recompute::except_last, 2);
     for (const Schedule& x : {s, lower_schedule(s)}) {
       Schedule t = parse_schedule_text(format_schedule_text(x), "text");
       CHECK(t.actions == x.actions);
@@ -214,7 +214,7 @@ TEST_CASE("every generator: valid, deadlock-free when lowered, exact counts (p 1
           CAPTURE(m);
           CAPTURE(v);
           int mini = (kind == "pipedream" || kind == "2bw") ? 2 : 1;
-          Schedule s = gen(kind, p, m, v, rc, mini);
+          Schedule s = make_schedule(kind, p, m, v, rc, mini);
           REQUIRE(s.num_ranks == p);
           REQUIRE(s.num_stages == p * v);
           CHECK(!s.lowered());
@@ -236,7 +236,7 @@ TEST_CASE("every generator: valid, deadlock-free when lowered, exact counts (p 1
 TEST_CASE("1f1b keeps at most p - s micro-batches in flight on stage s; gpipe keeps m") {
   for (int p = 1; p <= 8; ++p)
     for (int m = 1; m <= 16; ++m) {
-      Schedule a = gen("1f1b", p, m), g = gen("gpipe", p, m);
+      Schedule a = make_schedule("1f1b", p, m), g = make_schedule("gpipe", p, m);
       for (int st = 0; st < p; ++st) {
         CHECK(test::max_in_flight(a, st) == std::min(p - st, m));
         CHECK(test::max_in_flight(g, st) == m);
@@ -249,7 +249,7 @@ TEST_CASE("zero-bubble memory: zb-h1 like 1f1b's peak, zb-h2 about twice, zbv p 
     for (int m = 1; m <= 16; ++m) {
       CAPTURE(p);
       CAPTURE(m);
-      Schedule h1 = gen("zb-h1", p, m), h2 = gen("zb-h2", p, m), z = gen("zbv", p, m, 2);
+      Schedule h1 = make_schedule("zb-h1", p, m), h2 = make_schedule("zb-h2", p, m), z = make_schedule("zbv", p, m, 2);
       for (int r = 0; r < p; ++r) {
         CHECK(test::max_in_flight(h1, r) <= std::min(p, m));
         CHECK(test::max_in_flight(h1, r, false) <= std::min(p - r, m));
@@ -263,15 +263,15 @@ TEST_CASE("zero-bubble memory: zb-h1 like 1f1b's peak, zb-h2 about twice, zbv p 
 }
 
 TEST_CASE("lowering: sends after producers, receives before consumers, nothing on the V turn") {
-  Schedule s = lower_schedule(gen("1f1b", 2, 2));
+  Schedule s = lower_schedule(make_schedule("1f1b", 2, 2));
   CHECK(format_schedule_text(s) ==
         "rank 0: 0F0 0SEND_F0 0F1 0SEND_F1 0RECV_B0 0B0 0RECV_B1 0B1 0STEP\n"
         "rank 1: 1RECV_F0 1F0 1B0 1SEND_B0 1RECV_F1 1F1 1B1 1SEND_B1 1STEP\n");
-  Schedule r = lower_schedule(gen("gpipe", 2, 1, 1, Recompute::always));
+  Schedule r = lower_schedule(make_schedule("gpipe", 2, 1, 1, Recompute::always));
   CHECK(format_schedule_text(r) ==
         "rank 0: 0F0 0SEND_F0 0RECV_B0 0R0 0B0 0STEP\n"
         "rank 1: 1RECV_F0 1F0 1R0 1B0 1SEND_B0 1STEP\n");
-  Schedule z = lower_schedule(gen("zbv", 3, 6, 2));
+  Schedule z = lower_schedule(make_schedule("zbv", 3, 6, 2));
   for (const Action& a : z.actions[2])  // rank 2 holds stages 2 and 3: the V turn
     if (is_comm(a.type)) {
       bool turn = (a.stage == 2 && (a.type == ActionType::SEND_F || a.type == ActionType::RECV_B)) ||
@@ -283,14 +283,14 @@ TEST_CASE("lowering: sends after producers, receives before consumers, nothing o
 }
 
 TEST_CASE("large schedules are generated and lowered in linear time") {
-  Schedule a = gen("1f1b", 64, 1024);
+  Schedule a = make_schedule("1f1b", 64, 1024);
   CHECK(a.action_count() == 64u * (2 * 1024 + 1));
-  Schedule b = gen("interleaved", 128, 2048, 4);
+  Schedule b = make_schedule("interleaved", 128, 2048, 4);
   CHECK(b.action_count() == 128u * (2 * 2048 * 4 + 4));
   Schedule lb = lower_schedule(b);
   // Every F and every backward gains one send and one receive except at the ends.
   CHECK(lb.action_count() == b.action_count() + 2u * 2 * 2048 * (128 * 4 - 1));
-  Schedule z = gen("zbv", 64, 512, 2);
+  Schedule z = make_schedule("zbv", 64, 512, 2);
   CHECK(z.action_count() == 64u * (3 * 2 * 512 + 2));
   CHECK(validate_schedule(lb).empty());
 }

@@ -14,19 +14,9 @@
 
 #include "core/schedule.h"
 #include "planner/schedule_generator.h"
+#include "tests/support/make_schedule.h"
 
 namespace pipekit::test {
-
-inline Schedule gen(const std::string& kind, int p, int m, int v = 1,
-                    Recompute rc = Recompute::never, int minibatches = 1) {
-  ScheduleSpec spec;
-  spec.kind = kind;
-  spec.microbatches = m;
-  spec.virtual_stages = v;
-  spec.recompute = rc;
-  spec.minibatches = minibatches;
-  return generate_schedule(spec, p);
-}
 
 // Largest number of micro-batches of `stage` whose forward ran and whose
 // release action (B, or W when `until_w`; I when !until_w for split backward)

@@ -6,7 +6,7 @@
 
 using namespace pipekit;
 using pipekit::test::Costs;
-using pipekit::test::gen;
+using pipekit::test::make_schedule;
 using pipekit::test::replay;
 
 TEST_CASE("gpipe and 1f1b: step = (m + p - 1)(F + B)") {
@@ -15,10 +15,10 @@ TEST_CASE("gpipe and 1f1b: step = (m + p - 1)(F + B)") {
       CAPTURE(p);
       CAPTURE(m);
       Costs c{3, 5};  // F = 3, B = 5
-      CHECK(replay(gen("gpipe", p, m), c).makespan == (m + p - 1) * 8);
-      CHECK(replay(gen("1f1b", p, m), c).makespan == (m + p - 1) * 8);
+      CHECK(replay(make_schedule("gpipe", p, m), c).makespan == (m + p - 1) * 8);
+      CHECK(replay(make_schedule("1f1b", p, m), c).makespan == (m + p - 1) * 8);
     }
-  CHECK(replay(gen("naive", 5, 1), Costs{3, 5}).makespan == 5 * 8);
+  CHECK(replay(make_schedule("naive", 5, 1), Costs{3, 5}).makespan == 5 * 8);
 }
 
 TEST_CASE("zb-h1: step = m(F+I+W) + (p-1)(F+I-W) with F = I = W, m >= p") {
@@ -28,7 +28,7 @@ TEST_CASE("zb-h1: step = m(F+I+W) + (p-1)(F+I-W) with F = I = W, m >= p") {
       CAPTURE(m);
       Costs c;
       c.f = c.i = c.w = 2;
-      auto r = replay(gen("zb-h1", p, m), c);
+      auto r = replay(make_schedule("zb-h1", p, m), c);
       CHECK(r.makespan == m * 6 + (p - 1) * 2);
       // A third of 1F1B's bubble (p-1)(F+I+W).
       CHECK((r.makespan - m * 6) * 3 == (p - 1) * 6);
@@ -49,7 +49,7 @@ TEST_CASE("zb-h1 matches the paper's bubble (p-1)(F+I-W) for any costs with W <=
         k.f = c[0];
         k.i = c[1];
         k.w = c[2];
-        auto r = replay(gen("zb-h1", p, m), k);
+        auto r = replay(make_schedule("zb-h1", p, m), k);
         long long formula = 1LL * m * (c[0] + c[1] + c[2]) + 1LL * (p - 1) * (c[0] + c[1] - c[2]);
         if (c[2] <= c[0])
           CHECK(r.makespan == formula);
@@ -65,12 +65,12 @@ TEST_CASE("zb-h2: no idle inside any rank's span once m >= 2p - 1") {
       CAPTURE(m);
       Costs c;
       c.f = c.i = c.w = 1;
-      auto r = replay(gen("zb-h2", p, m), c);
+      auto r = replay(make_schedule("zb-h2", p, m), c);
       CHECK(r.makespan == 3 * m + p - 1);  // the last rank still starts p-1 slots late
       if (m >= 2 * p - 1)
         for (int k = 0; k < p; ++k) CHECK(r.span_idle(k) == 0);
       // zb-h1 leaves rank 0 idle for (p-1) slots inside its span instead.
-      if (p > 1) CHECK(replay(gen("zb-h1", p, m), c).span_idle(0) == p - 1);
+      if (p > 1) CHECK(replay(make_schedule("zb-h1", p, m), c).span_idle(0) == p - 1);
     }
 }
 
@@ -81,15 +81,15 @@ TEST_CASE("zbv: within two chunk slots of the flushed lower bound 6m + p - 1") {
       CAPTURE(m);
       Costs c;
       c.f = c.i = c.w = 1;  // per chunk: half a stage of a 2p-chunk model
-      auto r = replay(gen("zbv", p, m, 2), c);
+      auto r = replay(make_schedule("zbv", p, m, 2), c);
       CHECK(r.makespan >= 6 * m + p - 1);
       CHECK(r.makespan <= 6 * m + p + 1);
       if (p <= 4 || p == 6) CHECK(r.makespan == 6 * m + p - 1);
     }
   Costs c;
   c.f = c.i = c.w = 1;
-  CHECK(replay(gen("zbv", 4, 8, 2), c).makespan == 6 * 8 + 3);
-  CHECK(replay(gen("zbv", 8, 32, 2), c).makespan == 6 * 32 + 7);
+  CHECK(replay(make_schedule("zbv", 4, 8, 2), c).makespan == 6 * 8 + 3);
+  CHECK(replay(make_schedule("zbv", 8, 32, 2), c).makespan == 6 * 32 + 7);
 }
 
 TEST_CASE("interleaved: bubble (p-1)/(v m + p - 1) of the step with per-chunk costs F/v, B/v") {
@@ -100,7 +100,7 @@ TEST_CASE("interleaved: bubble (p-1)/(v m + p - 1) of the step with per-chunk co
         CAPTURE(v);
         CAPTURE(m);
         // Per chunk F = 1, B = 2: a whole stage costs F = v, B = 2v.
-        auto r = replay(gen("interleaved", p, m, v), Costs{1, 2});
+        auto r = replay(make_schedule("interleaved", p, m, v), Costs{1, 2});
         long long step = r.makespan, ideal = 3LL * v * m;
         CHECK(step == 3LL * (v * m + p - 1));
         // bubble / step == (p-1) / (v m + p - 1)
@@ -116,7 +116,7 @@ TEST_CASE("interleaved with p not dividing m stays close to the formula") {
         CAPTURE(p);
         CAPTURE(v);
         CAPTURE(m);
-        auto r = replay(gen("interleaved", p, m, v), Costs{1, 2});
+        auto r = replay(make_schedule("interleaved", p, m, v), Costs{1, 2});
         CHECK(r.makespan >= 3LL * (v * m + p - 1));
         // Never worse than plain 1F1B on the same model.
         CHECK(r.makespan <= 3LL * v * (m + p - 1));

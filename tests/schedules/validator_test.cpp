@@ -9,7 +9,7 @@
 #include "simulator/schedule_validator.h"
 
 using namespace pipekit;
-using pipekit::test::gen;
+using pipekit::test::make_schedule;
 
 namespace {
 
@@ -53,7 +53,7 @@ TEST_CASE("a cross-rank cycle is a deadlock naming every blocked rank") {
 }
 
 TEST_CASE("swapping two actions of a generated schedule is caught") {
-  Schedule s = gen("1f1b", 4, 8);
+  Schedule s = make_schedule("1f1b", 4, 8);
   // Rank 3 (last stage) does mb 1's forward before mb 0's: stage 3's F1 then
   // B0... fine in itself, but rank 2 expects B0 before F3 -> make a cycle by
   // moving rank 2's first backward before its warm-up forward of mb 1.
@@ -129,19 +129,19 @@ TEST_CASE("split backward, recompute and communication rules") {
     CHECK(has(v, 0, 1, "0R0", "right before the backward"));
   }
   SUBCASE("unmatched and misplaced sends and receives") {
-    Schedule s = lower_schedule(gen("1f1b", 2, 2));
+    Schedule s = lower_schedule(make_schedule("1f1b", 2, 2));
     auto& r1 = s.actions[1];
     REQUIRE(to_string(r1[0]) == "1RECV_F0");
     r1.erase(r1.begin());
     auto v = validate_schedule(s);
     CHECK(has(v, 1, -1, "1RECV_F0", "missing"));
     // A transfer between stages on the same rank (zbv's turn) is an error.
-    Schedule z = lower_schedule(gen("zbv", 2, 4, 2));
+    Schedule z = lower_schedule(make_schedule("zbv", 2, 4, 2));
     z.actions[1].insert(z.actions[1].begin() + 1, Action{1, ActionType::SEND_F, 0});
     auto zv = validate_schedule(z);
     CHECK(has(zv, 1, 1, "1SEND_F0", "both on rank 1"));
     // A receive placed after its consumer.
-    Schedule t = lower_schedule(gen("gpipe", 2, 1));
+    Schedule t = lower_schedule(make_schedule("gpipe", 2, 1));
     std::swap(t.actions[1][0], t.actions[1][1]);  // 1F0 1RECV_F0
     auto tv = validate_schedule(t);
     CHECK(has(tv, 1, 0, "1F0", "before 1RECV_F0"));
