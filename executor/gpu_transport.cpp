@@ -10,9 +10,12 @@ namespace pipekit {
 
 const char* to_string(Transport t) {
   switch (t) {
-    case Transport::gloo: return "gloo";
-    case Transport::gloo_host_staged: return "gloo (host-staged CUDA tensors)";
-    case Transport::nccl: return "nccl";
+    case Transport::gloo:
+      return "gloo";
+    case Transport::gloo_host_staged:
+      return "gloo (host-staged CUDA tensors)";
+    case Transport::nccl:
+      return "nccl";
   }
   return "?";
 }
@@ -30,7 +33,7 @@ Transport choose_transport(const std::vector<int>& rank_device) {
     if (!used.insert(d).second) distinct = false;
   }
   if (!any_gpu) return Transport::gloo;
-  return PIPEKIT_TORCH_CUDA && distinct ? Transport::nccl : Transport::gloo_host_staged;
+  return PIPEKIT_TORCH_NCCL && distinct ? Transport::nccl : Transport::gloo_host_staged;
 }
 
 int cuda_device_for_local_rank(int local_rank) {
@@ -39,16 +42,16 @@ int cuda_device_for_local_rank(int local_rank) {
   return n > 0 ? local_rank % n : -1;
 }
 
-std::string describe_transport(Transport t, const std::vector<int>& rank_device) {
+std::string describe_transport(Transport t, const std::vector<std::string>& devices) {
   std::string devs;
-  for (std::size_t r = 0; r < rank_device.size(); ++r)
-    devs += fmt::format("{}rank {}: {}", r ? ", " : "", r,
-                        rank_device[r] < 0 ? std::string("cpu") : fmt::format("cuda:{}", rank_device[r]));
+  for (std::size_t r = 0; r < devices.size(); ++r)
+    devs += fmt::format("{}rank {}: {}", r ? ", " : "", r, devices[r]);
   std::string why;
   if (t == Transport::gloo_host_staged)
-    why = PIPEKIT_TORCH_CUDA ? " (ranks share a GPU: NCCL needs one rank per device, so CUDA tensors go through "
-                               "host memory over Gloo)"
-                             : " (LibTorch built without NCCL)";
+    why = PIPEKIT_TORCH_NCCL
+              ? " (ranks share a GPU: NCCL needs one rank per device, so CUDA tensors go through "
+                "host memory over Gloo)"
+              : " (this pipekit was built without NCCL, so CUDA tensors go through host memory)";
   return fmt::format("transport {}{}; {}", to_string(t), why, devs);
 }
 

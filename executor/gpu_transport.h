@@ -1,10 +1,12 @@
 // How tensors move between pipeline ranks when GPUs are involved.
 //
 // PIPEKIT_TORCH_CUDA is 1 only when the LibTorch we compile against was built
-// with CUDA and NCCL (its CMake targets then define USE_C10D_NCCL); Debian's
-// CPU LibTorch ships the CUDA headers but no CUDA libraries, so a header check
-// is not enough. Every CUDA-only line in executor/ sits behind this macro, so
-// the same sources build against the CPU LibTorch.
+// with CUDA (executor/CMakeLists.txt sees its torch_cuda/c10_cuda targets);
+// Debian's CPU LibTorch ships the CUDA headers but no CUDA libraries, so a
+// header check is not enough. PIPEKIT_TORCH_NCCL is 1 when, in addition, its
+// ProcessGroupNCCL header and nccl.h were found. Every CUDA-only line in
+// executor/ sits behind these macros, so the same sources build against the
+// CPU LibTorch.
 //
 // Choice per pair of ranks: ranks on different GPUs exchange CUDA tensors with
 // ProcessGroupNCCL point-to-point (NCCL runs them on its own streams, ordered
@@ -16,10 +18,11 @@
 #include <string>
 #include <vector>
 
-#if defined(USE_C10D_NCCL)
-#define PIPEKIT_TORCH_CUDA 1
-#else
+#ifndef PIPEKIT_TORCH_CUDA
 #define PIPEKIT_TORCH_CUDA 0
+#endif
+#ifndef PIPEKIT_TORCH_NCCL
+#define PIPEKIT_TORCH_NCCL 0
 #endif
 
 namespace pipekit {
@@ -27,8 +30,8 @@ namespace pipekit {
 enum class Transport { gloo, gloo_host_staged, nccl };
 const char* to_string(Transport t);
 
-// Device of each rank: -1 = CPU, else a CUDA device index.
-// all_gpus_distinct && CUDA build -> nccl; any rank on a GPU otherwise ->
+// Device of each rank: -1 = CPU, else an id unique per physical GPU (ranks on
+// different hosts never share one). All GPUs distinct && NCCL build -> nccl; any rank on a GPU otherwise ->
 // gloo_host_staged; all CPU -> gloo.
 Transport choose_transport(const std::vector<int>& rank_device);
 
@@ -37,6 +40,7 @@ Transport choose_transport(const std::vector<int>& rank_device);
 int cuda_device_for_local_rank(int local_rank);
 
 // One line saying what was chosen and why (printed by the runtime at start).
-std::string describe_transport(Transport t, const std::vector<int>& rank_device);
+// `devices` names each rank's device ("cuda:0", "cpu").
+std::string describe_transport(Transport t, const std::vector<std::string>& devices);
 
 }  // namespace pipekit

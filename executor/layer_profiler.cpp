@@ -261,9 +261,7 @@ Profile Profiler::run() {
   for (int i = 0; i < n_; ++i) all[i] = i;
   layers_ = build_layers(m, all, o_.seed);
   const torch::Device dev = cuda_ ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
-  if (cuda_)
-    for (auto& l : layers_)
-      for (auto& p : l.params) p.set_data(p.data().to(dev));  // in place: the layer's closures see it
+  move_layers(layers_, dev);
 
   BatchSource data(m, "random", o_.microbatch, seq, 1, o_.seed);
   MicroBatch mb = data.get(0, 0);
@@ -402,9 +400,12 @@ Profile profile_model(const ProfilerOptions& o) {
 }
 
 OptimizerStepCost measure_optimizer_step(const ModelSpec& m, const std::vector<int>& layers,
-                                         const std::string& optimizer, int repeat, std::uint64_t seed) {
+                                         const std::string& optimizer, int repeat, std::uint64_t seed,
+                                         const std::string& device) {
   memory_meter::install();
+  const bool cuda = device == "cuda";
   auto built = build_layers(m, layers, seed);
+  move_layers(built, cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU));
   std::vector<torch::Tensor> params;
   for (auto& l : built)
     for (auto& p : l.params) {
@@ -418,8 +419,9 @@ OptimizerStepCost measure_optimizer_step(const ModelSpec& m, const std::vector<i
   for (int k = 0; k < std::max(1, repeat); ++k) {
     const std::int64_t live = memory_meter::live_bytes();
     memory_meter::reset_peak();
-    v.push_back(time_ms(false, [&] { opt->step(); }));
-    cost.transient_bytes = std::max(cost.transient_bytes, memory_meter::peak_bytes() - live);
+    v.push_back(time_ms(cuda, [&] { opt->step(); }));
+    if (!cuda)  // the CUDA caching allocator is not this meter's
+      cost.transient_bytes = std::max(cost.transient_bytes, memory_meter::peak_bytes() - live);
   }
   cost.ms = quantile(v, 0.5);
   return cost;

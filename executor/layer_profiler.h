@@ -65,7 +65,8 @@ struct OptimizerStepCost {
   std::int64_t transient_bytes = 0;
 };
 OptimizerStepCost measure_optimizer_step(const ModelSpec& m, const std::vector<int>& layers,
-                                         const std::string& optimizer, int repeat, std::uint64_t seed);
+                                         const std::string& optimizer, int repeat, std::uint64_t seed,
+                                         const std::string& device = "cpu");
 
 // "Intel(R) Xeon(R) ..." from /proc/cpuinfo (or "unknown"), and logical cores.
 std::string cpu_model_name();

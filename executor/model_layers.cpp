@@ -141,6 +141,13 @@ int count_script_layers(const ModelSpec& m) {
   return n;
 }
 
+void move_layers(std::vector<ModelLayer>& layers, const torch::Device& dev) {
+  if (dev.is_cpu()) return;
+  torch::NoGradGuard no_grad;
+  for (auto& l : layers)
+    for (auto& p : l.params) p.set_data(p.data().to(dev));
+}
+
 std::vector<ModelLayer> build_layers(const ModelSpec& m, const std::vector<int>& layers, std::uint64_t seed) {
   std::vector<ModelLayer> out;
   if (m.kind == ModelKind::torchscript) {

@@ -50,6 +50,9 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::string& name,
                                                         const std::vector<torch::Tensor>& params, double lr);
 // Runs `layers` in order.
 torch::Tensor forward_layers(const std::vector<ModelLayer>& layers, torch::Tensor x);
+// Moves every parameter to `dev` in place (set_data), so the layers' closures,
+// modules and tied slots, which hold the same tensors, compute there.
+void move_layers(std::vector<ModelLayer>& layers, const torch::Device& dev);
 // All parameters of `layers`, flattened into one 1-D tensor (a copy).
 torch::Tensor flat_params(const std::vector<ModelLayer>& layers);
 

@@ -7,6 +7,7 @@
 #include "core/formats.h"
 #include "executor/batch_source.h"
 #include "executor/checkpoint.h"
+#include "executor/gpu_transport.h"
 #include "executor/run_config.h"
 #include "planner/lowering.h"
 #include "planner/schedule_generator.h"
@@ -172,6 +173,11 @@ void prepare_run(RunConfig& c) {
     throw InputError("--optimizer", "", "'" + c.optimizer + "' is not one of adam, sgd");
   if (!(c.lr > 0)) throw InputError("--lr", "", "learning rate must be positive");
   if (c.threads < 1) throw InputError("--threads", "", "needs at least 1 thread");
+  if (c.device != "cpu" && c.device != "cuda")
+    throw InputError("--device", "", "'" + c.device + "' is not one of cpu, cuda");
+  if (c.device == "cuda" && !PIPEKIT_TORCH_CUDA)
+    throw InputError("--device", "", "this pipekit was built against a LibTorch without CUDA; use --device cpu, or "
+                                     "build with -DCMAKE_PREFIX_PATH=<CUDA LibTorch>");
   if (!(c.timeout_s > 0)) throw InputError("--timeout", "", "must be positive seconds");
   BatchSource probe(c.model, c.data, c.batch, c.seq, m, c.seed);  // reads and checks the data
   c.data_description = probe.description();

@@ -78,6 +78,7 @@ void run_run(RunOptions& o) {
     RankIdentity id;
     id.rank = env_int("RANK", 0);
     id.world_size = env_int("WORLD_SIZE", 1);
+    id.local_rank = env_int("LOCAL_RANK", id.rank);
     const char* addr = std::getenv("MASTER_ADDR");
     id.master_addr = addr && *addr ? addr : "127.0.0.1";
     id.master_port = env_int("MASTER_PORT", 29500);
@@ -158,6 +159,10 @@ void add_run(CLI::App& app) {
   cmd->add_option("--tolerance", c.verify_tolerance, "--verify: largest allowed relative difference")
       ->capture_default_str();
   cmd->add_option("--threads", c.threads, "Intra-op threads per rank")->capture_default_str();
+  cmd->add_option("--device", c.device,
+                  "cpu, or cuda: each rank computes on GPU LOCAL_RANK % visible GPUs (NCCL between distinct GPUs, "
+                  "Gloo through host memory between ranks sharing one)")
+      ->capture_default_str();
   cmd->add_option("--timeout", c.timeout_s, "Seconds any wait on another rank may take")->capture_default_str();
   cmd->add_flag("--quiet", c.quiet, "Print no per-step lines");
   cmd->add_option("--checkpoint-dir", c.checkpoint_dir, "Write checkpoints (weights, optimizer state, manifest) here");

@@ -41,6 +41,7 @@ struct RunConfig {
   bool verify = false;
   double verify_tolerance = 1e-5;  // relative to the stage's largest |parameter|
   int threads = 1;
+  std::string device = "cpu";  // cpu | cuda: where each rank's stages compute
   double timeout_s = 120;  // every wait on another rank
   bool quiet = false;
   bool predict_memory = false;
@@ -64,6 +65,7 @@ struct RunConfig {
 
 struct RankIdentity {
   int rank = 0, world_size = 1;
+  int local_rank = 0;  // index on this host: picks the rank's GPU
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;
 };

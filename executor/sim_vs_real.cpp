@@ -219,7 +219,8 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
     po.repeat = o.repeat;
     po.seed = c.seed;
     po.progress = !c.quiet;
-    po.cpu_time = true;
+    po.device = c.device;
+    po.cpu_time = c.device == "cpu";
     prof = profile_model(po);
   }
   // 2. Stage costs of the run's exact split; the runtime keeps a received
@@ -231,10 +232,10 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
   int largest = 0;
   for (int s = 0; s < sch.num_stages; ++s)
     if (base.stages[s].param_bytes > base.stages[largest].param_bytes) largest = s;
-  OptimizerStepCost step = measure_optimizer_step(c.model, c.stage_layers[largest], c.optimizer, 5, c.seed);
+  OptimizerStepCost step = measure_optimizer_step(c.model, c.stage_layers[largest], c.optimizer, 5, c.seed, c.device);
   std::vector<std::int64_t> step_transient(ranks, 0);
   for (int s = 0; s < sch.num_stages; ++s) {
-    OptimizerStepCost sc = s == largest ? step : measure_optimizer_step(c.model, c.stage_layers[s], c.optimizer, 1, c.seed);
+    OptimizerStepCost sc = s == largest ? step : measure_optimizer_step(c.model, c.stage_layers[s], c.optimizer, 1, c.seed, c.device);
     auto& v = step_transient[sch.stage_to_rank[s]];
     v = std::max(v, sc.transient_bytes);
   }

@@ -20,16 +20,22 @@
 // peer rank and last completed step; NaN/inf outputs stop the run.
 // Tags are (boundary stage, micro-batch, direction), so messages never mix.
 // Stages on the same rank hand tensors over directly.
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
-#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+// --device cuda: every rank computes on its GPU (LOCAL_RANK % GPUs). Ranks on
+// distinct GPUs exchange boundary tensors over NCCL (one channel per
+// direction, see nccl_channel.h); ranks sharing a GPU, and all control traffic
+// (tied gradients, replica all-reduce, verify, losses), go through Gloo with
+// host copies. Compute actions end with a device synchronize so the timeline
+// holds GPU time, not launch time; memory is the caching allocator's count.
 #include <torch/torch.h>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include <csignal>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -38,14 +44,19 @@
 #include <set>
 #include <sstream>
 
+#include <unistd.h>
+
 #include "core/formats.h"
 #include "executor/batch_source.h"
 #include "executor/checkpoint.h"
+#include "executor/gpu_transport.h"
 #include "executor/memory_meter.h"
 #include "executor/memory_prediction.h"
 #include "executor/model_layers.h"
+#include "executor/nccl_channel.h"
 #include "executor/reference_training.h"
 #include "executor/run_config.h"
+#include "simulator/schedule_validator.h"
 
 namespace pipekit {
 namespace {
@@ -79,7 +90,7 @@ struct LocalStage {
   // graphs of micro-batches in flight stay valid.
   std::vector<torch::Tensor> master;
   std::map<int, std::vector<torch::Tensor>> versions;  // version (updates applied) -> weights
-  std::map<int, int> mb_version;                      // in-flight micro-batch -> version its F used
+  std::map<int, int> mb_version;                       // in-flight micro-batch -> version its F used
   int updates = 0, loaded = 0, forwards = 0;
   std::size_t max_versions = 1;
   // gpt tie_weights: this stage's copy of the shared table (embedding in the
@@ -100,20 +111,32 @@ std::string short_what(const std::exception& e) {
 class RankRunner {
  public:
   RankRunner(const RunConfig& c, const RankIdentity& id)
-      : c_(c), id_(id), prank_(id.rank % c.schedule.num_ranks), replica_(id.rank / c.schedule.num_ranks),
+      : c_(c),
+        id_(id),
+        prank_(id.rank % c.schedule.num_ranks),
+        replica_(id.rank / c.schedule.num_ranks),
         data_(c.model, c.data, c.batch, c.seq, c.minibatch_mbs, c.seed) {}
 
   int run();
 
  private:
   void connect();
+  void choose_device_and_transport();
+  torch::Tensor to_dev(const torch::Tensor& t) const { return cuda_ ? t.to(dev_) : t; }
+  static torch::Tensor to_host(const torch::Tensor& t) { return t.is_cpu() ? t : t.to(torch::kCPU); }
+  PeerChannel* channel(ActionType t) const {
+    if (transport_ != Transport::nccl) return nullptr;
+    return t == ActionType::SEND_F || t == ActionType::RECV_F ? fwd_.get() : bwd_.get();
+  }
   void build();
   double now_ms() const { return std::chrono::duration<double, std::milli>(Clock::now() - t0_).count(); }
   std::chrono::milliseconds timeout() const {
     return std::chrono::milliseconds(static_cast<std::int64_t>(c_.timeout_s * 1000));
   }
   LocalStage& local(int stage);
-  bool is_local(int stage) const { return stage >= 0 && stage < num_stages_ && c_.schedule.stage_to_rank[stage] == prank_; }
+  bool is_local(int stage) const {
+    return stage >= 0 && stage < num_stages_ && c_.schedule.stage_to_rank[stage] == prank_;
+  }
   // Global rank holding `stage` in this rank's replica of the pipeline.
   int peer(int stage) const { return replica_ * c_.schedule.num_ranks + c_.schedule.stage_to_rank.at(stage); }
   void allreduce_grads(LocalStage& s);
@@ -156,12 +179,16 @@ class RankRunner {
 
   const RunConfig& c_;
   RankIdentity id_;
-  int prank_ = 0, replica_ = 0;  // pipeline rank and replica index (--replicas)
+  int prank_ = 0, replica_ = 0;                          // pipeline rank and replica index (--replicas)
   c10::intrusive_ptr<c10d::ProcessGroupGloo> stage_pg_;  // this pipeline rank's replicas
   BatchSource data_;
   int num_stages_ = 0, mbs_ = 0;
   c10::intrusive_ptr<c10d::Store> store_;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> pg_;
+  torch::Device dev_{torch::kCPU};
+  bool cuda_ = false;
+  Transport transport_ = Transport::gloo;
+  std::unique_ptr<PeerChannel> fwd_, bwd_;  // NCCL: activations downstream, gradients upstream
   std::vector<LocalStage> stages_;
   std::vector<std::vector<std::int64_t>> layer_shapes_;
   std::vector<Pending> sends_;
@@ -178,8 +205,9 @@ class RankRunner {
 LocalStage& RankRunner::local(int stage) {
   for (auto& s : stages_)
     if (s.stage == stage) return s;
-  throw std::runtime_error(fmt::format("rank {} runs an action of stage {}, which the schedule places on rank {}",
-                                       id_.rank, stage, c_.schedule.stage_to_rank.at(stage)));
+  throw std::runtime_error(
+      fmt::format("rank {} runs an action of stage {}, which the schedule places on rank {}", id_.rank, stage,
+                  c_.schedule.stage_to_rank.at(stage)));
 }
 
 void RankRunner::connect() {
@@ -203,9 +231,55 @@ void RankRunner::connect() {
   pg_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store_, id_.rank, id_.world_size, opts);
   if (c_.replicas > 1) {
     // One group per pipeline rank: its replicas, which all-reduce gradients.
-    auto prefix = c10::make_intrusive<c10d::PrefixStore>("pipekit/replicas/" + std::to_string(prank_), store_);
+    auto prefix =
+        c10::make_intrusive<c10d::PrefixStore>("pipekit/replicas/" + std::to_string(prank_), store_);
     stage_pg_ = c10::make_intrusive<c10d::ProcessGroupGloo>(prefix, replica_, c_.replicas, opts);
   }
+  choose_device_and_transport();
+}
+
+// Every rank publishes its host and GPU, so all ranks make the same choice.
+void RankRunner::choose_device_and_transport() {
+  int gpu = -1;
+  if (c_.device == "cuda") {
+    gpu = cuda_device_for_local_rank(id_.local_rank);
+    if (gpu < 0)
+      throw std::runtime_error(
+          fmt::format("rank {}: --device cuda, but LibTorch sees no CUDA device on this host", id_.rank));
+    dev_ = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(gpu));
+    cuda_ = true;
+    memory_meter::use_cuda(gpu);
+  }
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  const std::string mine = fmt::format("{} {}", gpu, host);
+  store_->set("pipekit/device/" + std::to_string(id_.rank),
+              std::vector<std::uint8_t>(mine.begin(), mine.end()));
+  std::map<std::string, int> ids;  // "gpu host" -> physical GPU id
+  std::vector<int> rank_gpu;
+  std::vector<std::string> names;
+  for (int r = 0; r < id_.world_size; ++r) {
+    auto b = store_->get("pipekit/device/" + std::to_string(r));
+    const std::string v(b.begin(), b.end());
+    const int g = std::stoi(v.substr(0, v.find(' ')));
+    names.push_back(g < 0 ? std::string("cpu") : fmt::format("cuda:{} on {}", g, v.substr(v.find(' ') + 1)));
+    rank_gpu.push_back(g < 0 ? -1 : ids.emplace(v, static_cast<int>(ids.size())).first->second);
+  }
+  transport_ = choose_transport(rank_gpu);
+  std::string note;
+  if (transport_ == Transport::nccl) {
+    // NCCL matches messages in posting order; a schedule file may not keep it.
+    auto bad = fifo_order_mismatches(c_.schedule);
+    if (!bad.empty()) {
+      transport_ = Transport::gloo_host_staged;
+      note = "; NCCL refused because the schedule's send and receive orders differ (" + bad[0] + ")";
+    } else {
+      fwd_ = make_nccl_channel(store_, "pipekit/nccl/forward", id_.rank, id_.world_size, timeout(), gpu);
+      bwd_ = make_nccl_channel(store_, "pipekit/nccl/backward", id_.rank, id_.world_size, timeout(), gpu);
+    }
+  }
+  if (id_.rank == 0 && !c_.quiet && c_.device == "cuda")
+    std::printf("%s%s\n", describe_transport(transport_, names).c_str(), note.c_str());
 }
 
 void RankRunner::build() {
@@ -224,6 +298,7 @@ void RankRunner::build() {
       if (a.stage == s && a.type == ActionType::R) st.recompute = true;
     const auto& layers = c_.stage_layers[s];
     st.layers = build_layers(c_.model, layers, c_.seed);
+    move_layers(st.layers, dev_);  // before the optimizer exists: its state follows the weights
     for (auto& l : st.layers) {
       for (auto& p : l.params) st.params.push_back(p);
       if (l.tied_weight.defined()) (l.tied_slot ? st.tied_head : st.tied_embed) = l.tied_weight;
@@ -253,6 +328,7 @@ void RankRunner::record(const Action& a, double start, int version) {
   e.stream = Stream::compute;
   e.action = a;
   e.start_ms = start;
+  if (cuda_) torch::cuda::synchronize(dev_.index());
   e.end_ms = now_ms();
   events_.push_back(e);
   sample_memory();
@@ -286,14 +362,18 @@ Pending RankRunner::start_transfer(const Action& a, Stream stream, torch::Tensor
 }
 
 void RankRunner::post_send(const Action& a, torch::Tensor t, int peer, int tg) {
-  Pending p = start_transfer(a, Stream::send, t.detach().contiguous(), peer);
-  p.work = pg_->send(p.bufs, peer, tg);
+  PeerChannel* ch = channel(a.type);
+  Pending p =
+      start_transfer(a, Stream::send, ch ? t.detach().contiguous() : to_host(t.detach()).contiguous(), peer);
+  p.work = ch ? ch->send(p.bufs, peer, tg) : pg_->send(p.bufs, peer, tg);
   sends_.push_back(std::move(p));
 }
 
 void RankRunner::post_recv(const Action& a, std::vector<std::int64_t> shape, int peer, int tg) {
-  Pending p = start_transfer(a, Stream::recv, torch::empty(shape), peer);
-  p.work = pg_->recv(p.bufs, peer, tg);
+  PeerChannel* ch = channel(a.type);
+  Pending p = start_transfer(
+      a, Stream::recv, torch::empty(shape, torch::TensorOptions().device(ch ? dev_ : torch::kCPU)), peer);
+  p.work = ch ? ch->recv(p.bufs, peer, tg) : pg_->recv(p.bufs, peer, tg);
   auto key = std::make_tuple(a.stage, a.microbatch, static_cast<int>(a.type));
   if (recvs_.count(key))
     throw std::runtime_error(fmt::format("rank {}: {} posted twice in one step", id_.rank, to_string(a)));
@@ -303,14 +383,15 @@ void RankRunner::post_recv(const Action& a, std::vector<std::int64_t> shape, int
 torch::Tensor RankRunner::take_recv(int stage, int mb, ActionType type) {
   auto it = recvs_.find(std::make_tuple(stage, mb, static_cast<int>(type)));
   if (it == recvs_.end())
-    throw std::runtime_error(fmt::format("rank {}: the schedule needs {} before using it, but it was not posted",
-                                         id_.rank, to_string(Action{stage, type, mb})));
+    throw std::runtime_error(
+        fmt::format("rank {}: the schedule needs {} before using it, but it was not posted", id_.rank,
+                    to_string(Action{stage, type, mb})));
   Pending p = std::move(it->second);
   recvs_.erase(it);
   p.work->wait(timeout());
   p.event.end_ms = now_ms();
   if (recording_) events_.push_back(p.event);
-  return p.bufs[0];
+  return to_dev(p.bufs[0]);
 }
 
 void RankRunner::poll_sends() {
@@ -324,7 +405,7 @@ void RankRunner::poll_sends() {
 void RankRunner::forward(LocalStage& s, int mb, int step) {
   torch::Tensor in;
   if (s.first) {
-    in = rows(input_tensor(batch(step, mb)));
+    in = to_dev(rows(input_tensor(batch(step, mb))));
   } else if (is_local(s.stage - 1)) {
     auto& prev = local(s.stage - 1);
     in = prev.output.at(mb).detach().requires_grad_(true);
@@ -343,16 +424,17 @@ void RankRunner::forward(LocalStage& s, int mb, int step) {
     if (s.recompute) no_grad.emplace();
     out = forward_layers(s.layers, in);
     if (s.last) {
-      out = scaled_loss(out, rows(target_tensor(batch(step, mb))), c_.loss_scale);
+      out = scaled_loss(out, to_dev(rows(target_tensor(batch(step, mb)))), c_.loss_scale);
       mb_loss_[mb] = out.item<double>();
     }
   }
   // The first stage whose output is NaN/inf for a micro-batch is where it appeared.
   if (!torch::isfinite(out).all().item<bool>())
-    throw std::runtime_error(fmt::format("non-finite {} (NaN or inf) at step {}, stage {} (rank {}), micro-batch {}; "
-                                         "lower --lr or check the data",
-                                         s.last ? "loss" : "activations", c_.async ? mb / c_.minibatch_mbs + 1 : step + 1,
-                                         s.stage, id_.rank, mb));
+    throw std::runtime_error(
+        fmt::format("non-finite {} (NaN or inf) at step {}, stage {} (rank {}), micro-batch {}; "
+                    "lower --lr or check the data",
+                    s.last ? "loss" : "activations", c_.async ? mb / c_.minibatch_mbs + 1 : step + 1, s.stage,
+                    id_.rank, mb));
   s.input[mb] = in;
   s.output[mb] = out;
   record(Action{s.stage, ActionType::F, mb}, start, version);
@@ -363,7 +445,7 @@ void RankRunner::recompute(LocalStage& s, int mb, int step) {
   const double start = now_ms();
   auto& in = s.input.at(mb);
   torch::Tensor out = forward_layers(s.layers, in);
-  if (s.last) out = scaled_loss(out, rows(target_tensor(batch(step, mb))), c_.loss_scale);
+  if (s.last) out = scaled_loss(out, to_dev(rows(target_tensor(batch(step, mb)))), c_.loss_scale);
   s.output[mb] = out;
   record(Action{s.stage, ActionType::R, mb}, start);
 }
@@ -382,9 +464,10 @@ torch::Tensor RankRunner::output_grad(LocalStage& s, int mb) {
 static torch::Tensor graph_output(const LocalStage& s, int mb, int rank) {
   torch::Tensor out = s.output.at(mb);
   if (!out.requires_grad())
-    throw std::runtime_error(fmt::format("rank {}: backward of stage {} micro-batch {} has no autograd graph "
-                                         "(the schedule recomputes this stage but has no R before it)",
-                                         rank, s.stage, mb));
+    throw std::runtime_error(
+        fmt::format("rank {}: backward of stage {} micro-batch {} has no autograd graph "
+                    "(the schedule recomputes this stage but has no R before it)",
+                    rank, s.stage, mb));
   return out;
 }
 
@@ -425,7 +508,8 @@ void RankRunner::input_grad(LocalStage& s, int mb) {
 void RankRunner::weight_grad(LocalStage& s, int mb) {
   auto it = s.out_grad.find(mb);
   if (it == s.out_grad.end())
-    throw std::runtime_error(fmt::format("rank {}: W of stage {} micro-batch {} before its I", id_.rank, s.stage, mb));
+    throw std::runtime_error(
+        fmt::format("rank {}: W of stage {} micro-batch {} before its I", id_.rank, s.stage, mb));
   const double start = now_ms();
   torch::Tensor out = graph_output(s, mb, id_.rank);
   std::vector<torch::Tensor> go;
@@ -452,9 +536,9 @@ int RankRunner::pick_version(LocalStage& s, int mb) {
   if (!c_.async) return -1;
   const int v = c_.schedule.kind == "2bw" ? std::max(mb / c_.minibatch_mbs - 1, 0) : s.updates;
   if (!s.versions.count(v))
-    throw std::runtime_error(fmt::format("rank {}: F of stage {} micro-batch {} needs weight version {}, which {}",
-                                         id_.rank, s.stage, mb, v,
-                                         v > s.updates ? "does not exist yet" : "was already dropped"));
+    throw std::runtime_error(
+        fmt::format("rank {}: F of stage {} micro-batch {} needs weight version {}, which {}", id_.rank,
+                    s.stage, mb, v, v > s.updates ? "does not exist yet" : "was already dropped"));
   return v;
 }
 
@@ -496,10 +580,11 @@ void RankRunner::async_step(LocalStage& s) {
 // its share of every micro-batch), so every replica takes the same step.
 void RankRunner::allreduce_grads(LocalStage& s) {
   std::vector<torch::Tensor> parts;
-  for (auto& p : s.params) parts.push_back(p.grad().defined() ? p.grad().reshape({-1}) : torch::zeros({p.numel()}));
-  std::vector<torch::Tensor> buf = {torch::cat(parts)};
+  for (auto& p : s.params)
+    parts.push_back(p.grad().defined() ? p.grad().reshape({-1}) : torch::zeros({p.numel()}, p.options()));
+  std::vector<torch::Tensor> buf = {to_host(torch::cat(parts))};
   stage_pg_->allreduce(buf)->wait(timeout());
-  buf[0].div_(c_.replicas);
+  buf[0] = to_dev(buf[0]).div_(c_.replicas);
   std::int64_t off = 0;
   for (auto& p : s.params) {
     const std::int64_t n = p.numel();
@@ -522,23 +607,33 @@ void RankRunner::sum_tied_grads() {
   }
   auto& mine = is_local(0) ? local(0).tied_embed : local(last).tied_head;
   const int peer = this->peer(is_local(0) ? last : 0);
-  std::vector<torch::Tensor> out = {mine.grad().clone()};
-  std::vector<torch::Tensor> in = {torch::empty_like(mine)};
+  std::vector<torch::Tensor> out = {to_host(mine.grad()).clone()};
+  std::vector<torch::Tensor> in = {torch::empty_like(out[0])};
   auto sw = pg_->send(out, peer, kTiedTag);
   auto rw = pg_->recv(in, peer, kTiedTag);
   rw->wait(timeout());
   sw->wait(timeout());
-  mine.mutable_grad().add_(in[0]);
+  mine.mutable_grad().add_(to_dev(in[0]));
 }
 
 void RankRunner::execute(const Action& a, int step) {
   const Schedule& sch = c_.schedule;
   switch (a.type) {
-    case ActionType::F: forward(local(a.stage), a.microbatch, step); break;
-    case ActionType::R: recompute(local(a.stage), a.microbatch, step); break;
-    case ActionType::B: backward(local(a.stage), a.microbatch); break;
-    case ActionType::I: input_grad(local(a.stage), a.microbatch); break;
-    case ActionType::W: weight_grad(local(a.stage), a.microbatch); break;
+    case ActionType::F:
+      forward(local(a.stage), a.microbatch, step);
+      break;
+    case ActionType::R:
+      recompute(local(a.stage), a.microbatch, step);
+      break;
+    case ActionType::B:
+      backward(local(a.stage), a.microbatch);
+      break;
+    case ActionType::I:
+      input_grad(local(a.stage), a.microbatch);
+      break;
+    case ActionType::W:
+      weight_grad(local(a.stage), a.microbatch);
+      break;
     case ActionType::SEND_F: {
       if (is_local(a.stage + 1)) break;  // same rank: handed over directly
       auto& s = local(a.stage);
@@ -588,11 +683,12 @@ void RankRunner::finish_step() {
   }
   sends_.clear();
   if (!recvs_.empty())
-    throw std::runtime_error(fmt::format("rank {}: the step ended with {} receive(s) never used", id_.rank, recvs_.size()));
+    throw std::runtime_error(
+        fmt::format("rank {}: the step ended with {} receive(s) never used", id_.rank, recvs_.size()));
   for (auto& s : stages_)
     if (!s.input.empty() || !s.grad_in.empty() || !s.out_grad.empty())
-      throw std::runtime_error(fmt::format("rank {}: the step ended with micro-batches of stage {} left without backward",
-                                           id_.rank, s.stage));
+      throw std::runtime_error(fmt::format(
+          "rank {}: the step ended with micro-batches of stage {} left without backward", id_.rank, s.stage));
 }
 
 void RankRunner::gather_timeline(double step_ms, std::int64_t peak_act) {
@@ -609,7 +705,8 @@ void RankRunner::gather_timeline(double step_ms, std::int64_t peak_act) {
   t.meta["peak_activation_bytes.rank" + std::to_string(id_.rank)] = std::to_string(peak_act);
   if (id_.rank != 0) {
     const std::string js = timeline_to_json(t);
-    store_->set("pipekit/timeline/" + std::to_string(id_.rank), std::vector<std::uint8_t>(js.begin(), js.end()));
+    store_->set("pipekit/timeline/" + std::to_string(id_.rank),
+                std::vector<std::uint8_t>(js.begin(), js.end()));
     return;
   }
   for (int r = 1; r < id_.world_size; ++r) {
@@ -621,7 +718,12 @@ void RankRunner::gather_timeline(double step_ms, std::int64_t peak_act) {
     for (auto& [k, v] : o.meta) t.meta[k] = v;
   }
   t.meta["model"] = c_.model.name;
-  t.meta["method"] = "activation bytes = live CPU tensor bytes minus those live at step start (counting allocator)";
+  t.meta["method"] =
+      cuda_ ? "activation bytes = CUDA caching allocator's allocated bytes minus those at step start; "
+              "compute actions end with a device synchronize"
+            : "activation bytes = live CPU tensor bytes minus those live at step start (counting allocator)";
+  t.meta["device"] = c_.device;
+  t.meta["transport"] = to_string(transport_);
   write_text_file(c_.timeline_path, timeline_to_json(t));
 }
 
@@ -669,7 +771,8 @@ void RankRunner::report_memory(int step, std::int64_t peak_act) {
   std::vector<PredictedRankMemory> pred = predict_memory(c_);
   std::printf("memory: %s, %d micro-batches of %d, %s; dynamic = activations + weight versions beyond one\n",
               c_.schedule.kind.c_str(), c_.minibatch_mbs, c_.batch / c_.minibatch_mbs, c_.optimizer.c_str());
-  std::printf("memory: rank  measured KiB  versions  predicted KiB  (activations + extra versions)  versions\n");
+  std::printf(
+      "memory: rank  measured KiB  versions  predicted KiB  (activations + extra versions)  versions\n");
   for (int r = 0; r < id_.world_size; ++r) {
     std::string v = mine;
     if (r != 0) {
@@ -681,8 +784,8 @@ void RankRunner::report_memory(int step, std::int64_t peak_act) {
     in >> act >> n >> pb;
     const auto& p = pred.at(r % c_.schedule.num_ranks);
     std::printf("memory: %4d  %12.1f  %8lld  %13.1f  (%.1f + %.1f)  %8d\n", r, act / 1024.0, n,
-                (p.activations + p.extra_versions) / 1024.0, p.activations / 1024.0, p.extra_versions / 1024.0,
-                p.weight_versions);
+                (p.activations + p.extra_versions) / 1024.0, p.activations / 1024.0,
+                p.extra_versions / 1024.0, p.weight_versions);
   }
   std::fflush(stdout);
 }
@@ -693,7 +796,8 @@ void RankRunner::save_checkpoint(int step) {
     const std::string path = checkpoint_stage_file(c_, step, s.stage);
     std::filesystem::create_directories(std::filesystem::path(path).parent_path());
     torch::serialize::OutputArchive ar, opt;
-    for (std::size_t i = 0; i < s.params.size(); ++i) ar.write("param" + std::to_string(i), s.params[i].detach());
+    for (std::size_t i = 0; i < s.params.size(); ++i)
+      ar.write("param" + std::to_string(i), s.params[i].detach());
     s.opt->save(opt);
     ar.write("optimizer", opt);
     ar.save_to(path + ".tmp");
@@ -714,8 +818,9 @@ void RankRunner::load_checkpoint(int step) {
       torch::Tensor t;
       ar.read("param" + std::to_string(i), t);
       if (!t.sizes().equals(s.params[i].sizes()))
-        throw std::runtime_error(fmt::format("checkpoint {}: parameter {} has shape {}, the model's is {}", path, i,
-                                             fmt::join(t.sizes(), "x"), fmt::join(s.params[i].sizes(), "x")));
+        throw std::runtime_error(fmt::format("checkpoint {}: parameter {} has shape {}, the model's is {}",
+                                             path, i, fmt::join(t.sizes(), "x"),
+                                             fmt::join(s.params[i].sizes(), "x")));
       s.params[i].copy_(t);
     }
     ar.read("optimizer", opt);
@@ -729,7 +834,7 @@ int RankRunner::verify() {
   if (id_.rank != 0) {
     if (replica_ != 0) return 0;  // replicas take identical steps; replica 0 speaks for them
     for (auto& s : stages_) {
-      std::vector<torch::Tensor> buf = {flat_params(s.layers)};
+      std::vector<torch::Tensor> buf = {to_host(flat_params(s.layers))};
       pg_->send(buf, 0, kParamTag + s.stage)->wait(timeout());
     }
     return 0;
@@ -739,7 +844,7 @@ int RankRunner::verify() {
   for (int s = 0; s < num_stages_; ++s) {
     torch::Tensor got;
     if (is_local(s)) {
-      got = flat_params(local(s).layers);
+      got = to_host(flat_params(local(s).layers));
     } else {
       std::vector<torch::Tensor> buf = {torch::empty_like(ref.stage_params[s])};
       pg_->recv(buf, c_.schedule.stage_to_rank[s], kParamTag + s)->wait(timeout());
@@ -750,12 +855,13 @@ int RankRunner::verify() {
     const bool pass = diff <= c_.verify_tolerance * std::max(scale, 1e-30);
     ok = ok && pass;
     std::printf("verify: stage %d (rank %d) max |param diff| %.3g, max |param| %.3g, relative %.3g  %s\n", s,
-                c_.schedule.stage_to_rank[s], diff, scale, diff / std::max(scale, 1e-30), pass ? "ok" : "MISMATCH");
+                c_.schedule.stage_to_rank[s], diff, scale, diff / std::max(scale, 1e-30),
+                pass ? "ok" : "MISMATCH");
   }
   std::printf("verify: reference losses");
   for (double l : ref.losses) std::printf(" %.6f", l);
-  std::printf("\nverify: %s (tolerance %.1g relative)\n", ok ? "pipeline equals one-process training" : "FAILED",
-              c_.verify_tolerance);
+  std::printf("\nverify: %s (tolerance %.1g relative)\n",
+              ok ? "pipeline equals one-process training" : "FAILED", c_.verify_tolerance);
   std::fflush(stdout);
   return ok ? 0 : 3;
 }
@@ -793,8 +899,9 @@ int RankRunner::run() {
   }
   for (int step = c_.start_step; step < passes; ++step) {
     recording_ = !c_.timeline_path.empty() && step == passes - 1;
-    kill_at = static_cast<std::size_t>(step + 1) == kill_at_step || (c_.async && kill_at_step > 0) ? mine.size() / 2
-                                                                                                     : static_cast<std::size_t>(-1);
+    kill_at = static_cast<std::size_t>(step + 1) == kill_at_step || (c_.async && kill_at_step > 0)
+                  ? mine.size() / 2
+                  : static_cast<std::size_t>(-1);
     events_.clear();
     memory_.clear();
     mb_loss_.clear();
@@ -816,7 +923,8 @@ int RankRunner::run() {
     sample_memory();
     for (std::size_t i = 0; i < mine.size(); ++i) {
       if (i == kill_at) {
-        std::fprintf(stderr, "pipekit: rank %d killing itself mid-step %d (PIPEKIT_KILL_RANK)\n", id_.rank, step + 1);
+        std::fprintf(stderr, "pipekit: rank %d killing itself mid-step %d (PIPEKIT_KILL_RANK)\n", id_.rank,
+                     step + 1);
         std::fflush(stderr);
         raise(SIGKILL);
       }
@@ -827,15 +935,16 @@ int RankRunner::run() {
         const Action& a = mine[i];
         std::string peer;
         if (a.type == ActionType::RECV_F || a.type == ActionType::SEND_B || a.type == ActionType::RECV_B ||
-            a.type == ActionType::SEND_F || a.type == ActionType::F || a.type == ActionType::B || a.type == ActionType::I) {
-          const bool down = a.type == ActionType::RECV_B || a.type == ActionType::SEND_F || a.type == ActionType::B ||
-                            a.type == ActionType::I;
+            a.type == ActionType::SEND_F || a.type == ActionType::F || a.type == ActionType::B ||
+            a.type == ActionType::I) {
+          const bool down = a.type == ActionType::RECV_B || a.type == ActionType::SEND_F ||
+                            a.type == ActionType::B || a.type == ActionType::I;
           const int other = a.stage + (down ? 1 : -1);
           if (other >= 0 && other < num_stages_ && !is_local(other))
             peer = fmt::format(", exchanging with rank {}", this->peer(other));
         }
-        throw std::runtime_error(fmt::format("rank {}: {} of step {} failed{} (last completed step {}): {}", id_.rank,
-                                             to_string(a), step + 1, peer, step, short_what(e)));
+        throw std::runtime_error(fmt::format("rank {}: {} of step {} failed{} (last completed step {}): {}",
+                                             id_.rank, to_string(a), step + 1, peer, step, short_what(e)));
       }
     }
     finish_step();
@@ -863,9 +972,10 @@ int RankRunner::run() {
       save_checkpoint(step + 1);
     if (c_.async && !c_.quiet)
       for (auto& s : stages_)
-        std::printf("weights: stage %d (rank %d) kept up to %zu weight version(s) (%.1f KiB each), %d updates\n",
-                    s.stage, id_.rank, s.max_versions, static_cast<double>(tensor_bytes(flat_params(s.layers))) / 1024.0,
-                    s.updates);
+        std::printf(
+            "weights: stage %d (rank %d) kept up to %zu weight version(s) (%.1f KiB each), %d updates\n",
+            s.stage, id_.rank, s.max_versions,
+            static_cast<double>(tensor_bytes(flat_params(s.layers))) / 1024.0, s.updates);
     if (id_.rank == 0) {
       if (!has_last) {
         auto v = store_->get("pipekit/loss/" + std::to_string(step));
@@ -881,13 +991,14 @@ int RankRunner::run() {
       for (std::size_t k = 0; k < losses.size(); ++k) {
         const int shown = c_.async ? static_cast<int>(k) + 1 : step + 1;
         if (!c_.quiet)
-          std::printf("step %d/%d  loss %.6f  %.1f ms  %.1f samples/s  peak activations (rank 0) %.1f KiB\n", shown,
-                      c_.steps, losses[k], ms, sps, static_cast<double>(peak_act) / 1024.0);
+          std::printf("step %d/%d  loss %.6f  %.1f ms  %.1f samples/s  peak activations (rank 0) %.1f KiB\n",
+                      shown, c_.steps, losses[k], ms, sps, static_cast<double>(peak_act) / 1024.0);
         if (metrics) {
           metrics << fmt::format(
               "{{\"step\": {}, \"loss\": {:.9g}, \"step_time_ms\": {:.3f}, \"samples_per_s\": {:.3f}, "
               "\"tokens_per_s\": {:.3f}, \"peak_activation_bytes_rank0\": {}}}\n",
-              shown, losses[k], ms, sps, c_.model.input() == InputKind::tokens ? sps * c_.seq : 0.0, peak_act);
+              shown, losses[k], ms, sps, c_.model.input() == InputKind::tokens ? sps * c_.seq : 0.0,
+              peak_act);
           metrics.flush();
         }
       }

@@ -1,7 +1,11 @@
 #include "simulator/schedule_validator.h"
 
-#include <cstdint>
 #include <fmt/format.h>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <tuple>
+#include <utility>
 
 namespace pipekit {
 namespace {
@@ -11,7 +15,9 @@ namespace {
 constexpr int kCellTypes = 9;
 constexpr int kElsewhere = -2;  // first occurrence sits on a rank that does not own the stage
 
-int type_index(ActionType t) { return static_cast<int>(t); }
+int type_index(ActionType t) {
+  return static_cast<int>(t);
+}
 
 class Validator {
  public:
@@ -36,17 +42,14 @@ class Validator {
   }
   std::uint8_t count(ActionType t, int st, int mb) const { return count_[slot(t, cell(st, mb))]; }
   int pos(ActionType t, int st, int mb) const { return pos_[slot(t, cell(st, mb))]; }
-  bool remote(int a, int b) const {
-    return a >= 0 && b >= 0 && a < S_ && b < S_ && owner_[a] != owner_[b];
-  }
+  bool remote(int a, int b) const { return a >= 0 && b >= 0 && a < S_ && b < S_ && owner_[a] != owner_[b]; }
 
   void check_shape() {
     P_ = static_cast<int>(s_.actions.size());
     S_ = s_.num_stages;
     M_ = s_.num_microbatches;
     if (s_.num_ranks != P_)
-      report(-1, -1, {}, fmt::format("num_ranks is {} but the schedule has {} rank lists",
-                                     s_.num_ranks, P_));
+      report(-1, -1, {}, fmt::format("num_ranks is {} but the schedule has {} rank lists", s_.num_ranks, P_));
     if (S_ < 0 || M_ < 0) {
       report(-1, -1, {}, fmt::format("negative counts: {} stages, {} micro-batches", S_, M_));
       shape_ok_ = false;
@@ -65,9 +68,10 @@ class Validator {
           owner_[st] = r;
       }
     } else {
-      report(-1, -1, {}, fmt::format("stage_to_rank has {} entries for {} stages; placing each "
-                                     "stage on the first rank that mentions it",
-                                     s_.stage_to_rank.size(), S_));
+      report(-1, -1, {},
+             fmt::format("stage_to_rank has {} entries for {} stages; placing each "
+                         "stage on the first rank that mentions it",
+                         s_.stage_to_rank.size(), S_));
       for (int r = 0; r < P_; ++r)
         for (const Action& a : s_.actions[r])
           if (a.stage >= 0 && a.stage < S_ && owner_[a.stage] < 0) owner_[a.stage] = r;
@@ -75,10 +79,11 @@ class Validator {
     std::size_t n = s_.action_count();
     cells_ = static_cast<std::size_t>(S_) * static_cast<std::size_t>(M_);
     if (cells_ > 8 * n + (1u << 20)) {
-      report(-1, -1, {}, fmt::format("{} stages x {} micro-batches but only {} actions: every "
-                                     "stage must run every micro-batch; the numbering is too "
-                                     "sparse to check further",
-                                     S_, M_, n));
+      report(-1, -1, {},
+             fmt::format("{} stages x {} micro-batches but only {} actions: every "
+                         "stage must run every micro-batch; the numbering is too "
+                         "sparse to check further",
+                         S_, M_, n));
       shape_ok_ = false;
       return;
     }
@@ -98,8 +103,9 @@ class Validator {
         }
         bool misplaced = owner_[a.stage] != r;
         if (misplaced && owner_[a.stage] >= 0)
-          report(r, i, a, fmt::format("stage {} lives on rank {} (stage_to_rank), not on rank {}",
-                                      a.stage, owner_[a.stage], r));
+          report(r, i, a,
+                 fmt::format("stage {} lives on rank {} (stage_to_rank), not on rank {}", a.stage,
+                             owner_[a.stage], r));
         if (is_step_level(a.type)) {
           if (a.microbatch != -1)
             report(r, i, a, "step-level actions (STEP, REDUCE_GRAD) carry no micro-batch");
@@ -123,9 +129,10 @@ class Validator {
                     list[i + 1].microbatch == a.microbatch &&
                     (list[i + 1].type == ActionType::B || list[i + 1].type == ActionType::I);
           if (!ok)
-            report(r, i, a, fmt::format("a recompute must come right before the backward ({}B{} or "
-                                        "{}I{}) it serves",
-                                        a.stage, a.microbatch, a.stage, a.microbatch));
+            report(r, i, a,
+                   fmt::format("a recompute must come right before the backward ({}B{} or "
+                               "{}I{}) it serves",
+                               a.stage, a.microbatch, a.stage, a.microbatch));
         }
         check_comm_peer(r, i, a);
       }
@@ -136,17 +143,27 @@ class Validator {
   void check_comm_peer(int r, int i, const Action& a) {
     int peer = -1;
     switch (a.type) {
-      case ActionType::SEND_F: peer = a.stage + 1; break;
-      case ActionType::RECV_F: peer = a.stage - 1; break;
-      case ActionType::SEND_B: peer = a.stage - 1; break;
-      case ActionType::RECV_B: peer = a.stage + 1; break;
-      default: return;
+      case ActionType::SEND_F:
+        peer = a.stage + 1;
+        break;
+      case ActionType::RECV_F:
+        peer = a.stage - 1;
+        break;
+      case ActionType::SEND_B:
+        peer = a.stage - 1;
+        break;
+      case ActionType::RECV_B:
+        peer = a.stage + 1;
+        break;
+      default:
+        return;
     }
     if (peer < 0 || peer >= S_)
       report(r, i, a, fmt::format("stage {} has no neighbour stage {} to exchange with", a.stage, peer));
     else if (!remote(a.stage, peer))
-      report(r, i, a, fmt::format("stages {} and {} are both on rank {}; they exchange no messages",
-                                  a.stage, peer, owner_[a.stage]));
+      report(r, i, a,
+             fmt::format("stages {} and {} are both on rank {}; they exchange no messages", a.stage, peer,
+                         owner_[a.stage]));
   }
 
   void missing(int st, ActionType t, int mb, const std::string& msg) {
@@ -196,24 +213,27 @@ class Validator {
     const T bwd = count(T::B, st, mb) > 0 ? T::B : T::I;
     if (remote(st, st + 1)) {
       if (count(T::F, st, mb) > 0 && count(T::SEND_F, st, mb) == 0)
-        missing(st, T::SEND_F, mb, fmt::format("missing: stage {} is on rank {}; its output must be sent",
-                                               st + 1, owner_[st + 1]));
+        missing(
+            st, T::SEND_F, mb,
+            fmt::format("missing: stage {} is on rank {}; its output must be sent", st + 1, owner_[st + 1]));
       order(st, mb, T::F, T::SEND_F, "an activation is sent after the forward that makes it");
       if (has_bwd && count(T::RECV_B, st, mb) == 0)
-        missing(st, T::RECV_B, mb, fmt::format("missing: the gradient from stage {} (rank {}) must be "
-                                               "received before the backward",
-                                               st + 1, owner_[st + 1]));
+        missing(st, T::RECV_B, mb,
+                fmt::format("missing: the gradient from stage {} (rank {}) must be "
+                            "received before the backward",
+                            st + 1, owner_[st + 1]));
       order(st, mb, T::RECV_B, bwd, "the gradient must be received before the backward");
     }
     if (remote(st, st - 1)) {
       if (count(T::F, st, mb) > 0 && count(T::RECV_F, st, mb) == 0)
-        missing(st, T::RECV_F, mb, fmt::format("missing: the activation from stage {} (rank {}) must "
-                                               "be received before the forward",
-                                               st - 1, owner_[st - 1]));
+        missing(st, T::RECV_F, mb,
+                fmt::format("missing: the activation from stage {} (rank {}) must "
+                            "be received before the forward",
+                            st - 1, owner_[st - 1]));
       order(st, mb, T::RECV_F, T::F, "the activation must be received before the forward");
       if (has_bwd && count(T::SEND_B, st, mb) == 0)
-        missing(st, T::SEND_B, mb, fmt::format("missing: stage {} (rank {}) needs this gradient sent",
-                                               st - 1, owner_[st - 1]));
+        missing(st, T::SEND_B, mb,
+                fmt::format("missing: stage {} (rank {}) needs this gradient sent", st - 1, owner_[st - 1]));
       order(st, mb, bwd, T::SEND_B, "a gradient is sent after the backward that makes it");
     }
   }
@@ -234,9 +254,12 @@ class Validator {
       case T::B:
       case T::I:
         if (st + 1 >= S_) return false;
-        if (count(T::B, st + 1, mb) > 0) dep = Action{st + 1, T::B, mb};
-        else if (count(T::I, st + 1, mb) > 0) dep = Action{st + 1, T::I, mb};
-        else return false;
+        if (count(T::B, st + 1, mb) > 0)
+          dep = Action{st + 1, T::B, mb};
+        else if (count(T::I, st + 1, mb) > 0)
+          dep = Action{st + 1, T::I, mb};
+        else
+          return false;
         return true;
       case T::RECV_F:
         if (st == 0 || count(T::SEND_F, st - 1, mb) == 0) return false;
@@ -261,8 +284,7 @@ class Validator {
       const Action& a = list[pc_[r]];
       Action dep;
       if (dependency(a, dep) && !done(dep)) break;
-      if (!is_step_level(a.type) && a.stage >= 0 && a.stage < S_ && a.microbatch >= 0 &&
-          a.microbatch < M_) {
+      if (!is_step_level(a.type) && a.stage >= 0 && a.stage < S_ && a.microbatch >= 0 && a.microbatch < M_) {
         std::size_t k = slot(a.type, cell(a.stage, a.microbatch));
         if (!done_[k]) {
           done_[k] = 1;
@@ -316,14 +338,13 @@ class Validator {
       } else {
         int p = pos(dep.type, dep.stage, dep.microbatch);
         state = fmt::format("on rank {}{}, which is itself blocked at position {} on {}", dep_rank,
-                            p >= 0 ? fmt::format(" at position {}", p) : std::string(),
-                            pc_[dep_rank], to_string(s_.actions[dep_rank][pc_[dep_rank]]));
+                            p >= 0 ? fmt::format(" at position {}", p) : std::string(), pc_[dep_rank],
+                            to_string(s_.actions[dep_rank][pc_[dep_rank]]));
       }
       report(r, static_cast<int>(pc_[r]), a,
              fmt::format("deadlock: rank {} is blocked on {}, waiting for {} {}{}", r, to_string(a),
                          to_string(dep), state,
-                         finished.empty() ? std::string()
-                                          : fmt::format(" (finished ranks: {})", finished)));
+                         finished.empty() ? std::string() : fmt::format(" (finished ranks: {})", finished)));
     }
   }
 
@@ -342,7 +363,9 @@ class Validator {
 
 }  // namespace
 
-std::vector<ScheduleViolation> validate_schedule(const Schedule& s) { return Validator(s).run(); }
+std::vector<ScheduleViolation> validate_schedule(const Schedule& s) {
+  return Validator(s).run();
+}
 
 std::string format_violations(const std::vector<ScheduleViolation>& v) {
   std::string out;
@@ -355,6 +378,54 @@ std::string format_violations(const std::vector<ScheduleViolation>& v) {
       out += fmt::format("rank {}, position {}, {}: ", x.rank, x.position, to_string(x.action));
     out += x.message;
     out += '\n';
+  }
+  return out;
+}
+
+std::vector<std::string> fifo_order_mismatches(const Schedule& s) {
+  // (from rank, to rank, direction) -> (boundary stage, micro-batch) in posting order.
+  using Channel = std::tuple<int, int, int>;
+  std::map<Channel, std::vector<std::pair<int, int>>> sent, received;
+  auto rank_of = [&](int stage) { return stage >= 0 && stage < s.num_stages ? s.stage_to_rank[stage] : -1; };
+  for (int r = 0; r < static_cast<int>(s.actions.size()); ++r)
+    for (const Action& a : s.actions[r]) {
+      switch (a.type) {
+        case ActionType::SEND_F:
+          sent[{r, rank_of(a.stage + 1), 0}].emplace_back(a.stage, a.microbatch);
+          break;
+        case ActionType::RECV_F:
+          received[{rank_of(a.stage - 1), r, 0}].emplace_back(a.stage - 1, a.microbatch);
+          break;
+        case ActionType::SEND_B:
+          sent[{r, rank_of(a.stage - 1), 1}].emplace_back(a.stage - 1, a.microbatch);
+          break;
+        case ActionType::RECV_B:
+          received[{rank_of(a.stage + 1), r, 1}].emplace_back(a.stage, a.microbatch);
+          break;
+        default:
+          break;
+      }
+    }
+  std::vector<std::string> out;
+  auto describe = [](const std::vector<std::pair<int, int>>& v, std::size_t i, int dir) {
+    if (i >= v.size()) return std::string("nothing");
+    // Name the message by the stage that sends it.
+    const int stage = dir == 0 ? v[i].first : v[i].first + 1;
+    return std::to_string(stage) + (dir == 0 ? "F" : "B") + std::to_string(v[i].second);
+  };
+  std::set<Channel> keys;
+  for (auto& [k, v] : sent) keys.insert(k);
+  for (auto& [k, v] : received) keys.insert(k);
+  for (const Channel& k : keys) {
+    const auto& a = sent[k];
+    const auto& b = received[k];
+    if (a == b) continue;
+    std::size_t i = 0;
+    while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
+    const auto [from, to, dir] = k;
+    out.push_back("rank " + std::to_string(from) + " -> rank " + std::to_string(to) +
+                  (dir == 0 ? " (activations)" : " (gradients)") + ": message " + std::to_string(i + 1) +
+                  " is sent as " + describe(a, i, dir) + " but received as " + describe(b, i, dir));
   }
   return out;
 }

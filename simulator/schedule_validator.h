@@ -35,6 +35,15 @@ struct ScheduleViolation {
 
 std::vector<ScheduleViolation> validate_schedule(const Schedule& s);
 
+// Channels without tags (NCCL point-to-point) deliver in posting order. For
+// each sending rank, receiving rank and direction (activations downstream,
+// gradients upstream), the sender's SEND order and the receiver's RECV order
+// must then name the same (stage, micro-batch) sequence, or a receive gets
+// another micro-batch's tensor. Returns one line per channel whose orders
+// differ, naming the first difference; empty when a FIFO transport is safe.
+// Only meaningful for a valid lowered schedule.
+std::vector<std::string> fifo_order_mismatches(const Schedule& lowered);
+
 // One line per violation: "rank 1, position 7, 1F3: ..." ("rank 1, missing, 1W3: ...").
 std::string format_violations(const std::vector<ScheduleViolation>& v);
 

@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "core/formats.h"
+#include "executor/gpu_transport.h"
 #include "tests/executor/verify_output.h"
 #include "tests/support/run_command.h"
 
@@ -261,6 +262,7 @@ TEST_CASE("bad input fails with exit 2 before any rank starts") {
       {"--model gpt-tiny --data " + dir.file("absent.txt") + " --nproc 2", "absent.txt"},
       {"--model gpt-tiny --schedule 1f1b --microbatches 4 --batch 6 --nproc 2", "equal micro-batches"},
       {"--model gpt-tiny --stages 2", "--nproc 2"},
+      {"--model gpt-tiny --device tpu --nproc 2", "'tpu' is not one of cpu, cuda"},
   };
   for (const auto& c : cases) {
     CommandResult r = run_command(pipekit_cmd("run" + kBounded + c.args));
@@ -268,6 +270,11 @@ TEST_CASE("bad input fails with exit 2 before any rank starts") {
     CHECK(r.status == 2);
     CHECK(r.err.find(c.message) != std::string::npos);
     CHECK(r.out.find("step 1/") == std::string::npos);  // no rank ran
+  }
+  if (!PIPEKIT_TORCH_CUDA) {  // a CPU build says so instead of failing in a rank
+    CommandResult r = run_command(pipekit_cmd("run" + kBounded + "--model gpt-tiny --device cuda --nproc 2"));
+    CHECK(r.status == 2);
+    CHECK(r.err.find("LibTorch without CUDA") != std::string::npos);
   }
   // The plan itself runs when the world size matches.
   expect_verified("--plan " + dir.file("plan.json") + " --nproc 3", 3);

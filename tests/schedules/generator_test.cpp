@@ -202,7 +202,7 @@ TEST_CASE("text and CSV forms round-trip generated schedules") {
   }
 }
 
-TEST_CASE("every generator: valid, deadlock-free when lowered, exact counts (p 1..8, m 1..16)") {
+TEST_CASE("every generator: valid, deadlock-free and FIFO-ordered when lowered, exact counts (p 1..8, m 1..16)") {
   int checked = 0;
   for (const auto& kind : schedule_kinds()) {
     for (int p = 1; p <= 8; ++p) {
@@ -224,6 +224,10 @@ TEST_CASE("every generator: valid, deadlock-free when lowered, exact counts (p 1
           CHECK(low.lowered() == (p > 1));
           auto bad_low = validate_schedule(low);
           CHECK_MESSAGE(bad_low.empty(), format_violations(bad_low));
+          // NCCL delivers in posting order: send and receive orders must agree.
+          const auto fifo = fifo_order_mismatches(low);
+          const std::string first = fifo.empty() ? std::string() : fifo[0];
+          CHECK_MESSAGE(fifo.empty(), first);
           check_counts(s, m * mini);
           ++checked;
         }

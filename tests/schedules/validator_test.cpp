@@ -155,3 +155,17 @@ TEST_CASE("split backward, recompute and communication rules") {
     CHECK(v[0].message.find("too sparse") != std::string::npos);
   }
 }
+
+TEST_CASE("fifo order: a receiver posting micro-batches in another order is named") {
+  Schedule ok = lower_schedule(parse("rank 0: 0F0 0F1 0B0 0B1 0STEP\nrank 1: 1F0 1B0 1F1 1B1 1STEP\n"));
+  CHECK(fifo_order_mismatches(ok).empty());
+  // Rank 1 receives micro-batch 1's activations first; a tagged transport
+  // (Gloo) delivers this correctly, a FIFO one (NCCL) would swap the tensors.
+  Schedule swapped = parse(
+      "rank 0: 0F0 0SEND_F0 0F1 0SEND_F1 0RECV_B0 0B0 0RECV_B1 0B1 0STEP\n"
+      "rank 1: 1RECV_F1 1RECV_F0 1F0 1B0 1SEND_B0 1F1 1B1 1SEND_B1 1STEP\n");
+  REQUIRE(validate_schedule(swapped).empty());
+  auto bad = fifo_order_mismatches(swapped);
+  REQUIRE(bad.size() == 1);
+  CHECK(bad[0] == "rank 0 -> rank 1 (activations): message 1 is sent as 0F0 but received as 0F1");
+}
