@@ -75,7 +75,7 @@ step verify_cuda 120 "$P" run --model gpt-tiny --device cuda --schedule 1f1b --m
   --verify --tolerance 1e-4 --timeout 60
 step verify_cuda_zb 120 "$P" run --model gpt-tiny --device cuda --schedule zb-h1 --microbatches 4 --nproc 2 --steps 2 \
   --verify --tolerance 1e-4 --timeout 60 --quiet
-R=(--model gpt2-small --device cuda --seq 256 --steps 4 --timeout 120 --optimizer adam)
+R=(--model gpt2-small --vocab 50257 --device cuda --seq 512 --steps 4 --timeout 120 --optimizer adam)
 step compare_1f1b_2 150 "$P" run "${R[@]}" --schedule 1f1b --microbatches 8 --batch 32 --nproc 2 \
   --compare "$RES/compare_1f1b_2.json"
 step compare_gpipe_2 150 "$P" run "${R[@]}" --schedule gpipe --microbatches 8 --batch 32 --nproc 2 --quiet \
