@@ -13,8 +13,8 @@ BatchSource::BatchSource(const ModelSpec& model, const std::string& data, int ba
     : model_(model), batch_(batch), seq_(seq), microbatches_(microbatches), seed_(seed) {
   if (model.input() == InputKind::features) {
     if (!data.empty() && data != "random")
-      throw InputError("--data", "", "model '" + model.name +
-                                         "' takes feature vectors, not text; use --data random");
+      throw InputError("--data", "",
+                       "model '" + model.name + "' takes feature vectors, not text; use --data random");
     random_ = true;
     description_ = "random features";
     return;
@@ -40,7 +40,8 @@ BatchSource::BatchSource(const ModelSpec& model, const std::string& data, int ba
 MicroBatch BatchSource::get(int step, int microbatch) const {
   const int mb = batch_ / microbatches_;
   MicroBatch out;
-  const std::int64_t first_row = static_cast<std::int64_t>(step) * batch_ + static_cast<std::int64_t>(microbatch) * mb;
+  const std::int64_t first_row =
+      static_cast<std::int64_t>(step) * batch_ + static_cast<std::int64_t>(microbatch) * mb;
   if (model_.input() == InputKind::features) {
     out.input_shape = {mb, model_.mlp_in};
     out.target_shape = {mb};

@@ -19,11 +19,11 @@
 namespace pipekit {
 
 struct MicroBatch {
-  std::vector<std::int64_t> input_shape;  // [mb, seq] tokens or [mb, in] features
-  std::vector<std::int64_t> tokens;       // when the model takes tokens
-  std::vector<float> features;            // when it takes feature vectors
-  std::vector<std::int64_t> target_shape; // [mb, seq] or [mb]
-  std::vector<std::int64_t> targets;      // class ids
+  std::vector<std::int64_t> input_shape;   // [mb, seq] tokens or [mb, in] features
+  std::vector<std::int64_t> tokens;        // when the model takes tokens
+  std::vector<float> features;             // when it takes feature vectors
+  std::vector<std::int64_t> target_shape;  // [mb, seq] or [mb]
+  std::vector<std::int64_t> targets;       // class ids
 };
 
 class BatchSource {

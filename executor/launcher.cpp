@@ -180,7 +180,8 @@ int launch_ranks(const LaunchOptions& o) {
       for (int i = 0; i < o.nproc; ++i) {
         if (pids[i] <= 0 || waitpid(pids[i], &st, WNOHANG) != pids[i]) continue;
         pids[i] = -1;
-        if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) report_failure(o.node_rank * o.nproc + i, st, progress_dir);
+        if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+          report_failure(o.node_rank * o.nproc + i, st, progress_dir);
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }

@@ -2,14 +2,19 @@
 // the planners take as the model's costs (core/profile.h).
 //
 // Each layer runs on its real input (the micro-batch pushed through the layers
-// before it) for `warmup` untimed and `repeat` timed rounds; a round times the
-// forward (the last layer includes the loss, as the pipeline's last stage does),
-// the input gradient alone (autograd::grad w.r.t. the layer input, graph kept)
-// and the full backward (grad w.r.t. input and parameters). backward_ms is the
-// median full backward, input_grad_ms the median input-only backward (capped at
-// backward_ms) and weight_grad_ms the median weight-gradient pass run right
-// after it with the graph kept, exactly as the runtime's zero-bubble W action
-// runs it (it re-traverses the layer, so I + W may exceed one full backward).
+// before it). Timing is `warmup` untimed and `repeat` timed sweeps over the
+// whole model in training order, so every layer's weights are as cold as in a
+// pipeline (looping on one layer kept them in cache and ran gpt2-small blocks
+// up to 2x faster on the CPU than training does): the forward of every layer
+// first to last (the last layer includes the loss, as the pipeline's last
+// stage does), then last to first the input gradient alone (autograd::grad
+// w.r.t. the layer input, graph kept), the weight-gradient pass (w.r.t. the
+// parameters, graph kept, exactly as the runtime's zero-bubble W action runs
+// it: it re-traverses the layer, so I + W may exceed one full backward) and the
+// full backward. backward_ms is the median full backward, input_grad_ms the
+// median input-only backward (capped at backward_ms), weight_grad_ms the
+// median W pass. A sweep holds one micro-batch's activations of every layer,
+// as one-process training does.
 // Layer fields hold medians; min/p10/p90/max of every timed
 // quantity are in meta["spread"] as JSON text.
 //
@@ -20,8 +25,8 @@
 // until backward; workspace_bytes = the largest transient peak above that during
 // forward, or above the bytes live before the backward during a backward run as
 // training runs it (parameter gradients accumulated into existing .grad tensors,
-// the input's gradient kept); a separate untimed round measures memory. On CUDA (LibTorch built with CUDA, tensors on the GPU)
-// times come from CUDA events and memory from the caching allocator's stats.
+// the input's gradient kept); an untimed pass per layer measures memory. On CUDA (LibTorch built with CUDA,
+// tensors on the GPU) times come from CUDA events and memory from the caching allocator's stats.
 #pragma once
 
 #include <cstdint>
@@ -40,13 +45,9 @@ struct ProfilerOptions {
   int microbatch = 1;          // rows per micro-batch
   int seq = 0;                 // tokens per row (gpt); 0: min(context, 64)
   int warmup = 2, repeat = 5;
-  int threads = 1;             // intra-op threads, as each rank of `pipekit run --threads`
+  int threads = 1;  // intra-op threads, as each rank of `pipekit run --threads`
   std::uint64_t seed = 1234;
-  bool progress = false;       // progress bar on stderr
-  // Also time every layer while `contention - 1` more threads run the same
-  // rounds at once (ranks sharing the machine's cores); the layer times then
-  // are those contended ones and meta records both. 1: no contention.
-  int contention = 1;
+  bool progress = false;  // progress bar on stderr
   // Layer times are the thread's CPU time instead of wall time: what the work
   // costs when it has a core, free of preemption by other processes.
   // meta["wall_over_cpu"] records the ratio seen while profiling (both modes).

@@ -10,8 +10,12 @@
 namespace pipekit {
 namespace {
 
-torch::Tensor param(torch::Tensor t) { return t.detach().set_requires_grad(true); }
-torch::Tensor normal(std::vector<std::int64_t> shape, double std) { return torch::randn(shape) * std; }
+torch::Tensor param(torch::Tensor t) {
+  return t.detach().set_requires_grad(true);
+}
+torch::Tensor normal(std::vector<std::int64_t> shape, double std) {
+  return torch::randn(shape) * std;
+}
 
 // Draws the token embedding; the head draws the same when weights are tied.
 torch::Tensor draw_wte(const ModelSpec& m, std::uint64_t seed) {
@@ -109,8 +113,9 @@ torch::jit::Module load_script(const std::string& file) {
     return m;
   } catch (const std::exception& e) {
     std::string what = e.what();
-    throw InputError(file, "", "cannot load as TorchScript (save with torch.jit.script(m).save(path)): " +
-                                   what.substr(0, what.find('\n')));
+    throw InputError(file, "",
+                     "cannot load as TorchScript (save with torch.jit.script(m).save(path)): " +
+                         what.substr(0, what.find('\n')));
   }
 }
 
@@ -136,8 +141,9 @@ int count_script_layers(const ModelSpec& m) {
   if (m.script_files.size() != 1) return static_cast<int>(m.script_files.size());
   int n = static_cast<int>(script_children(load_script(m.script_files[0])).size());
   if (n == 0)
-    throw InputError(m.script_files[0], "", "the scripted module has no children to use as layers; "
-                                            "script an nn.Sequential, or pass one file per layer");
+    throw InputError(m.script_files[0], "",
+                     "the scripted module has no children to use as layers; "
+                     "script an nn.Sequential, or pass one file per layer");
   return n;
 }
 

@@ -16,7 +16,7 @@ struct GptShape {
 // default; gpt-tiny is a CPU-test size.
 const std::map<std::string, GptShape>& gpt_shapes() {
   static const std::map<std::string, GptShape> m = {
-      {"gpt-tiny", {4, 64, 4, 64}},       {"gpt2-small", {12, 768, 12, 1024}},
+      {"gpt-tiny", {4, 64, 4, 64}},          {"gpt2-small", {12, 768, 12, 1024}},
       {"gpt2-medium", {24, 1024, 16, 1024}}, {"gpt2-large", {36, 1280, 20, 1024}},
       {"gpt2-xl", {48, 1600, 25, 1024}},
   };
@@ -38,15 +38,17 @@ std::vector<std::string> split_commas(const std::string& s) {
 }  // namespace
 
 const std::vector<std::string>& builtin_model_names() {
-  static const std::vector<std::string> names = {"gpt-tiny", "gpt2-small", "gpt2-medium",
-                                                 "gpt2-large", "gpt2-xl", "mlp"};
+  static const std::vector<std::string> names = {"gpt-tiny",   "gpt2-small", "gpt2-medium",
+                                                 "gpt2-large", "gpt2-xl",    "mlp"};
   return names;
 }
 
 int ModelSpec::num_layers() const {
   switch (kind) {
-    case ModelKind::gpt: return n_layer + 2;
-    case ModelKind::mlp: return mlp_layers;
+    case ModelKind::gpt:
+      return n_layer + 2;
+    case ModelKind::mlp:
+      return mlp_layers;
     case ModelKind::torchscript:
       return script_files.size() == 1 ? script_layers : static_cast<int>(script_files.size());
   }
@@ -72,18 +74,21 @@ ModelSpec model_spec_from_name(const std::string& name, const std::string& sourc
     m.kind = ModelKind::torchscript;
     m.script_files = split_commas(name.substr(7));
     if (m.script_files.empty())
-      throw InputError(source, "", "'script:' needs TorchScript files: script:seq.pt or script:l0.pt,l1.pt,...");
+      throw InputError(source, "",
+                       "'script:' needs TorchScript files: script:seq.pt or script:l0.pt,l1.pt,...");
     for (const auto& f : m.script_files) {
       std::error_code ec;
       if (!std::filesystem::is_regular_file(f, ec))
-        throw InputError(source, f, "TorchScript file not found (save one with torch.jit.script(m).save(path))");
+        throw InputError(source, f,
+                         "TorchScript file not found (save one with torch.jit.script(m).save(path))");
     }
     return m;
   }
   std::string known;
   for (const auto& n : builtin_model_names()) known += (known.empty() ? "" : ", ") + n;
-  throw InputError(source, "", "unknown model '" + name + "'; built-in models: " + known +
-                                   ", or script:FILE[,FILE...] for TorchScript layers");
+  throw InputError(source, "",
+                   "unknown model '" + name + "'; built-in models: " + known +
+                       ", or script:FILE[,FILE...] for TorchScript layers");
 }
 
 std::uint64_t layer_seed(std::uint64_t seed, int layer) {

@@ -44,7 +44,9 @@ void check_actions(const Schedule& s, const std::string& source) {
                          "the executor runs straight pipelines only (no replicated stages, no REDUCE_GRAD)");
 }
 
-bool is_async(const std::string& kind) { return kind == "pipedream" || kind == "2bw"; }
+bool is_async(const std::string& kind) {
+  return kind == "pipedream" || kind == "2bw";
+}
 
 // Micro-batches per minibatch of a 2bw schedule: its first STEP follows the
 // backward of the minibatch's last micro-batch.
@@ -69,17 +71,22 @@ void resolve_async(RunConfig& c, int spec_microbatches, const std::string& sourc
     return;
   }
   if (c.tie_weights)
-    throw InputError("--tie-weights", "", "asynchronous schedules (" + s.kind + ") do not support tied weights; drop --tie-weights");
+    throw InputError(
+        "--tie-weights", "",
+        "asynchronous schedules (" + s.kind + ") do not support tied weights; drop --tie-weights");
   const int m = s.kind == "2bw" ? two_bw_minibatch(s) : spec_microbatches;
   if (m < 1 || s.num_microbatches % m != 0)
-    throw InputError(source, "", "the " + s.kind + " stream of " + std::to_string(s.num_microbatches) +
-                                     " micro-batches does not split into minibatches of " + std::to_string(m) +
-                                     "; pass --microbatches that divides it");
+    throw InputError(source, "",
+                     "the " + s.kind + " stream of " + std::to_string(s.num_microbatches) +
+                         " micro-batches does not split into minibatches of " + std::to_string(m) +
+                         "; pass --microbatches that divides it");
   if (s.kind == "2bw" && m < s.num_ranks - 1)
-    throw InputError("--microbatches", "",
-                     "2bw needs at least ranks-1 = " + std::to_string(s.num_ranks - 1) +
-                         " micro-batches per minibatch (so that the weights of minibatch t-1 exist when minibatch t+1 "
-                         "starts), got " + std::to_string(m));
+    throw InputError(
+        "--microbatches", "",
+        "2bw needs at least ranks-1 = " + std::to_string(s.num_ranks - 1) +
+            " micro-batches per minibatch (so that the weights of minibatch t-1 exist when minibatch t+1 "
+            "starts), got " +
+            std::to_string(m));
   c.minibatch_mbs = m;
   c.loss_scale = s.kind == "pipedream" ? 1 : m;
   c.steps = s.num_microbatches / m;
@@ -96,12 +103,15 @@ void prepare_run(RunConfig& c) {
   c.model = model_spec_from_name(c.model_name, c.plan_path.empty() ? "--model" : c.plan_path);
   if (c.tie_weights) {
     if (c.model.kind != ModelKind::gpt)
-      throw InputError("--tie-weights", "", "only the built-in gpt models have an embedding and a head to tie");
+      throw InputError("--tie-weights", "",
+                       "only the built-in gpt models have an embedding and a head to tie");
     c.model.tie_weights = true;
   }
   if (c.vocab) {
-    if (c.model.kind != ModelKind::gpt) throw InputError("--vocab", "", "only the built-in gpt models take --vocab");
-    if (c.vocab < 256) throw InputError("--vocab", "", "the byte tokenizer needs a vocabulary of at least 256");
+    if (c.model.kind != ModelKind::gpt)
+      throw InputError("--vocab", "", "only the built-in gpt models take --vocab");
+    if (c.vocab < 256)
+      throw InputError("--vocab", "", "the byte tokenizer needs a vocabulary of at least 256");
     c.model.vocab = c.vocab;
   }
   if (c.model.kind == ModelKind::torchscript) c.model.script_layers = count_script_layers(c.model);
@@ -111,25 +121,26 @@ void prepare_run(RunConfig& c) {
     validate(plan, c.plan_path, layers);
     for (std::size_t i = 0; i < plan.stages.size(); ++i)
       if (plan.stages[i].replicas != 1)
-        throw InputError(c.plan_path, "$.stages[" + std::to_string(i) + "].replicas",
-                         "the executor replicates stages only uniformly: drop the per-stage replicas and pass "
-                         "--replicas R (every stage R times)");
+        throw InputError(
+            c.plan_path, "$.stages[" + std::to_string(i) + "].replicas",
+            "the executor replicates stages only uniformly: drop the per-stage replicas and pass "
+            "--replicas R (every stage R times)");
     ScheduleSpec spec = plan.schedule;
     if (is_async(spec.kind)) spec.minibatches = c.steps;
     c.schedule = lower_schedule(generate_schedule(spec, plan.num_ranks()));
     if (c.schedule.num_stages != static_cast<int>(plan.stages.size()))
       throw InputError(c.plan_path, "$.stages",
                        "the plan has " + std::to_string(plan.stages.size()) + " stages but its schedule (" +
-                           plan.schedule.kind + " on " + std::to_string(plan.num_ranks()) + " ranks, virtual " +
-                           std::to_string(plan.schedule.virtual_stages) + ") has " +
+                           plan.schedule.kind + " on " + std::to_string(plan.num_ranks()) +
+                           " ranks, virtual " + std::to_string(plan.schedule.virtual_stages) + ") has " +
                            std::to_string(c.schedule.num_stages));
     c.stage_layers.clear();
     for (std::size_t i = 0; i < plan.stages.size(); ++i) {
       if (plan.stages[i].ranks[0] != c.schedule.stage_to_rank[i])
         throw InputError(c.plan_path, "$.stages[" + std::to_string(i) + "].ranks",
-                         "stage " + std::to_string(i) + " is placed on rank " + std::to_string(plan.stages[i].ranks[0]) +
-                             " but the " + plan.schedule.kind + " schedule runs it on rank " +
-                             std::to_string(c.schedule.stage_to_rank[i]));
+                         "stage " + std::to_string(i) + " is placed on rank " +
+                             std::to_string(plan.stages[i].ranks[0]) + " but the " + plan.schedule.kind +
+                             " schedule runs it on rank " + std::to_string(c.schedule.stage_to_rank[i]));
       c.stage_layers.push_back(plan.stages[i].layers);
       std::sort(c.stage_layers.back().begin(), c.stage_layers.back().end());
     }
@@ -155,7 +166,8 @@ void prepare_run(RunConfig& c) {
                            std::to_string(c.schedule.num_stages) + " pipeline stages asked for");
     c.stage_layers = uniform_split(layers, c.schedule.num_stages);
   }
-  const std::string source = c.plan_path.empty() ? (c.schedule_path.empty() ? "--schedule" : c.schedule_path) : c.plan_path;
+  const std::string source =
+      c.plan_path.empty() ? (c.schedule_path.empty() ? "--schedule" : c.schedule_path) : c.plan_path;
   check_actions(c.schedule, source);
   if (c.steps < 1) throw InputError("--steps", "", "needs at least 1 step");
   resolve_async(c, c.plan_path.empty() ? c.microbatches : plan.schedule.microbatches, source);
@@ -163,11 +175,14 @@ void prepare_run(RunConfig& c) {
   const int m = c.minibatch_mbs;
   if (c.batch == 0) c.batch = 2 * m;
   if (c.batch < m || c.batch % m != 0)
-    throw InputError("--batch", "", "batch " + std::to_string(c.batch) + " does not split into " + std::to_string(m) +
-                                        " equal micro-batches; use a multiple of " + std::to_string(m));
+    throw InputError("--batch", "",
+                     "batch " + std::to_string(c.batch) + " does not split into " + std::to_string(m) +
+                         " equal micro-batches; use a multiple of " + std::to_string(m));
   if (c.seq == 0) c.seq = c.model.kind == ModelKind::gpt ? std::min(c.model.context, 64) : 32;
   if (c.model.kind == ModelKind::gpt && (c.seq < 1 || c.seq > c.model.context))
-    throw InputError("--seq", "", "sequence length must be 1.." + std::to_string(c.model.context) + " for " + c.model.name);
+    throw InputError(
+        "--seq", "",
+        "sequence length must be 1.." + std::to_string(c.model.context) + " for " + c.model.name);
   if (c.steps < 1) throw InputError("--steps", "", "needs at least 1 step");
   if (c.optimizer != "adam" && c.optimizer != "sgd")
     throw InputError("--optimizer", "", "'" + c.optimizer + "' is not one of adam, sgd");
@@ -176,8 +191,9 @@ void prepare_run(RunConfig& c) {
   if (c.device != "cpu" && c.device != "cuda")
     throw InputError("--device", "", "'" + c.device + "' is not one of cpu, cuda");
   if (c.device == "cuda" && !PIPEKIT_TORCH_CUDA)
-    throw InputError("--device", "", "this pipekit was built against a LibTorch without CUDA; use --device cpu, or "
-                                     "build with -DCMAKE_PREFIX_PATH=<CUDA LibTorch>");
+    throw InputError("--device", "",
+                     "this pipekit was built against a LibTorch without CUDA; use --device cpu, or "
+                     "build with -DCMAKE_PREFIX_PATH=<CUDA LibTorch>");
   if (!(c.timeout_s > 0)) throw InputError("--timeout", "", "must be positive seconds");
   BatchSource probe(c.model, c.data, c.batch, c.seq, m, c.seed);  // reads and checks the data
   c.data_description = probe.description();
@@ -185,15 +201,18 @@ void prepare_run(RunConfig& c) {
   if (c.replicas < 1) throw InputError("--replicas", "", "needs at least 1 replica");
   if (c.replicas > 1) {
     if (c.async)
-      throw InputError("--replicas", "", "replicated stages run flush schedules only, not " + c.schedule.kind);
+      throw InputError("--replicas", "",
+                       "replicated stages run flush schedules only, not " + c.schedule.kind);
     if ((c.batch / m) % c.replicas != 0)
       throw InputError("--replicas", "",
                        "a micro-batch of " + std::to_string(c.batch / m) + " samples does not split among " +
                            std::to_string(c.replicas) + " replicas; use a --batch that is a multiple of " +
                            std::to_string(m * c.replicas));
   }
-  if (c.resume && c.checkpoint_dir.empty()) throw InputError("--resume", "", "needs --checkpoint-dir D to resume from");
-  if (c.checkpoint_every < 0) throw InputError("--checkpoint-every", "", "must be 0 (only after the last step) or more");
+  if (c.resume && c.checkpoint_dir.empty())
+    throw InputError("--resume", "", "needs --checkpoint-dir D to resume from");
+  if (c.checkpoint_every < 0)
+    throw InputError("--checkpoint-every", "", "must be 0 (only after the last step) or more");
   if (!c.checkpoint_dir.empty()) {
     if (c.async)
       throw InputError("--checkpoint-dir", "",
@@ -205,7 +224,8 @@ void prepare_run(RunConfig& c) {
       std::error_code ec;
       std::filesystem::create_directories(c.checkpoint_dir, ec);
       if (ec || !std::filesystem::is_directory(c.checkpoint_dir))
-        throw InputError("--checkpoint-dir", c.checkpoint_dir, "cannot create this directory: " + ec.message());
+        throw InputError("--checkpoint-dir", c.checkpoint_dir,
+                         "cannot create this directory: " + ec.message());
     }
   }
 }

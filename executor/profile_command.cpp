@@ -27,8 +27,10 @@ void run_profile(ProfileOptions& o) {
   if (o.out.empty()) throw InputError("--out", "", "give the file to write the profile to");
   o.p.model = model_spec_from_name(o.model_name, "--model");
   if (o.vocab) {
-    if (o.p.model.kind != ModelKind::gpt) throw InputError("--vocab", "", "only the built-in gpt models take --vocab");
-    if (o.vocab < 256) throw InputError("--vocab", "", "the byte tokenizer needs a vocabulary of at least 256");
+    if (o.p.model.kind != ModelKind::gpt)
+      throw InputError("--vocab", "", "only the built-in gpt models take --vocab");
+    if (o.vocab < 256)
+      throw InputError("--vocab", "", "the byte tokenizer needs a vocabulary of at least 256");
     o.p.model.vocab = o.vocab;
   }
   if (o.p.model.kind == ModelKind::torchscript) o.p.model.script_layers = count_script_layers(o.p.model);
@@ -43,9 +45,9 @@ void run_profile(ProfileOptions& o) {
              "in-grad", "w-grad", "params B", "output B", "saved B");
   for (std::size_t i = 0; i < prof.layers.size(); ++i) {
     const Layer& l = prof.layers[i];
-    fmt::print("{:>3} {:<12} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} {:>11} {:>11} {:>11}\n", i, l.name, l.forward_ms,
-               l.backward_ms, l.input_grad_ms.value_or(0), l.weight_grad_ms.value_or(0), l.param_bytes,
-               l.output_bytes, l.saved_bytes);
+    fmt::print("{:>3} {:<12} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} {:>11} {:>11} {:>11}\n", i, l.name,
+               l.forward_ms, l.backward_ms, l.input_grad_ms.value_or(0), l.weight_grad_ms.value_or(0),
+               l.param_bytes, l.output_bytes, l.saved_bytes);
   }
   fmt::print("total: forward {:.3f} ms, backward {:.3f} ms, {} parameters, saved {} bytes per micro-batch\n",
              t.forward_ms, t.backward_ms, t.param_count_fp32, t.saved_bytes);
@@ -54,21 +56,20 @@ void run_profile(ProfileOptions& o) {
 
 void add_profile(CLI::App& app) {
   auto o = std::make_shared<ProfileOptions>();
-  auto* cmd = app.add_subcommand("profile", "Measure per-layer forward/backward time and memory of a model (LibTorch)");
+  auto* cmd = app.add_subcommand("profile",
+                                 "Measure per-layer forward/backward time and memory of a model (LibTorch)");
   cmd->add_option("--model", o->model_name, "gpt-tiny, gpt2-small, ..., mlp, or script:FILE[,FILE...]")
       ->capture_default_str();
   cmd->add_option("--device", o->p.device, "cpu or cuda")->capture_default_str();
   cmd->add_option("--microbatch", o->p.microbatch, "Rows per micro-batch")->capture_default_str();
   cmd->add_option("--seq", o->p.seq, "Tokens per row (default min(context, 64))");
   cmd->add_option("--warmup", o->p.warmup, "Untimed rounds per layer")->capture_default_str();
-  cmd->add_option("--repeat", o->p.repeat, "Timed rounds per layer (medians are reported)")->capture_default_str();
-  cmd->add_option("--threads", o->p.threads, "Intra-op threads (as each rank of pipekit run)")->capture_default_str();
-  cmd->add_option("--contention", o->p.contention,
-                  "Time while this many copies run at once (ranks sharing the cores); 1 = alone. "
-                  "Experimental: on the 2-vCPU development machine it measured gpt-tiny ~7x slower than a "
-                  "real 2-rank run, so run --compare does not use it")
+  cmd->add_option("--repeat", o->p.repeat, "Timed rounds per layer (medians are reported)")
       ->capture_default_str();
-  cmd->add_flag("--cpu-time", o->p.cpu_time, "Record the thread's CPU time instead of wall time (robust to a busy machine)");
+  cmd->add_option("--threads", o->p.threads, "Intra-op threads (as each rank of pipekit run)")
+      ->capture_default_str();
+  cmd->add_flag("--cpu-time", o->p.cpu_time,
+                "Record the thread's CPU time instead of wall time (robust to a busy machine)");
   cmd->add_option("--seed", o->p.seed, "Seed of weights and data")->capture_default_str();
   cmd->add_option("--vocab", o->vocab, "gpt vocabulary size (default 256)");
   cmd->add_option("--out", o->out, "Profile JSON to write")->required();

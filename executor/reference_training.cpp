@@ -61,7 +61,8 @@ ReferenceResult async_reference_train(const RunConfig& c) {
     {
       torch::NoGradGuard no_grad;
       for (int s = 0; s < S; ++s)
-        for (std::size_t i = 0; i < params[s].size(); ++i) params[s][i].copy_(history[s].at(version[s][g])[i]);
+        for (std::size_t i = 0; i < params[s].size(); ++i)
+          params[s][i].copy_(history[s].at(version[s][g])[i]);
     }
     MicroBatch b = data.get(g / m, g % m);
     auto loss = scaled_loss(forward_layers(all, input_tensor(b)), target_tensor(b), c.loss_scale);

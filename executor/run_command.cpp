@@ -40,13 +40,15 @@ int env_int(const char* name, int fallback) {
 void print_header(const RunConfig& c, int world) {
   const Schedule& s = c.schedule;
   const std::string seq = c.model.input() == InputKind::tokens ? fmt::format(", seq {}", c.seq) : "";
-  fmt::print("pipekit run: model {} ({} layers), schedule {} on {} ranks x {} stage(s) each, {} micro-batches of {} "
-             "(batch {}{}), {} lr {}, {} steps\n",
-             c.model.name, c.model.num_layers(), s.kind, world, s.virtual_stages(), s.num_microbatches,
-             c.batch / c.minibatch_mbs, c.batch, seq, c.optimizer, c.lr, c.steps);
+  fmt::print(
+      "pipekit run: model {} ({} layers), schedule {} on {} ranks x {} stage(s) each, {} micro-batches of {} "
+      "(batch {}{}), {} lr {}, {} steps\n",
+      c.model.name, c.model.num_layers(), s.kind, world, s.virtual_stages(), s.num_microbatches,
+      c.batch / c.minibatch_mbs, c.batch, seq, c.optimizer, c.lr, c.steps);
   if (c.async)
-    fmt::print("asynchronous: one stream of {} minibatches x {} micro-batches, no flush (steps = minibatches)\n",
-               c.steps, c.minibatch_mbs);
+    fmt::print(
+        "asynchronous: one stream of {} minibatches x {} micro-batches, no flush (steps = minibatches)\n",
+        c.steps, c.minibatch_mbs);
   fmt::print("data: {}\n", c.data_description);
   for (std::size_t i = 0; i < c.stage_layers.size(); ++i) {
     const auto& l = c.stage_layers[i];
@@ -83,7 +85,8 @@ void run_run(RunOptions& o) {
     id.master_addr = addr && *addr ? addr : "127.0.0.1";
     id.master_port = env_int("MASTER_PORT", 29500);
     if (id.world_size != ranks)
-      throw InputError("WORLD_SIZE", "", fmt::format("{} needs {} ranks but WORLD_SIZE is {}", what, ranks, id.world_size));
+      throw InputError("WORLD_SIZE", "",
+                       fmt::format("{} needs {} ranks but WORLD_SIZE is {}", what, ranks, id.world_size));
     if (id.rank < 0 || id.rank >= id.world_size)
       throw InputError("RANK", "", fmt::format("rank {} is outside 0..{}", id.rank, id.world_size - 1));
     if (torchrun_style && id.rank == 0) print_header(c, ranks);
@@ -98,10 +101,11 @@ void run_run(RunOptions& o) {
       throw InputError("--master-port", "", "a multi-node run needs the same --master-port on every node");
     const int world = o.nproc * o.nnodes;
     if (world != ranks)
-      throw InputError(o.nnodes > 1 ? "--nnodes/--nproc" : "--nproc", "",
-                       fmt::format("{} has {} pipeline ranks ({} stages) but the world size is {} ({} node(s) x {} "
-                                   "process(es)); start {} processes in all",
-                                   what, ranks, c.schedule.num_stages, world, o.nnodes, o.nproc, ranks));
+      throw InputError(
+          o.nnodes > 1 ? "--nnodes/--nproc" : "--nproc", "",
+          fmt::format("{} has {} pipeline ranks ({} stages) but the world size is {} ({} node(s) x {} "
+                      "process(es)); start {} processes in all",
+                      what, ranks, c.schedule.num_stages, world, o.nnodes, o.nproc, ranks));
     if (o.node_rank == 0) print_header(c, ranks);
     LaunchOptions lo;
     lo.nproc = o.nproc;
@@ -116,9 +120,10 @@ void run_run(RunOptions& o) {
     return;
   }
   if (ranks != 1)
-    throw InputError("--nproc", "", fmt::format("{} needs {} ranks: pass --nproc {}, or start {} processes with "
-                                                "RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT set (as torchrun does)",
-                                                what, ranks, ranks, ranks));
+    throw InputError("--nproc", "",
+                     fmt::format("{} needs {} ranks: pass --nproc {}, or start {} processes with "
+                                 "RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT set (as torchrun does)",
+                                 what, ranks, ranks, ranks));
   print_header(c, 1);
   RankIdentity id;
   id.master_port = free_local_port();
@@ -129,20 +134,27 @@ void run_run(RunOptions& o) {
 void add_run(CLI::App& app) {
   auto o = std::make_shared<RunOptions>();
   RunConfig& c = o->config;
-  auto* cmd = app.add_subcommand("run", "Train a model with a pipeline schedule, one process per rank (LibTorch + Gloo)");
+  auto* cmd = app.add_subcommand(
+      "run", "Train a model with a pipeline schedule, one process per rank (LibTorch + Gloo)");
   cmd->add_option("--plan", c.plan_path, "Plan JSON (model, stages, schedule) to run");
-  cmd->add_option("--schedule-file", c.schedule_path, "A schedule (text, CSV or JSON) to run as is; lowered if needed");
+  cmd->add_option("--schedule-file", c.schedule_path,
+                  "A schedule (text, CSV or JSON) to run as is; lowered if needed");
   auto* model_opt = cmd->add_option("--model", c.model_name,
-                  "gpt-tiny, gpt2-small, gpt2-medium, gpt2-large, gpt2-xl, mlp, or script:FILE[,FILE...] (TorchScript); "
-                  "overrides a plan's model")
-      ->capture_default_str();
+                                    "gpt-tiny, gpt2-small, gpt2-medium, gpt2-large, gpt2-xl, mlp, or "
+                                    "script:FILE[,FILE...] (TorchScript); "
+                                    "overrides a plan's model")
+                        ->capture_default_str();
   cmd->add_option("--stages", c.stages, "Pipeline ranks (default: the world size)");
-  cmd->add_option("--schedule", c.schedule_kind, "naive, gpipe, 1f1b, interleaved, pipedream, 2bw, zb-h1, zb-h2, zbv")->capture_default_str();
-  cmd->add_option("--recompute", c.recompute, "gpipe recomputation: never, except_last, always")->capture_default_str();
+  cmd->add_option("--schedule", c.schedule_kind,
+                  "naive, gpipe, 1f1b, interleaved, pipedream, 2bw, zb-h1, zb-h2, zbv")
+      ->capture_default_str();
+  cmd->add_option("--recompute", c.recompute, "gpipe recomputation: never, except_last, always")
+      ->capture_default_str();
   cmd->add_option("--microbatches", c.microbatches, "Micro-batches per step")->capture_default_str();
   cmd->add_option("--virtual", c.virtual_stages, "Stages per rank (interleaved)")->capture_default_str();
-  cmd->add_option("--replicas", c.replicas,
-                  "Replicate every pipeline rank this many times (data parallel within each stage; flush schedules)")
+  cmd->add_option(
+         "--replicas", c.replicas,
+         "Replicate every pipeline rank this many times (data parallel within each stage; flush schedules)")
       ->capture_default_str();
   cmd->add_option("--batch", c.batch, "Samples per step (default 2 x micro-batches)");
   cmd->add_option("--seq", c.seq, "Tokens per sample (default min(context, 64))");
@@ -154,19 +166,24 @@ void add_run(CLI::App& app) {
   cmd->add_flag("--tie-weights", c.tie_weights, "Share the gpt token embedding with the LM head");
   cmd->add_option("--vocab", c.vocab, "gpt vocabulary size (default 256, byte-level; 50257 = GPT-2's)");
   cmd->add_option("--timeline", c.timeline_path, "Write the measured timeline of the last step (JSON)");
-  cmd->add_option("--metrics", c.metrics_path, "Write one JSON line per step (step, loss, samples_per_s, ...)");
+  cmd->add_option("--metrics", c.metrics_path,
+                  "Write one JSON line per step (step, loss, samples_per_s, ...)");
   cmd->add_flag("--verify", c.verify, "Also train in one process and compare parameters per stage");
   cmd->add_option("--tolerance", c.verify_tolerance, "--verify: largest allowed relative difference")
       ->capture_default_str();
   cmd->add_option("--threads", c.threads, "Intra-op threads per rank")->capture_default_str();
-  cmd->add_option("--device", c.device,
-                  "cpu, or cuda: each rank computes on GPU LOCAL_RANK % visible GPUs (NCCL between distinct GPUs, "
-                  "Gloo through host memory between ranks sharing one)")
+  cmd->add_option(
+         "--device", c.device,
+         "cpu, or cuda: each rank computes on GPU LOCAL_RANK % visible GPUs (NCCL between distinct GPUs, "
+         "Gloo through host memory between ranks sharing one)")
       ->capture_default_str();
-  cmd->add_option("--timeout", c.timeout_s, "Seconds any wait on another rank may take")->capture_default_str();
+  cmd->add_option("--timeout", c.timeout_s, "Seconds any wait on another rank may take")
+      ->capture_default_str();
   cmd->add_flag("--quiet", c.quiet, "Print no per-step lines");
-  cmd->add_option("--checkpoint-dir", c.checkpoint_dir, "Write checkpoints (weights, optimizer state, manifest) here");
-  cmd->add_option("--checkpoint-every", c.checkpoint_every, "Steps between checkpoints (0: after the last step only)")
+  cmd->add_option("--checkpoint-dir", c.checkpoint_dir,
+                  "Write checkpoints (weights, optimizer state, manifest) here");
+  cmd->add_option("--checkpoint-every", c.checkpoint_every,
+                  "Steps between checkpoints (0: after the last step only)")
       ->capture_default_str();
   cmd->add_flag("--resume", c.resume, "Continue from the last complete checkpoint in --checkpoint-dir");
   cmd->add_flag("--predict-memory", c.predict_memory,
@@ -174,8 +191,14 @@ void add_run(CLI::App& app) {
   cmd->add_option("--compare", o->compare.out,
                   "Also simulate this run from a profile measured now and write predicted vs measured (JSON) "
                   "and an HTML report with both timelines");
-  cmd->add_option("--profile", o->compare.profile_path, "--compare: use this profile instead of measuring one");
-  cmd->add_option("--html", o->compare.html, "--compare: report file (default: the --compare file with .html)");
+  cmd->add_option("--profile", o->compare.profile_path,
+                  "--compare: use this profile instead of measuring one");
+  cmd->add_option(
+      "--capacity", o->compare.capacity,
+      "--compare: compute the ranks sharing this machine get together, in ranks' worth (skips the "
+      "co-run probe; see pipekit corun)");
+  cmd->add_option("--html", o->compare.html,
+                  "--compare: report file (default: the --compare file with .html)");
   cmd->add_option("--nproc", o->nproc, "Start this many local ranks (per node)");
   cmd->add_option("--nnodes", o->nnodes, "Nodes taking part")->capture_default_str();
   cmd->add_option("--node-rank", o->node_rank, "This node's index")->capture_default_str();

@@ -19,17 +19,17 @@ namespace pipekit {
 struct RunConfig {
   // What the user asked for.
   std::string model_name = "gpt-tiny";
-  bool model_given = false;    // --model given: it wins over a plan's model name
-  std::string plan_path;       // --plan: overrides model, stages, schedule
-  std::string schedule_path;   // --schedule-file: a lowered schedule to run as is
-  int stages = 0;              // ranks (pipeline depth), 0: the world size; stages = ranks * virtual
+  bool model_given = false;   // --model given: it wins over a plan's model name
+  std::string plan_path;      // --plan: overrides model, stages, schedule
+  std::string schedule_path;  // --schedule-file: a lowered schedule to run as is
+  int stages = 0;             // ranks (pipeline depth), 0: the world size; stages = ranks * virtual
   std::string schedule_kind = "1f1b";
   std::string recompute = "never";
   int microbatches = 4;
   int virtual_stages = 1;
   int replicas = 1;  // --replicas: every pipeline rank replicated (data parallel within the stage)
-  int batch = 0;  // 0: 2 * microbatches
-  int seq = 0;    // 0: min(context, 64)
+  int batch = 0;     // 0: 2 * microbatches
+  int seq = 0;       // 0: min(context, 64)
   int steps = 3;
   std::string optimizer = "adam";
   double lr = 1e-3;
@@ -42,25 +42,26 @@ struct RunConfig {
   double verify_tolerance = 1e-5;  // relative to the stage's largest |parameter|
   int threads = 1;
   std::string device = "cpu";  // cpu | cuda: where each rank's stages compute
-  double timeout_s = 120;  // every wait on another rank
+  double timeout_s = 120;      // every wait on another rank
   bool quiet = false;
   bool predict_memory = false;
   std::string checkpoint_dir;  // --checkpoint-dir: write checkpoints here
   int checkpoint_every = 0;    // steps between checkpoints; 0: only after the last step
   bool resume = false;         // continue from the last complete checkpoint in checkpoint_dir
-  int start_step = 0;          // resolved: steps already done (from the checkpoint)  // print measured peak memory per rank beside the simulator's prediction
+  int start_step = 0;  // resolved: steps already done (from the checkpoint)  // print measured peak memory
+                       // per rank beside the simulator's prediction
 
   // Resolved by prepare_run().
   ModelSpec model;
-  Schedule schedule;                     // lowered
+  Schedule schedule;                           // lowered
   std::vector<std::vector<int>> stage_layers;  // per global stage, layer indices
   std::string data_description;
   // Asynchronous schedules (pipedream, 2bw): the schedule is one stream of
   // `steps` minibatches of `minibatch_mbs` micro-batches each, run once with no
   // flush; stream micro-batch g is micro-batch g % m of minibatch g / m.
   bool async = false;
-  int minibatch_mbs = 0;   // micro-batches per minibatch (= schedule.num_microbatches for flush schedules)
-  int loss_scale = 0;      // each micro-batch's mean loss is divided by this (m; 1 for pipedream)
+  int minibatch_mbs = 0;  // micro-batches per minibatch (= schedule.num_microbatches for flush schedules)
+  int loss_scale = 0;     // each micro-batch's mean loss is divided by this (m; 1 for pipedream)
 };
 
 struct RankIdentity {

@@ -1,8 +1,8 @@
 #include "executor/sim_vs_real.h"
 
+#include <torch/torch.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
-#include <torch/torch.h>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -12,13 +12,15 @@
 #include <fstream>
 #include <map>
 #include <set>
-#include <tuple>
 #include <thread>
+#include <tuple>
 
 #include "core/error.h"
 #include "core/formats.h"
+#include "executor/corun_probe.h"
 #include "executor/launcher.h"
 #include "executor/layer_profiler.h"
+#include "simulator/shared_device.h"
 #include "simulator/simulator.h"
 #include "viz/viz_outputs.h"
 
@@ -142,7 +144,9 @@ std::vector<std::int64_t> executor_order_peaks(const Schedule& sch, const StageC
     std::vector<char> recomputes(sch.num_stages, 0);
     for (const Action& a : sch.actions[r])
       if (a.type == ActionType::R) recomputes[a.stage] = 1;
-    auto remote = [&](int stage) { return stage >= 0 && stage < sch.num_stages && sch.stage_to_rank[stage] != r; };
+    auto remote = [&](int stage) {
+      return stage >= 0 && stage < sch.num_stages && sch.stage_to_rank[stage] != r;
+    };
     std::int64_t cur = 0, peak = 0;
     std::set<std::pair<int, int>> sent_forward;  // (stage, mb) whose output a send holds
     for (const Action& a : sch.actions[r]) {
@@ -151,8 +155,12 @@ std::vector<std::int64_t> executor_order_peaks(const Schedule& sch, const StageC
       const std::int64_t own = c.saved_bytes - buf_in;
       const std::int64_t grad_buf = remote(a.stage + 1) ? c.output_bytes : 0;
       switch (a.type) {
-        case ActionType::RECV_F: if (remote(a.stage - 1)) cur += c.input_bytes; break;
-        case ActionType::RECV_B: if (remote(a.stage + 1)) cur += c.output_bytes; break;
+        case ActionType::RECV_F:
+          if (remote(a.stage - 1)) cur += c.input_bytes;
+          break;
+        case ActionType::RECV_B:
+          if (remote(a.stage + 1)) cur += c.output_bytes;
+          break;
         case ActionType::F:
           if (!recomputes[a.stage]) cur += own;
           peak = std::max(peak, cur + c.workspace_bytes);
@@ -166,10 +174,17 @@ std::vector<std::int64_t> executor_order_peaks(const Schedule& sch, const StageC
           cur -= own + buf_in + grad_buf;
           if (sent_forward.count({a.stage, a.microbatch})) cur += c.output_bytes;
           break;
-        case ActionType::SEND_F: if (remote(a.stage + 1)) sent_forward.insert({a.stage, a.microbatch}); break;
-        case ActionType::SEND_B: if (remote(a.stage - 1)) cur += c.input_bytes; break;
-        case ActionType::STEP: peak = std::max(peak, cur + step_transient[r]); break;
-        default: break;
+        case ActionType::SEND_F:
+          if (remote(a.stage + 1)) sent_forward.insert({a.stage, a.microbatch});
+          break;
+        case ActionType::SEND_B:
+          if (remote(a.stage - 1)) cur += c.input_bytes;
+          break;
+        case ActionType::STEP:
+          peak = std::max(peak, cur + step_transient[r]);
+          break;
+        default:
+          break;
       }
       peak = std::max(peak, cur);
     }
@@ -180,22 +195,27 @@ std::vector<std::int64_t> executor_order_peaks(const Schedule& sch, const StageC
 
 }  // namespace
 
-std::string compare_timeline_path(const std::string& out) { return out + ".measured-timeline.json"; }
+std::string compare_timeline_path(const std::string& out) {
+  return out + ".measured-timeline.json";
+}
 
 void check_compare_options(const RunConfig& c, const CompareOptions& o) {
   if (o.out.empty()) throw InputError("--compare", "", "give the JSON file to write the comparison to");
   if (c.replicas > 1)
-    throw InputError("--replicas", "", "--compare predicts straight pipelines only (one replica per stage); drop "
-                                       "--replicas or compare without it");
+    throw InputError("--replicas", "",
+                     "--compare predicts straight pipelines only (one replica per stage); drop "
+                     "--replicas or compare without it");
   if (!c.async && c.steps < 2)
-    throw InputError("--steps", "", "--compare needs at least 2 steps: the first step includes warm-up (lazy "
-                                    "optimizer state, allocator growth), so the measured step is the last one");
+    throw InputError("--steps", "",
+                     "--compare needs at least 2 steps: the first step includes warm-up (lazy "
+                     "optimizer state, allocator growth), so the measured step is the last one");
   if (!o.profile_path.empty()) {
     Profile p = profile_from_json(read_text_file(o.profile_path), o.profile_path);
     if (static_cast<int>(p.layers.size()) != c.model.num_layers())
-      throw InputError(o.profile_path, "$.layers",
-                       fmt::format("the profile has {} layers but {} has {}; profile this model with pipekit profile",
-                                   p.layers.size(), c.model.name, c.model.num_layers()));
+      throw InputError(
+          o.profile_path, "$.layers",
+          fmt::format("the profile has {} layers but {} has {}; profile this model with pipekit profile",
+                      p.layers.size(), c.model.name, c.model.num_layers()));
   }
 }
 
@@ -227,53 +247,80 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
   // stage input until the stage's backward, so it counts as saved memory there.
   StageCosts base = stage_costs_from_layers(prof, c.stage_layers, mb_rows);
   for (int s = 1; s < sch.num_stages; ++s)
-    if (sch.stage_to_rank[s] != sch.stage_to_rank[s - 1]) base.stages[s].saved_bytes += base.stages[s].input_bytes;
+    if (sch.stage_to_rank[s] != sch.stage_to_rank[s - 1])
+      base.stages[s].saved_bytes += base.stages[s].input_bytes;
   // 3. Optimizer step of the largest stage, and the transient bytes of each rank's steps.
   int largest = 0;
   for (int s = 0; s < sch.num_stages; ++s)
     if (base.stages[s].param_bytes > base.stages[largest].param_bytes) largest = s;
-  OptimizerStepCost step = measure_optimizer_step(c.model, c.stage_layers[largest], c.optimizer, 5, c.seed, c.device);
+  OptimizerStepCost step =
+      measure_optimizer_step(c.model, c.stage_layers[largest], c.optimizer, 5, c.seed, c.device);
   std::vector<std::int64_t> step_transient(ranks, 0);
   for (int s = 0; s < sch.num_stages; ++s) {
-    OptimizerStepCost sc = s == largest ? step : measure_optimizer_step(c.model, c.stage_layers[s], c.optimizer, 1, c.seed, c.device);
+    OptimizerStepCost sc =
+        s == largest ? step
+                     : measure_optimizer_step(c.model, c.stage_layers[s], c.optimizer, 1, c.seed, c.device);
     auto& v = step_transient[sch.stage_to_rank[s]];
     v = std::max(v, sc.transient_bytes);
   }
   // 4. Links.
   LinkCalibration link = measure_gloo_link();
   Cluster cluster = flat_cluster(ranks, link.bandwidth_bytes_per_s, link.latency_s);
-  // 5. Simulate, stretching compute while the ranks' threads outnumber the cores.
+  // 5. Simulate. The ranks of this run share this machine's processor (its
+  // cores, or one GPU when there are fewer GPUs than ranks): measure how much
+  // compute they get together (co-run probe) and simulate them as one shared
+  // device with that capacity (simulator/shared_device.h).
   const int cores = logical_cores();
-  // Other processes' runnable threads, from how much slower than its CPU time
-  // the profiler's wall clock ran: one thread among 1 + bg on `cores` cores
-  // runs (1 + bg) / cores times slower.
-  double wall_over_cpu = 1, background = 0;
-  if (auto it = prof.meta.find("wall_over_cpu"); it != prof.meta.end() && o.profile_path.empty()) {
-    wall_over_cpu = std::stod(it->second);
-    if (wall_over_cpu > 1.02) background = wall_over_cpu * cores - 1;
-  }
+  double wall_over_cpu = 1;
+  if (auto it = prof.meta.find("wall_over_cpu"); it != prof.meta.end()) wall_over_cpu = std::stod(it->second);
   SimOptions so;
   so.microbatch_size = mb_rows;
   Optimizer opt = Optimizer::adam;
   optimizer_from_string(c.optimizer, opt);
   so.optimizer = opt;
-  double stretch = 1;
-  SimulationResult res;
-  for (int it = 0; it < 50; ++it) {
-    so.step_ms = step.ms * stretch;
-    res = simulate(sch, stretched(base, stretch), cluster, so);
-    double busy = 0;
-    for (const auto& r : res.metrics.ranks) busy += r.busy_ms / stretch;  // unstretched demand
-    const double demand = busy * c.threads / std::max(1e-9, res.metrics.step_time_ms);
-    const double next = std::max(1.0, (demand + background) / cores);
-    if (std::abs(next - stretch) < 1e-4) break;
-    stretch = 0.5 * (stretch + next);
+  so.step_ms = step.ms;
+  const bool shared =
+      ranks > 1 && (c.device == "cpu" || static_cast<int>(torch::cuda::device_count()) < ranks);
+  CorunResult corun;
+  corun.capacity = ranks;
+  if (shared) {
+    CorunOptions co;
+    co.model = c.model;
+    co.worker_layers.assign(ranks, {});
+    for (int s = 0; s < sch.num_stages; ++s)
+      for (int l : c.stage_layers[s]) co.worker_layers[sch.stage_to_rank[s]].push_back(l);
+    co.microbatch = mb_rows;
+    co.seq = c.seq;
+    co.device = c.device;
+    co.threads = c.threads;
+    co.seed = c.seed;
+    co.window_s = o.corun_window_s;
+    if (o.capacity > 0) {
+      corun.capacity = o.capacity;
+    } else {
+      if (!c.quiet) fmt::print("co-run probe: {} workers, {:.1f} s windows ...\n", ranks, co.window_s);
+      std::fflush(stdout);
+      corun = measure_corun(co);
+    }
   }
+  std::vector<SharedDevice> devices;
+  if (shared) {
+    SharedDevice d;
+    for (int r = 0; r < ranks; ++r) d.ranks.push_back(r);
+    d.capacity = corun.capacity;
+    devices.push_back(d);
+  }
+  SharedSimulation sh = simulate_shared(sch, base, cluster, so, devices);
+  SimulationResult res = sh.result;
   // The same model with the stretch the run really saw (its measured compute
   // time over the profile's), which separates the schedule and communication
   // model from the machine's varying load: it is calibrated on the run itself.
   double base_busy = 0, run_busy = 0;
-  for (const auto& r : res.metrics.ranks) base_busy += r.busy_ms / stretch;
+  {
+    SimOptions quiet = so;
+    quiet.record_timeline = false;
+    for (const auto& r : simulate(sch, base, cluster, quiet).metrics.ranks) base_busy += r.busy_ms;
+  }
   for (const auto& e : measured.events)
     if (e.stream == Stream::compute) run_busy += e.end_ms - e.start_ms;
   const double seen_stretch = base_busy > 0 ? run_busy / base_busy : 1;
@@ -282,7 +329,8 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
   // the time a sleeping rank waits for a core), mean over the step's messages.
   std::map<std::tuple<int, int, int>, double> send_posted;  // (stage, mb, type)
   for (const auto& e : measured.events)
-    if (e.stream == Stream::send) send_posted[{e.action.stage, e.action.microbatch, static_cast<int>(e.action.type)}] = e.start_ms;
+    if (e.stream == Stream::send)
+      send_posted[{e.action.stage, e.action.microbatch, static_cast<int>(e.action.type)}] = e.start_ms;
   double delay_sum = 0;
   int delays = 0;
   for (const auto& e : measured.events) {
@@ -296,9 +344,9 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
   }
   const double seen_latency_s = delays ? std::max(link.latency_s, delay_sum / delays / 1e3) : link.latency_s;
   so.step_ms = step.ms * seen_stretch;
-  const double calibrated_ms =
-      simulate(sch, stretched(base, seen_stretch), flat_cluster(ranks, link.bandwidth_bytes_per_s, seen_latency_s), so)
-          .metrics.step_time_ms;
+  const double calibrated_ms = simulate(sch, stretched(base, seen_stretch),
+                                        flat_cluster(ranks, link.bandwidth_bytes_per_s, seen_latency_s), so)
+                                   .metrics.step_time_ms;
   Timeline predicted = res.timeline;
   predicted.source = "predicted";
 
@@ -319,7 +367,8 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
   if (c.async)
     for (int s = 0; s < sch.num_stages; ++s)
       p_act[sch.stage_to_rank[s]] +=
-          static_cast<std::int64_t>(weight_versions(sch.kind, s, sch.num_stages) - 1) * base.stages[s].param_bytes;
+          static_cast<std::int64_t>(weight_versions(sch.kind, s, sch.num_stages) - 1) *
+          base.stages[s].param_bytes;
 
   nlohmann::ordered_json j;
   j["format"] = "pipekit-sim-vs-real/1";
@@ -334,6 +383,8 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
   j["predicted_step_ms"] = res.metrics.step_time_ms;
   j["measured_step_ms"] = measured.step_time_ms;
   j["step_time_error"] = rel_error(res.metrics.step_time_ms, measured.step_time_ms);
+  // What the same plan would take with a device per rank (the planner's view).
+  j["dedicated_step_ms"] = sh.dedicated_step_ms;
   j["run_calibrated_step_ms"] = calibrated_ms;
   j["run_calibrated_step_time_error"] = rel_error(calibrated_ms, measured.step_time_ms);
   double worst_mem = 0;
@@ -359,12 +410,15 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
   }
   j["worst_peak_activation_error"] = worst_mem;
   auto& cal = j["calibration"];
-  cal["compute_stretch"] = stretch;
+  cal["shared_device"] = shared;
+  cal["shared_capacity"] = corun.capacity;
+  cal["corun_alone_per_s"] = corun.alone_per_s;
+  cal["corun_together_per_s"] = corun.together_per_s;
+  cal["simulation_rounds"] = sh.rounds;
   cal["run_compute_stretch"] = seen_stretch;
   cal["run_message_delay_us"] = seen_latency_s * 1e6;
   cal["logical_cores"] = cores;
   cal["profiler_wall_over_cpu"] = wall_over_cpu;
-  cal["background_threads"] = background;
   cal["link_latency_us"] = link.latency_s * 1e6;
   cal["link_bandwidth_MBps"] = link.bandwidth_bytes_per_s / 1e6;
   cal["optimizer_step_ms"] = step.ms;
@@ -381,8 +435,8 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
                                    ? o.out.substr(0, o.out.size() - 5) + ".html"
                                    : o.out + ".html")
                             : o.html;
-  viz.title = fmt::format("{} {} on {} ranks: measured vs predicted (step {:.1f} vs {:.1f} ms)", c.model.name, sch.kind,
-                          ranks, measured.step_time_ms, res.metrics.step_time_ms);
+  viz.title = fmt::format("{} {} on {} ranks: measured vs predicted (step {:.1f} vs {:.1f} ms)", c.model.name,
+                          sch.kind, ranks, measured.step_time_ms, res.metrics.step_time_ms);
   // The report's throughput row reads samples per step from each timeline's meta.
   Timeline measured_shown = measured, predicted_shown = predicted;
   const std::string samples = std::to_string(static_cast<long long>(mb_rows) * sch.num_microbatches);
@@ -390,12 +444,19 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
   predicted_shown.meta["samples_per_step"] = samples;
   auto lines = write_viz_outputs(viz, measured_shown, nullptr, &predicted_shown);
 
-  fmt::print("sim vs real: {} {} on {} ranks, {} micro-batches of {} (compute stretch {:.2f}, link {:.0f} us + {:.0f} MB/s)\n",
-             c.model.name, sch.kind, ranks, sch.num_microbatches, mb_rows, stretch, link.latency_s * 1e6,
-             link.bandwidth_bytes_per_s / 1e6);
+  fmt::print("sim vs real: {} {} on {} ranks, {} micro-batches of {} ({}, link {:.0f} us + {:.0f} MB/s)\n",
+             c.model.name, sch.kind, ranks, sch.num_microbatches, mb_rows,
+             shared ? fmt::format("ranks share one {} with capacity {:.2f}",
+                                  c.device == "cpu" ? "CPU" : "GPU", corun.capacity)
+                    : std::string("a device per rank"),
+             link.latency_s * 1e6, link.bandwidth_bytes_per_s / 1e6);
   fmt::print("  {:<28} {:>12} {:>12} {:>8}\n", "", "predicted", "measured", "error");
-  fmt::print("  {:<28} {:>12.2f} {:>12.2f} {:>+7.1f}%\n", "step ms", res.metrics.step_time_ms, measured.step_time_ms,
-             100 * rel_error(res.metrics.step_time_ms, measured.step_time_ms));
+  fmt::print("  {:<28} {:>12.2f} {:>12.2f} {:>+7.1f}%\n", "step ms", res.metrics.step_time_ms,
+             measured.step_time_ms, 100 * rel_error(res.metrics.step_time_ms, measured.step_time_ms));
+  if (shared)
+    fmt::print("  {:<28} {:>12.2f} {:>12.2f} {:>+7.1f}%\n", "step ms (a device per rank)",
+               sh.dedicated_step_ms, measured.step_time_ms,
+               100 * rel_error(sh.dedicated_step_ms, measured.step_time_ms));
   fmt::print("  {:<28} {:>12.2f} {:>12.2f} {:>+7.1f}%\n", "step ms (run-calibrated)", calibrated_ms,
              measured.step_time_ms, 100 * rel_error(calibrated_ms, measured.step_time_ms));
   for (const auto& jr : j["per_rank"]) {
@@ -407,7 +468,8 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
                jr["predicted_bubble_ms"].get<double>(), jr["measured_bubble_ms"].get<double>());
     fmt::print("  {:<28} {:>12} {:>12} {:>+7.1f}%\n", fmt::format("rank {} peak activation B", r),
                jr["predicted_peak_activation_bytes"].get<std::int64_t>(),
-               jr["measured_peak_activation_bytes"].get<std::int64_t>(), 100 * jr["peak_activation_error"].get<double>());
+               jr["measured_peak_activation_bytes"].get<std::int64_t>(),
+               100 * jr["peak_activation_error"].get<double>());
   }
   fmt::print("compare: {}\n", o.out);
   for (const auto& l : lines) fmt::print("{}\n", l);

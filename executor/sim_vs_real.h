@@ -34,10 +34,12 @@
 namespace pipekit {
 
 struct CompareOptions {
-  std::string out;           // JSON result
-  std::string html;          // report; empty: `out` with .html
-  std::string profile_path;  // given profile (pipekit JSON); empty: profile now
-  int repeat = 5;            // profiler rounds
+  std::string out;              // JSON result
+  std::string html;             // report; empty: `out` with .html
+  std::string profile_path;     // given profile (pipekit JSON); empty: profile now
+  int repeat = 5;               // profiler rounds
+  double capacity = 0;          // > 0: shared-device capacity to use instead of the co-run probe
+  double corun_window_s = 1.5;  // co-run probe window
 };
 
 // Where the ranks write the measured timeline when --timeline is not given.

@@ -49,6 +49,7 @@
 #include "core/formats.h"
 #include "executor/batch_source.h"
 #include "executor/checkpoint.h"
+#include "executor/compute_threads.h"
 #include "executor/gpu_transport.h"
 #include "executor/memory_meter.h"
 #include "executor/memory_prediction.h"
@@ -617,7 +618,6 @@ void RankRunner::sum_tied_grads() {
 }
 
 void RankRunner::execute(const Action& a, int step) {
-  const Schedule& sch = c_.schedule;
   switch (a.type) {
     case ActionType::F:
       forward(local(a.stage), a.microbatch, step);
@@ -1026,7 +1026,7 @@ int RankRunner::run() {
 
 int run_rank(const RunConfig& c, const RankIdentity& id) {
   memory_meter::install();
-  at::set_num_threads(std::max(1, c.threads));
+  set_compute_threads(c.threads);
   RankRunner r(c, id);
   return r.run();
 }

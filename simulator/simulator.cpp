@@ -101,6 +101,7 @@ class Engine {
   const StageCosts& costs_;
   const Cluster& cluster_;
   const SimOptions& opt_;
+  std::vector<std::vector<std::pair<double, double>>> times_;  // record_action_times
   int P_ = 0, S_ = 0, M_ = 0;
   bool lowered_ = false, async_ = false;
   std::vector<int> rank_of_;
@@ -272,6 +273,7 @@ bool Engine::step_rank(int r) {
       } else if (a.type == ActionType::RECV_B) {
         cell_[i].grad_posted = 1;
       }
+      if (opt_.record_action_times) times_[r][pc] = {start, start};
       ++pc;
       continue;
     }
@@ -287,6 +289,8 @@ bool Engine::step_rank(int r) {
       case ActionType::STEP: dur = opt_.step_ms; break;
       default: break;
     }
+    if (static_cast<std::size_t>(r) < opt_.action_time_scale.size() && pc < opt_.action_time_scale[r].size())
+      dur *= opt_.action_time_scale[r][pc];
     const double end = start + dur;
     clock = end;
     busy_[r] += dur;
@@ -364,6 +368,7 @@ bool Engine::step_rank(int r) {
       default: break;
     }
     if (opt_.record_timeline) tl_.events.push_back({r, Stream::compute, a, start, end, -1, 0, version});
+    if (opt_.record_action_times) times_[r][pc] = {start, end};
     ++pc;
   }
   return true;
@@ -445,6 +450,10 @@ SimulationResult Engine::run() {
     total += sch_.actions[r].size();
   }
   if (opt_.record_timeline) tl_.events.reserve(total * (lowered_ ? 1 : 2));
+  if (opt_.record_action_times) {
+    times_.assign(P_, {});
+    for (int r = 0; r < P_; ++r) times_[r].assign(sch_.actions[r].size(), {0.0, 0.0});
+  }
   for (int r = P_ - 1; r >= 0; --r) work_.push_back(r);
   while (!work_.empty()) {
     int r = work_.back();
@@ -457,6 +466,7 @@ SimulationResult Engine::run() {
   SimulationResult res;
   res.metrics.actions = total;
   finish_metrics(res);
+  res.action_times = std::move(times_);
   return res;
 }
 

@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/cluster.h"
@@ -40,6 +41,11 @@ struct SimOptions {
   double step_ms = 0;                   // optimizer step cost of one stage
   std::vector<int> rank_device;         // cluster device of each rank; empty: identity
   bool record_timeline = true;          // events and memory samples; metrics always
+  // Multiplies the duration of action k of rank r's list by
+  // action_time_scale[r][k] (empty, or a short row: 1). The shared-device
+  // model (shared_device.h) sets it; most callers leave it empty.
+  std::vector<std::vector<double>> action_time_scale;
+  bool record_action_times = false;  // fill SimulationResult::action_times
 };
 
 struct RankMetrics {
@@ -78,6 +84,9 @@ struct SimulationResult {
   // stream (compute, send, recv), each group in start order; memory samples by
   // rank in time order, one per instant at which a term changed.
   Timeline timeline;
+  // With SimOptions::record_action_times: [rank][position in its list] =
+  // (start, end) ms of that action; sends and receives are (post, post).
+  std::vector<std::vector<std::pair<double, double>>> action_times;
 };
 
 // costs.stages must cover every stage of the schedule. Throws InputError for an

@@ -50,7 +50,12 @@ TEST_CASE("--compare on a 2-rank gpipe run writes predicted vs measured") {
     CHECK(rk["measured_peak_activation_bytes"].get<std::int64_t>() > 0);
     CHECK(rk["measured_busy_ms"].get<double>() > 0);
   }
-  CHECK(j["calibration"]["compute_stretch"].get<double>() >= 1.0);
+  // The two CPU ranks share this machine: the co-run probe measured both workers.
+  CHECK(j["calibration"]["shared_device"].get<bool>());
+  CHECK(j["calibration"]["shared_capacity"].get<double>() > 0);
+  CHECK(j["calibration"]["corun_alone_per_s"].size() == 2);
+  CHECK(j["calibration"]["corun_together_per_s"].size() == 2);
+  CHECK(j["predicted_step_ms"].get<double>() >= j["dedicated_step_ms"].get<double>() * (1 - 1e-9));
   CHECK(j["calibration"]["link_bandwidth_MBps"].get<double>() > 0);
   // The measured timeline it compared against, and the report with both.
   auto t = pipekit::timeline_from_json(pipekit::read_text_file(out + ".measured-timeline.json"), "timeline");
@@ -98,4 +103,40 @@ TEST_CASE("--compare on an asynchronous pipedream stream predicts the weight sta
   // Memory follows from the action order and measured sizes alone, so it is
   // not subject to the machine's load: stage 0 keeps one stashed weight version.
   for (const auto& rk : j["per_rank"]) CHECK(std::abs(rk["peak_activation_error"].get<double>()) < 0.10);
+}
+
+TEST_CASE("--compare --capacity 1 simulates ranks that get no compute from sharing") {
+  TempDir dir;
+  const std::string prof = dir.file("tiny.json");
+  REQUIRE(run_command(pipekit_cmd("profile --model gpt-tiny --microbatch 2 --seq 16 --repeat 2 --warmup 0 --quiet --out " +
+                                  prof)).status == 0);
+  CommandResult r = run_command(pipekit_cmd(kRun + "--steps 2 --quiet --profile " + prof + " --capacity 1 --compare " +
+                                            dir.file("c.json")));
+  INFO(r.out << r.err);
+  REQUIRE(r.status == 0);
+  auto j = nlohmann::json::parse(pipekit::read_text_file(dir.file("c.json")));
+  CHECK(j["calibration"]["shared_capacity"].get<double>() == 1.0);
+  CHECK(j["calibration"]["corun_alone_per_s"].empty());  // no probe ran
+  // Sharing one rank's worth of compute, the step takes longer than with a device each.
+  CHECK(j["predicted_step_ms"].get<double>() > j["dedicated_step_ms"].get<double>());
+  CHECK(r.out.find("ranks share one CPU with capacity 1.00") != std::string::npos);
+}
+
+TEST_CASE("pipekit corun measures each worker alone and together") {
+  CommandResult r = run_command(pipekit_cmd("corun --model gpt-tiny --ranks 2 --microbatch 1 --seq 16 --window 0.3"));
+  INFO(r.out << r.err);
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("worker  layers") != std::string::npos);
+  const auto at = r.out.find("capacity: ");
+  REQUIRE(at != std::string::npos);
+  const double capacity = std::stod(r.out.substr(at + 10));
+  CHECK(capacity > 0.2);  // two workers on a 2-core machine: between one and two ranks' worth
+  CHECK(capacity < 3.0);
+  for (std::string bad : {"--model gpt-tiny --ranks 0", "--model gpt-tiny --ranks 99", "--model gpt-tiny --device tpu",
+                          "--model gpt-tiny --window 0", "--model nope"}) {
+    CommandResult b = run_command(pipekit_cmd("corun --window 0.3 " + bad));
+    INFO(bad << "\n" << b.err);
+    CHECK(b.status == 2);
+    CHECK(!b.err.empty());
+  }
 }

@@ -1,0 +1,16 @@
+// Intra-op threads of this process: LibTorch's own pool and the BLAS
+// library's. Debian's LibTorch calls the system BLAS; OpenBLAS (pthreads
+// build) keeps its own thread pool, which at::set_num_threads does not touch
+// and which starts with one thread per core. A profile measured that way ran
+// matrix products on both cores of the development machine while each
+// pipeline rank ran on one, so ranks took ~1.7x the profiled time. Every
+// place that computes (ranks, profiler, co-run workers) sets both through here.
+#pragma once
+
+namespace pipekit {
+
+// Sets LibTorch's intra-op threads and, when the process's BLAS is OpenBLAS or
+// MKL (looked up at run time), the BLAS threads to n (at least 1).
+void set_compute_threads(int n);
+
+}  // namespace pipekit

@@ -1,0 +1,207 @@
+#include "executor/corun_probe.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <torch/torch.h>
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <stdexcept>
+
+#include "executor/batch_source.h"
+#include "executor/compute_threads.h"
+#include "executor/model_layers.h"
+
+namespace pipekit {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string join(const std::vector<int>& v) {
+  std::string s;
+  for (int x : v) s += (s.empty() ? "" : ",") + std::to_string(x);
+  return s;
+}
+
+struct Worker {
+  pid_t pid = -1;
+  int to = -1, from = -1;  // its stdin, its stdout
+  std::string buffered;
+};
+
+Worker spawn(const CorunOptions& o, int index) {
+  std::vector<std::string> args = {"/proc/self/exe",
+                                   "corun",
+                                   "--child",
+                                   "--model",
+                                   o.model.name,
+                                   "--layers",
+                                   join(o.worker_layers.at(index)),
+                                   "--microbatch",
+                                   std::to_string(o.microbatch),
+                                   "--seq",
+                                   std::to_string(o.seq),
+                                   "--device",
+                                   o.device,
+                                   "--threads",
+                                   std::to_string(o.threads),
+                                   "--window",
+                                   fmt::format("{}", o.window_s),
+                                   "--seed",
+                                   std::to_string(o.seed)};
+  if (o.model.kind == ModelKind::gpt) {
+    args.insert(args.end(), {"--vocab", std::to_string(o.model.vocab)});
+  }
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const std::string th = std::to_string(o.threads);
+  int in_pipe[2], out_pipe[2];
+  if (pipe(in_pipe) != 0 || pipe(out_pipe) != 0) throw std::runtime_error("corun: cannot create pipes");
+  std::fflush(stdout);
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("corun: fork failed");
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(1);
+    dup2(in_pipe[0], 0);
+    dup2(out_pipe[1], 1);
+    close(in_pipe[1]);
+    close(out_pipe[0]);
+    setenv("OMP_NUM_THREADS", th.c_str(), 1);
+    setenv("OPENBLAS_NUM_THREADS", th.c_str(), 1);
+    setenv("MKL_NUM_THREADS", th.c_str(), 1);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(in_pipe[0]);
+  close(out_pipe[1]);
+  return Worker{pid, in_pipe[1], out_pipe[0], ""};
+}
+
+// The next line a worker prints, or an error naming it after `timeout_s`.
+std::string read_line(Worker& w, int index, double timeout_s) {
+  const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
+  for (;;) {
+    if (auto nl = w.buffered.find('\n'); nl != std::string::npos) {
+      std::string line = w.buffered.substr(0, nl);
+      w.buffered.erase(0, nl + 1);
+      return line;
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0)
+      throw std::runtime_error(fmt::format("corun: worker {} did not answer in {} s", index, timeout_s));
+    pollfd p{w.from, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(left)) <= 0) continue;
+    char buf[256];
+    const ssize_t n = read(w.from, buf, sizeof buf);
+    if (n <= 0)
+      throw std::runtime_error(fmt::format("corun: worker {} ended early (see its error above)", index));
+    w.buffered.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+void finish(std::vector<Worker>& ws, bool kill_them) {
+  for (auto& w : ws) {
+    if (w.pid <= 0) continue;
+    if (kill_them) kill(w.pid, SIGKILL);
+    int status = 0;
+    waitpid(w.pid, &status, 0);
+    close(w.to);
+    close(w.from);
+    w.pid = -1;
+  }
+}
+
+// Starts the given workers, waits until all are warm, starts them together,
+// and returns their rates.
+std::vector<double> round(const CorunOptions& o, const std::vector<int>& which) {
+  std::vector<Worker> ws;
+  try {
+    for (int i : which) ws.push_back(spawn(o, i));
+    for (std::size_t k = 0; k < ws.size(); ++k)
+      if (read_line(ws[k], which[k], o.timeout_s) != "ready")
+        throw std::runtime_error(fmt::format("corun: worker {} said something unexpected", which[k]));
+    for (auto& w : ws)
+      if (write(w.to, "go\n", 3) != 3) throw std::runtime_error("corun: cannot signal a worker");
+    std::vector<double> rates;
+    for (std::size_t k = 0; k < ws.size(); ++k) {
+      const std::string line = read_line(ws[k], which[k], o.timeout_s + o.window_s);
+      if (line.rfind("rate ", 0) != 0)
+        throw std::runtime_error(
+            fmt::format("corun: worker {} printed '{}' instead of its rate", which[k], line));
+      rates.push_back(std::stod(line.substr(5)));
+    }
+    finish(ws, false);
+    return rates;
+  } catch (...) {
+    finish(ws, true);
+    throw;
+  }
+}
+
+}  // namespace
+
+CorunResult measure_corun(const CorunOptions& o) {
+  const int k = static_cast<int>(o.worker_layers.size());
+  if (k < 1) throw std::runtime_error("corun: no workers");
+  CorunResult r;
+  for (int i = 0; i < k; ++i) r.alone_per_s.push_back(round(o, {i}).front());
+  std::vector<int> all(k);
+  for (int i = 0; i < k; ++i) all[i] = i;
+  r.together_per_s = k == 1 ? r.alone_per_s : round(o, all);
+  r.capacity = 0;
+  for (int i = 0; i < k; ++i) r.capacity += r.together_per_s[i] / std::max(1e-12, r.alone_per_s[i]);
+  return r;
+}
+
+int corun_worker(const CorunOptions& o) {
+  set_compute_threads(o.threads);
+  const bool cuda = o.device == "cuda";
+  const torch::Device dev = cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  const std::vector<int>& ids = o.worker_layers.at(0);
+  auto layers = build_layers(o.model, ids, o.seed);
+  move_layers(layers, dev);
+  // The input a rank sees: a micro-batch for the first layer, else an
+  // activation of the boundary's shape (whose gradient it computes, as B does).
+  torch::Tensor input;
+  if (ids.front() == 0) {
+    BatchSource data(o.model, "random", o.microbatch, o.seq, 1, o.seed);
+    input = input_tensor(data.get(0, 0)).to(dev);
+  } else {
+    auto shapes = layer_output_shapes(o.model, o.microbatch, o.seq, o.seed);
+    input = torch::randn(shapes.at(ids.front() - 1)).to(dev).requires_grad_(true);
+  }
+  auto iteration = [&] {
+    torch::Tensor out = forward_layers(layers, input);
+    out.to(torch::kFloat).mean().backward();
+    if (cuda) torch::cuda::synchronize();
+  };
+  for (int i = 0; i < 2; ++i) iteration();
+  std::printf("ready\n");
+  std::fflush(stdout);
+  std::string go;
+  if (!std::getline(std::cin, go)) return 1;
+  const auto t0 = Clock::now();
+  const auto end = t0 + std::chrono::duration<double>(o.window_s);
+  long n = 0;
+  while (Clock::now() < end) {
+    iteration();
+    ++n;
+  }
+  const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::printf("rate %.9g\n", n / s);
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace pipekit

@@ -1,0 +1,46 @@
+// How much compute pipeline ranks get when they share this machine's
+// processor: CPU cores whose arithmetic units are shared (two vCPUs of one
+// physical core), or one GPU that CUDA time-slices between processes.
+//
+// k worker processes (this binary, `pipekit corun --child`) each loop the
+// forward and backward of one rank's layers at the run's micro-batch shape:
+// first each alone, then all at once, each for a fixed window after a common
+// start signal. capacity = sum over workers of (rate together / rate alone):
+// k when they do not slow each other, 1 when together they get no more done
+// than one alone. The simulator's shared-device model (simulator/
+// shared_device.h) takes it as the group's capacity.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "executor/model_spec.h"
+
+namespace pipekit {
+
+struct CorunOptions {
+  ModelSpec model;
+  std::vector<std::vector<int>> worker_layers;  // per worker (rank): the layers it computes
+  int microbatch = 1;
+  int seq = 0;
+  std::string device = "cpu";
+  int threads = 1;        // intra-op threads per worker, as per rank
+  double window_s = 1.5;  // each timed window
+  std::uint64_t seed = 1234;
+  double timeout_s = 120;  // any worker not answering within this is an error
+};
+
+struct CorunResult {
+  std::vector<double> alone_per_s, together_per_s;  // iterations per second, per worker
+  double capacity = 1;
+};
+
+// Throws std::runtime_error when a worker fails or times out (it says which).
+CorunResult measure_corun(const CorunOptions& o);
+
+// The worker: builds the layers, warms up, prints "ready", waits for a line
+// on stdin, loops for window_s, prints "rate <iterations per second>".
+int corun_worker(const CorunOptions& o);
+
+}  // namespace pipekit

@@ -1,0 +1,94 @@
+// Processor sharing among ranks on one device (simulator/shared_device.h).
+#include <doctest/doctest.h>
+
+#include "core/error.h"
+#include "sim_test_support.h"
+#include "simulator/shared_device.h"
+
+using namespace pipekit;
+using pipekit::test::make_schedule;
+
+namespace {
+
+SharedSimulation shared(const Schedule& s, double f, double b, std::vector<SharedDevice> d) {
+  StageCosts c = synthetic_stage_costs(s.num_ranks, s.num_stages / s.num_ranks, f, b, -1);
+  SimOptions opt;
+  opt.record_timeline = false;
+  return simulate_shared(s, c, free_cluster(s.num_ranks), opt, d);
+}
+
+}  // namespace
+
+TEST_CASE("shared device: enough capacity changes nothing") {
+  Schedule s = lower_schedule(make_schedule("1f1b", 4, 8));
+  SharedSimulation r = shared(s, 1.0, 2.0, {{{0, 1, 2, 3}, 4.0}});
+  CHECK(r.converged);
+  CHECK(r.rounds == 1);
+  CHECK(r.result.metrics.step_time_ms == doctest::Approx((8 + 4 - 1) * 3.0));
+  CHECK(r.dedicated_step_ms == r.result.metrics.step_time_ms);
+}
+
+TEST_CASE("shared device: capacity 1 turns a pipeline into the serial sum of its work") {
+  // While anyone computes, the device does one rank's worth of work; gpipe on
+  // 2 ranks never leaves it idle, so the step is all the work there is.
+  const int m = 16;
+  Schedule s = lower_schedule(make_schedule("gpipe", 2, m));
+  SharedSimulation r = shared(s, 1.0, 2.0, {{{0, 1}, 1.0}});
+  CHECK(r.converged);
+  const double work = 2 * m * 3.0;
+  CHECK(r.dedicated_step_ms == doctest::Approx((m + 1) * 3.0));
+  CHECK(r.result.metrics.step_time_ms == doctest::Approx(work).epsilon(0.01));
+  // Busy time is what each rank saw: its work stretched by the sharing.
+  CHECK(r.result.metrics.ranks[0].busy_ms > m * 3.0 * 1.4);
+}
+
+TEST_CASE("shared device: partial capacity lands between dedicated and serial") {
+  Schedule s = lower_schedule(make_schedule("1f1b", 2, 8));
+  const double dedicated = shared(s, 1.0, 2.0, {}).result.metrics.step_time_ms;
+  const double serial = shared(s, 1.0, 2.0, {{{0, 1}, 1.0}}).result.metrics.step_time_ms;
+  const double half = shared(s, 1.0, 2.0, {{{0, 1}, 1.5}}).result.metrics.step_time_ms;
+  CHECK(dedicated < half);
+  CHECK(half < serial);
+  CHECK(serial == doctest::Approx(2 * 8 * 3.0).epsilon(0.01));
+}
+
+TEST_CASE("shared device: ranks outside a group keep their own speed") {
+  // Ranks 0 and 1 share, 2 and 3 have their own devices: 2 and 3 never slow.
+  Schedule s = lower_schedule(make_schedule("gpipe", 4, 8));
+  SharedSimulation r = shared(s, 1.0, 2.0, {{{0, 1}, 1.0}});
+  CHECK(r.converged);
+  CHECK(r.result.metrics.ranks[2].busy_ms == doctest::Approx(8 * 3.0));
+  CHECK(r.result.metrics.ranks[3].busy_ms == doctest::Approx(8 * 3.0));
+  CHECK(r.result.metrics.ranks[0].busy_ms > 8 * 3.0);
+}
+
+TEST_CASE("shared device: bad groups are InputErrors") {
+  Schedule s = lower_schedule(make_schedule("1f1b", 2, 4));
+  CHECK_THROWS_AS(shared(s, 1, 2, {{{0, 1}, 0.0}}), InputError);
+  CHECK_THROWS_AS(shared(s, 1, 2, {{{0, 2}, 1.0}}), InputError);
+  CHECK_THROWS_AS(shared(s, 1, 2, {{{0}, 1.0}, {{0, 1}, 1.0}}), InputError);
+}
+
+TEST_CASE("shared device: the fixed point is found for every schedule kind") {
+  for (const auto& kind : schedule_kinds()) {
+    for (double cap : {1.0, 1.5}) {
+      const int v = kind == "interleaved" || kind == "zbv" ? 2 : 1;
+      const int mini = kind == "pipedream" || kind == "2bw" ? 3 : 1;
+      const int m = kind == "naive" ? 1 : 8;
+      Schedule s = lower_schedule(make_schedule(kind, 2, m, v, Recompute::never, mini));
+      CAPTURE(kind);
+      CAPTURE(cap);
+      SharedSimulation r = shared(s, 1.0, 2.0, {{{0, 1}, cap}});
+      CHECK(r.converged);
+      CHECK(r.result.metrics.step_time_ms >= r.dedicated_step_ms - 1e-9);
+      // Never faster than the device can do the work (the ranks' busy time
+      // with a device each, at `cap` ranks' worth per unit of time).
+      StageCosts c = synthetic_stage_costs(2, v, 1.0, 2.0, -1);
+      SimOptions o;
+      o.record_timeline = false;
+      double work = 0;
+      for (const auto& rk : simulate(s, c, free_cluster(2), o).metrics.ranks) work += rk.busy_ms;
+      CHECK(r.result.metrics.step_time_ms >= 0.99 * work / cap);
+    }
+  }
+}
