@@ -75,6 +75,9 @@ step verify_cuda 120 "$P" run --model gpt-tiny --device cuda --schedule 1f1b --m
   --verify --tolerance 1e-4 --timeout 60
 step verify_cuda_zb 120 "$P" run --model gpt-tiny --device cuda --schedule zb-h1 --microbatches 4 --nproc 2 --steps 2 \
   --verify --tolerance 1e-4 --timeout 60 --quiet
+step verify_cuda_pipedream 120 "$P" run --model gpt-tiny --device cuda --schedule pipedream --microbatches 4 --nproc 2 \
+  --steps 3 --verify --tolerance 1e-4 --timeout 60 --quiet
+step corun_gpu 120 "$P" corun --model gpt2-small --vocab 50257 --device cuda --ranks 2 --microbatch 4 --seq 512
 R=(--model gpt2-small --vocab 50257 --device cuda --seq 512 --steps 4 --timeout 120 --optimizer adam)
 step compare_1f1b_2 150 "$P" run "${R[@]}" --schedule 1f1b --microbatches 8 --batch 32 --nproc 2 \
   --compare "$RES/compare_1f1b_2.json"
@@ -84,6 +87,8 @@ step compare_interleaved_2 150 "$P" run "${R[@]}" --schedule interleaved --virtu
   --nproc 2 --quiet --compare "$RES/compare_interleaved_2.json"
 step compare_1f1b_4 150 "$P" run "${R[@]}" --schedule 1f1b --microbatches 8 --batch 32 --nproc 4 --quiet \
   --compare "$RES/compare_1f1b_4.json"
+step compare_pipedream_2 150 "$P" run "${R[@]}" --schedule pipedream --microbatches 8 --batch 32 --nproc 2 --quiet \
+  --compare "$RES/compare_pipedream_2.json"
 step one_rank 120 "$P" run "${R[@]}" --schedule gpipe --microbatches 8 --batch 32 --stages 1 --quiet \
   --metrics "$RES/one_rank_metrics.jsonl"
 for f in "$RES"/compare_*.json; do
