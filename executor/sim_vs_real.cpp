@@ -18,6 +18,7 @@
 #include "core/error.h"
 #include "core/formats.h"
 #include "executor/corun_probe.h"
+#include "executor/gpu_transport.h"
 #include "executor/launcher.h"
 #include "executor/layer_profiler.h"
 #include "simulator/shared_device.h"
@@ -39,6 +40,24 @@ struct LinkCalibration {
 // the transport the runtime uses: one-way time of a 4-byte message is the
 // latency (median), the extra time of a 1 MiB message (fastest rounds) gives
 // the bandwidth.
+// Bytes per second of a pageable device-to-host copy followed by a
+// host-to-device copy of `bytes` (median of 20), what a host-staged message
+// costs beyond Gloo.
+double measure_host_staging(std::int64_t bytes) {
+  torch::Tensor d = torch::ones({bytes / 4}, torch::TensorOptions().device(torch::kCUDA, 0));
+  std::vector<double> t;
+  for (int i = 0; i < 23; ++i) {
+    torch::cuda::synchronize();
+    const auto t0 = Clock::now();
+    torch::Tensor h = d.to(torch::kCPU);
+    torch::Tensor back = h.to(d.device());
+    torch::cuda::synchronize();
+    if (i >= 3) t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+  std::sort(t.begin(), t.end());
+  return static_cast<double>(bytes) / t[t.size() / 2];
+}
+
 LinkCalibration measure_gloo_link() {
   const int port = free_local_port();
   const std::int64_t large = 1 << 20;
@@ -265,6 +284,18 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
   }
   // 4. Links.
   LinkCalibration link = measure_gloo_link();
+  // CUDA ranks that share a GPU send through host memory: a device-to-host
+  // copy before the Gloo send and a host-to-device copy after the receive,
+  // both on the ranks' own threads. Their time joins the link's.
+  double staging_bytes_per_s = 0;
+  const bool staged = c.device == "cuda" && ranks > 1 &&
+                      (!PIPEKIT_TORCH_NCCL || static_cast<int>(torch::cuda::device_count()) < ranks);
+  if (staged) {
+    std::int64_t largest = 1 << 20;
+    for (int s = 0; s + 1 < sch.num_stages; ++s) largest = std::max(largest, base.stages[s].output_bytes);
+    staging_bytes_per_s = measure_host_staging(largest);
+    link.bandwidth_bytes_per_s = 1.0 / (1.0 / link.bandwidth_bytes_per_s + 1.0 / staging_bytes_per_s);
+  }
   Cluster cluster = flat_cluster(ranks, link.bandwidth_bytes_per_s, link.latency_s);
   // 5. Simulate. The ranks of this run share this machine's processor (its
   // cores, or one GPU when there are fewer GPUs than ranks): measure how much
@@ -421,6 +452,7 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
   cal["profiler_wall_over_cpu"] = wall_over_cpu;
   cal["link_latency_us"] = link.latency_s * 1e6;
   cal["link_bandwidth_MBps"] = link.bandwidth_bytes_per_s / 1e6;
+  cal["host_staging_MBps"] = staging_bytes_per_s / 1e6;  // 0: not staged
   cal["optimizer_step_ms"] = step.ms;
   cal["profile"] = o.profile_path.empty() ? "measured now" : o.profile_path;
   cal["profile_forward_ms"] = totals(prof).forward_ms;
