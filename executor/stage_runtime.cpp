@@ -565,15 +565,18 @@ void RankRunner::async_step(LocalStage& s) {
   }
   s.opt->step();
   ++s.updates;
-  std::vector<torch::Tensor> w;
-  for (auto& m : s.master) w.push_back(m.detach().clone());
-  s.versions[s.updates] = std::move(w);
-  // Keep the versions micro-batches in flight use and the oldest any later F may pick.
+  // Keep the versions micro-batches in flight use and the oldest any later F
+  // may pick; drop the others before cloning the new one, so the stash never
+  // holds a copy more than it keeps.
   const int future = c_.schedule.kind == "2bw" ? std::max(s.forwards / c_.minibatch_mbs - 1, 0) : s.updates;
   std::set<int> used;
   for (auto& [mb, v] : s.mb_version) used.insert(v);
   for (auto it = s.versions.begin(); it != s.versions.end();)
     it = it->first < future && !used.count(it->first) ? s.versions.erase(it) : std::next(it);
+  std::vector<torch::Tensor> w;
+  for (auto& m : s.master) w.push_back(m.detach().clone());
+  s.versions[s.updates] = std::move(w);
+  if (s.updates < future && !used.count(s.updates)) s.versions.erase(s.updates);
   s.max_versions = std::max(s.max_versions, s.versions.size());
 }
 
