@@ -58,6 +58,25 @@ double measure_host_staging(std::int64_t bytes) {
   return static_cast<double>(bytes) / t[t.size() / 2];
 }
 
+// Bytes per second of copying `bytes` of weights on `device` (median of 7):
+// what weight stashing pays to load another version into the layers.
+double measure_copy_bandwidth(std::int64_t bytes, const std::string& device) {
+  const auto opts =
+      torch::TensorOptions().device(device == "cuda" ? torch::Device(torch::kCUDA, 0) : torch::kCPU);
+  const std::int64_t n = std::max<std::int64_t>(1 << 18, std::min<std::int64_t>(bytes, 256LL << 20) / 4);
+  torch::Tensor src = torch::ones({n}, opts), dst = torch::empty({n}, opts);
+  std::vector<double> t;
+  for (int i = 0; i < 9; ++i) {
+    if (device == "cuda") torch::cuda::synchronize();
+    const auto t0 = Clock::now();
+    dst.copy_(src);
+    if (device == "cuda") torch::cuda::synchronize();
+    if (i >= 2) t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+  std::sort(t.begin(), t.end());
+  return static_cast<double>(n * 4) / t[t.size() / 2];
+}
+
 LinkCalibration measure_gloo_link() {
   const int port = free_local_port();
   const std::int64_t large = 1 << 20;
@@ -310,6 +329,15 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
   optimizer_from_string(c.optimizer, opt);
   so.optimizer = opt;
   so.step_ms = step.ms;
+  // Weight stashing copies a stage's weights whenever consecutive actions use
+  // different versions.
+  // Each asynchronous STEP also moves the gradients to the master weights,
+  // zeroes them and clones the new version: three passes over the weights.
+  if (c.async) {
+    so.weight_copy_bytes_per_s = measure_copy_bandwidth(base.stages[largest].param_bytes, c.device);
+    so.step_ms +=
+        3.0 * static_cast<double>(base.stages[largest].param_bytes) / so.weight_copy_bytes_per_s * 1e3;
+  }
   const bool shared =
       ranks > 1 && (c.device == "cpu" || static_cast<int>(torch::cuda::device_count()) < ranks);
   CorunResult corun;
@@ -374,7 +402,7 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
     ++delays;
   }
   const double seen_latency_s = delays ? std::max(link.latency_s, delay_sum / delays / 1e3) : link.latency_s;
-  so.step_ms = step.ms * seen_stretch;
+  so.step_ms *= seen_stretch;
   const double calibrated_ms = simulate(sch, stretched(base, seen_stretch),
                                         flat_cluster(ranks, link.bandwidth_bytes_per_s, seen_latency_s), so)
                                    .metrics.step_time_ms;
@@ -452,7 +480,8 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
   cal["profiler_wall_over_cpu"] = wall_over_cpu;
   cal["link_latency_us"] = link.latency_s * 1e6;
   cal["link_bandwidth_MBps"] = link.bandwidth_bytes_per_s / 1e6;
-  cal["host_staging_MBps"] = staging_bytes_per_s / 1e6;  // 0: not staged
+  cal["host_staging_MBps"] = staging_bytes_per_s / 1e6;        // 0: not staged
+  cal["weight_copy_MBps"] = so.weight_copy_bytes_per_s / 1e6;  // 0: not an asynchronous schedule
   cal["optimizer_step_ms"] = step.ms;
   cal["profile"] = o.profile_path.empty() ? "measured now" : o.profile_path;
   cal["profile_forward_ms"] = totals(prof).forward_ms;

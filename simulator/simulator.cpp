@@ -1,7 +1,7 @@
 #include "simulator/simulator.h"
 
-#include <algorithm>
 #include <fmt/format.h>
+#include <algorithm>
 
 #include "core/error.h"
 
@@ -20,7 +20,9 @@ struct Delta {
   std::int64_t amount() const { return code >> 1; }
   Term term() const { return static_cast<Term>(code & 1); }
 };
-Delta delta(double t, std::int64_t amount, Term term) { return {t, amount * 2 + static_cast<int>(term)}; }
+Delta delta(double t, std::int64_t amount, Term term) {
+  return {t, amount * 2 + static_cast<int>(term)};
+}
 
 // A transfer holds `bytes` of buffer on both ends from start to end.
 struct Transfer {
@@ -49,9 +51,12 @@ struct DeltaCursor {
     }
   }
   void advance() {
-    if (d) ++d;
-    else if (at_end) ++x, at_end = false;
-    else at_end = true;
+    if (d)
+      ++d;
+    else if (at_end)
+      ++x, at_end = false;
+    else
+      at_end = true;
     load();
   }
 };
@@ -65,9 +70,13 @@ struct Link {
   std::vector<Transfer> transfers;  // with a duration; disjoint, in time order
 };
 
-bool before(const Delta& x, const Delta& y) { return x.t < y.t || (x.t == y.t && x.code < 0 && y.code >= 0); }
+bool before(const Delta& x, const Delta& y) {
+  return x.t < y.t || (x.t == y.t && x.code < 0 && y.code >= 0);
+}
 
-bool is_async(const std::string& kind) { return kind == "pipedream" || kind == "2bw"; }
+bool is_async(const std::string& kind) {
+  return kind == "pipedream" || kind == "2bw";
+}
 
 class Engine {
  public:
@@ -80,7 +89,7 @@ class Engine {
   int idx(int s, int mb) const { return s * M_ + mb; }
   int device(int r) const { return opt_.rank_device.empty() ? r : opt_.rank_device[r]; }
   void check_shape();
-  bool step_rank(int r);  // runs rank r until it blocks or ends; false when blocked
+  bool step_rank(int r);                            // runs rank r until it blocks or ends; false when blocked
   double ready_time(int r, const Action& a) const;  // kUnknown when blocked
   std::string wait_reason(int r, const Action& a) const;
   double transfer(int from, int to, std::int64_t bytes, double ready, const Action& send, const Action& recv);
@@ -102,6 +111,7 @@ class Engine {
   const Cluster& cluster_;
   const SimOptions& opt_;
   std::vector<std::vector<std::pair<double, double>>> times_;  // record_action_times
+  std::vector<int> loaded_;  // async: the weight version each stage last computed with
   int P_ = 0, S_ = 0, M_ = 0;
   bool lowered_ = false, async_ = false;
   std::vector<int> rank_of_;
@@ -136,7 +146,8 @@ void Engine::check_shape() {
   for (int r = 0; r < P_; ++r)
     for (const Action& a : sch_.actions[r]) {
       if (a.stage < 0)
-        throw InputError("schedule", fmt::format("rank {}", r), fmt::format("{} has a negative stage", to_string(a)));
+        throw InputError("schedule", fmt::format("rank {}", r),
+                         fmt::format("{} has a negative stage", to_string(a)));
       max_stage = std::max(max_stage, a.stage);
       max_mb = std::max(max_mb, a.microbatch);
       lowered_ = lowered_ || is_comm(a.type);
@@ -144,8 +155,9 @@ void Engine::check_shape() {
   S_ = std::max(max_stage + 1, sch_.num_stages);
   M_ = std::max(max_mb + 1, 1);
   if (static_cast<long long>(S_) * M_ > (1LL << 28))
-    throw InputError("schedule", "",
-                     fmt::format("{} stages x {} micro-batches is too large to simulate (limit 2^28 pairs)", S_, M_));
+    throw InputError(
+        "schedule", "",
+        fmt::format("{} stages x {} micro-batches is too large to simulate (limit 2^28 pairs)", S_, M_));
   if (static_cast<int>(costs_.stages.size()) < S_)
     throw InputError("schedule", "",
                      fmt::format("the schedule has {} stages but costs were given for {}; give one cost per "
@@ -162,14 +174,16 @@ void Engine::check_shape() {
       int& owner = rank_of_[a.stage];
       if (owner == -1) owner = r;
       if (owner != r)
-        throw InputError("schedule", where(),
-                         fmt::format("{} runs on rank {} but stage {} already has actions on rank {}; a stage "
-                                     "lives on one rank",
-                                     to_string(a), r, a.stage, owner));
+        throw InputError(
+            "schedule", where(),
+            fmt::format("{} runs on rank {} but stage {} already has actions on rank {}; a stage "
+                        "lives on one rank",
+                        to_string(a), r, a.stage, owner));
       if (!is_step_level(a.type) && a.microbatch < 0)
         throw InputError("schedule", where(), fmt::format("{} needs a micro-batch index >= 0", to_string(a)));
       if ((a.type == ActionType::SEND_F || a.type == ActionType::RECV_B) && a.stage == S_ - 1)
-        throw InputError("schedule", where(), fmt::format("{}: the last stage has no next stage", to_string(a)));
+        throw InputError("schedule", where(),
+                         fmt::format("{}: the last stage has no next stage", to_string(a)));
       if ((a.type == ActionType::SEND_B || a.type == ActionType::RECV_F) && a.stage == 0)
         throw InputError("schedule", where(), fmt::format("{}: stage 0 has no previous stage", to_string(a)));
       if (a.type == ActionType::W) has_w_[a.stage] = 1;
@@ -185,7 +199,8 @@ void Engine::check_shape() {
     }
 }
 
-double Engine::transfer(int from, int to, std::int64_t bytes, double ready, const Action& send, const Action& recv) {
+double Engine::transfer(int from, int to, std::int64_t bytes, double ready, const Action& send,
+                        const Action& recv) {
   Link* link = nullptr;
   for (Link& l : links_[from])
     if (l.peer == to) link = &l;
@@ -225,11 +240,16 @@ double Engine::ready_time(int r, const Action& a) const {
       if (lowered_ && rank_of_[s + 1] != r && !cell_[i].grad_posted) return kUnknown;
       return cell_[i].grad_at < 0 ? kUnknown : std::max(cell_[i].grad_at, cell_[i].f_done);
     }
-    case ActionType::W: return cell_[idx(s, mb)].bi_done;
-    case ActionType::R: return cell_[idx(s, mb)].f_done;
-    case ActionType::SEND_F: return cell_[idx(s, mb)].f_done;
-    case ActionType::SEND_B: return cell_[idx(s, mb)].bi_done;
-    default: return 0;  // RECV posts, STEP and REDUCE_GRAD follow list order only
+    case ActionType::W:
+      return cell_[idx(s, mb)].bi_done;
+    case ActionType::R:
+      return cell_[idx(s, mb)].f_done;
+    case ActionType::SEND_F:
+      return cell_[idx(s, mb)].f_done;
+    case ActionType::SEND_B:
+      return cell_[idx(s, mb)].bi_done;
+    default:
+      return 0;  // RECV posts, STEP and REDUCE_GRAD follow list order only
   }
 }
 
@@ -254,7 +274,8 @@ bool Engine::step_rank(int r) {
         int to = rank_of_[s + 1];
         if (to != r) {
           if (cell_[idx(s + 1, mb)].act_at >= 0)
-            throw InputError("schedule", fmt::format("rank {}", r), fmt::format("{} appears twice", to_string(a)));
+            throw InputError("schedule", fmt::format("rank {}", r),
+                             fmt::format("{} appears twice", to_string(a)));
           cell_[idx(s + 1, mb)].act_at =
               transfer(r, to, c.output_bytes, start, a, Action{s + 1, ActionType::RECV_F, mb});
           wake(s + 1);
@@ -263,9 +284,10 @@ bool Engine::step_rank(int r) {
         int to = rank_of_[s - 1];
         if (to != r) {
           if (cell_[idx(s - 1, mb)].grad_at >= 0)
-            throw InputError("schedule", fmt::format("rank {}", r), fmt::format("{} appears twice", to_string(a)));
+            throw InputError("schedule", fmt::format("rank {}", r),
+                             fmt::format("{} appears twice", to_string(a)));
           cell_[idx(s - 1, mb)].grad_at = transfer(r, to, costs_.stages[s - 1].output_bytes, start, a,
-                                              Action{s - 1, ActionType::RECV_B, mb});
+                                                   Action{s - 1, ActionType::RECV_B, mb});
           wake(s - 1);
         }
       } else if (a.type == ActionType::RECV_F) {
@@ -280,14 +302,36 @@ bool Engine::step_rank(int r) {
     double dur = 0;
     int version = -1;
     switch (a.type) {
-      case ActionType::F: dur = c.forward_ms; break;
-      case ActionType::B: dur = c.backward_ms; break;
-      case ActionType::I: dur = c.input_grad_ms; break;
-      case ActionType::W: dur = c.weight_grad_ms; break;
-      case ActionType::R: dur = c.recompute_ms; break;
-      case ActionType::REDUCE_GRAD: dur = c.allreduce_ms; break;
-      case ActionType::STEP: dur = opt_.step_ms; break;
-      default: break;
+      case ActionType::F:
+        dur = c.forward_ms;
+        break;
+      case ActionType::B:
+        dur = c.backward_ms;
+        break;
+      case ActionType::I:
+        dur = c.input_grad_ms;
+        break;
+      case ActionType::W:
+        dur = c.weight_grad_ms;
+        break;
+      case ActionType::R:
+        dur = c.recompute_ms;
+        break;
+      case ActionType::REDUCE_GRAD:
+        dur = c.allreduce_ms;
+        break;
+      case ActionType::STEP:
+        dur = opt_.step_ms;
+        break;
+      default:
+        break;
+    }
+    if (async_ && opt_.weight_copy_bytes_per_s > 0 && is_compute(a.type)) {
+      const int v = a.type == ActionType::F ? steps_done_[s] : cell_[idx(s, mb)].version;
+      if (v >= 0 && v != loaded_[s]) {
+        dur += static_cast<double>(c.param_bytes) / opt_.weight_copy_bytes_per_s * 1e3;
+        loaded_[s] = v;
+      }
     }
     if (static_cast<std::size_t>(r) < opt_.action_time_scale.size() && pc < opt_.action_time_scale[r].size())
       dur *= opt_.action_time_scale[r][pc];
@@ -302,11 +346,13 @@ bool Engine::step_rank(int r) {
       mem(r, end, Term::buffers, -c.workspace_bytes);
     }
     auto duplicate = [&] {
-      throw InputError("schedule", fmt::format("rank {}", r), fmt::format("{} appears more than once", to_string(a)));
+      throw InputError("schedule", fmt::format("rank {}", r),
+                       fmt::format("{} appears more than once", to_string(a)));
     };
     // Frees what the forward of (s, mb) kept, at the end of its last backward.
     auto release = [&] {
-      mem(r, end, Term::activations, -(stashed_activation_bytes(c, has_r_[s]) + (has_r_[s] ? c.saved_bytes : 0)));
+      mem(r, end, Term::activations,
+          -(stashed_activation_bytes(c, has_r_[s]) + (has_r_[s] ? c.saved_bytes : 0)));
       --inflight_[r];
       if (end > mb_done_[mb]) mb_done_[mb] = end;
     };
@@ -324,8 +370,9 @@ bool Engine::step_rank(int r) {
           if (to == r) {
             cell_[idx(s + 1, mb)].act_at = end;
           } else if (!lowered_) {
-            cell_[idx(s + 1, mb)].act_at = transfer(r, to, c.output_bytes, end, Action{s, ActionType::SEND_F, mb},
-                                               Action{s + 1, ActionType::RECV_F, mb});
+            cell_[idx(s + 1, mb)].act_at =
+                transfer(r, to, c.output_bytes, end, Action{s, ActionType::SEND_F, mb},
+                         Action{s + 1, ActionType::RECV_F, mb});
             wake(s + 1);
           }
         }
@@ -364,8 +411,11 @@ bool Engine::step_rank(int r) {
         mem(r, start, Term::activations, c.saved_bytes);
         break;
       }
-      case ActionType::STEP: ++steps_done_[s]; break;
-      default: break;
+      case ActionType::STEP:
+        ++steps_done_[s];
+        break;
+      default:
+        break;
     }
     if (opt_.record_timeline) tl_.events.push_back({r, Stream::compute, a, start, end, -1, 0, version});
     if (opt_.record_action_times) times_[r][pc] = {start, end};
@@ -376,22 +426,26 @@ bool Engine::step_rank(int r) {
 
 std::string Engine::wait_reason(int r, const Action& a) const {
   const int s = a.stage, mb = a.microbatch;
-  auto ran = [&](ActionType t, int st) { return fmt::format("{} (rank {})", to_string(Action{st, t, mb}), rank_of_[st]); };
+  auto ran = [&](ActionType t, int st) {
+    return fmt::format("{} (rank {})", to_string(Action{st, t, mb}), rank_of_[st]);
+  };
   switch (a.type) {
     case ActionType::F: {
       const int i = idx(s, mb);
       if (lowered_ && rank_of_[s - 1] != r && !cell_[i].act_posted)
         return fmt::format("its receive {} has not been posted on this rank (missing, or later in its list)",
                            to_string(Action{s, ActionType::RECV_F, mb}));
-      if (cell_[idx(s - 1, mb)].f_done < 0) return "the activation from " + ran(ActionType::F, s - 1) + ", which has not run";
+      if (cell_[idx(s - 1, mb)].f_done < 0)
+        return "the activation from " + ran(ActionType::F, s - 1) + ", which has not run";
       return "the activation sent by " + ran(ActionType::SEND_F, s - 1) + ", which has not run";
     }
     case ActionType::B:
     case ActionType::I: {
       const int i = idx(s, mb);
       if (cell_[i].f_done < 0)
-        return fmt::format("its forward {} on this rank, which has not run (it must come earlier in the list)",
-                           to_string(Action{s, ActionType::F, mb}));
+        return fmt::format(
+            "its forward {} on this rank, which has not run (it must come earlier in the list)",
+            to_string(Action{s, ActionType::F, mb}));
       if (lowered_ && rank_of_[s + 1] != r && !cell_[i].grad_posted)
         return fmt::format("its receive {} has not been posted on this rank (missing, or later in its list)",
                            to_string(Action{s, ActionType::RECV_B, mb}));
@@ -407,7 +461,8 @@ std::string Engine::wait_reason(int r, const Action& a) const {
     case ActionType::R:
     case ActionType::SEND_F:
       return fmt::format("{} on this rank, which has not run", to_string(Action{s, ActionType::F, mb}));
-    default: return "nothing (internal error)";
+    default:
+      return "nothing (internal error)";
   }
 }
 
@@ -433,6 +488,7 @@ SimulationResult Engine::run() {
   const std::size_t n = static_cast<std::size_t>(S_) * M_;
   cell_.assign(n, Cell{});
   steps_done_.assign(S_, 0);
+  loaded_.assign(S_, 0);
   mb_done_.assign(M_, kUnknown);
   pc_.assign(P_, 0);
   clock_.assign(P_, 0);
@@ -545,7 +601,8 @@ void Engine::finish_metrics(SimulationResult& res) {
     auto pick = [&]() -> DeltaCursor* {
       DeltaCursor* best = nullptr;
       for (auto& c : ss)
-        if (c.valid && (!best || c.t < best->t || (c.t == best->t && c.code < 0 && best->code >= 0))) best = &c;
+        if (c.valid && (!best || c.t < best->t || (c.t == best->t && c.code < 0 && best->code >= 0)))
+          best = &c;
       return best;
     };
     RankMetrics& rm = m.ranks[r];
@@ -573,9 +630,10 @@ void Engine::finish_metrics(SimulationResult& res) {
                                                     {pk.optimizer, "optimizer"},
                                                     {pk.activations, "activations"},
                                                     {pk.buffers, "buffers"}};
-    rm.peak_term = pk.total() == 0 ? "none" : std::max_element(std::begin(terms), std::end(terms), [](auto& a, auto& b) {
-                     return a.first < b.first;
-                   })->second;
+    rm.peak_term =
+        pk.total() == 0 ? "none" : std::max_element(std::begin(terms), std::end(terms), [](auto& a, auto& b) {
+                                     return a.first < b.first;
+                                   })->second;
     m.peak_memory_bytes = std::max(m.peak_memory_bytes, rm.peak_memory_bytes);
   }
   m.fits_memory = m.device_memory_bytes <= 0 || m.peak_memory_bytes <= m.device_memory_bytes;
@@ -594,7 +652,9 @@ void Engine::finish_metrics(SimulationResult& res) {
     // Group by (rank, stream) with a counting sort; each group is already in
     // start order but for transfers on different links, which a sort fixes.
     const std::size_t groups = static_cast<std::size_t>(P_) * 3;
-    auto key = [](const TimelineEvent& e) { return static_cast<std::size_t>(e.rank) * 3 + static_cast<int>(e.stream); };
+    auto key = [](const TimelineEvent& e) {
+      return static_cast<std::size_t>(e.rank) * 3 + static_cast<int>(e.stream);
+    };
     std::vector<std::size_t> first(groups + 1, 0);
     for (const auto& e : t.events) ++first[key(e) + 1];
     for (std::size_t g = 0; g < groups; ++g) first[g + 1] += first[g];
@@ -603,7 +663,8 @@ void Engine::finish_metrics(SimulationResult& res) {
     for (auto& e : t.events) sorted[fill[key(e)]++] = e;
     auto by_start = [](const TimelineEvent& a, const TimelineEvent& b) { return a.start_ms < b.start_ms; };
     for (std::size_t g = 0; g < groups; ++g) {
-      auto b = sorted.begin() + static_cast<long>(first[g]), e = sorted.begin() + static_cast<long>(first[g + 1]);
+      auto b = sorted.begin() + static_cast<long>(first[g]),
+           e = sorted.begin() + static_cast<long>(first[g + 1]);
       if (!std::is_sorted(b, e, by_start)) std::stable_sort(b, e, by_start);
     }
     t.events = std::move(sorted);
@@ -615,7 +676,9 @@ void Engine::finish_metrics(SimulationResult& res) {
 
 }  // namespace
 
-Cluster free_cluster(int ranks) { return flat_cluster(std::max(1, ranks), 0, 0, 0); }
+Cluster free_cluster(int ranks) {
+  return flat_cluster(std::max(1, ranks), 0, 0, 0);
+}
 
 SimulationResult simulate(const Schedule& schedule, const StageCosts& costs, const Cluster& cluster,
                           const SimOptions& options) {

@@ -36,16 +36,20 @@ namespace pipekit {
 
 struct SimOptions {
   Optimizer optimizer = Optimizer::adam;
-  int microbatch_size = 1;              // samples per micro-batch (throughput)
-  int microbatches_per_minibatch = 0;   // async schedules; 0: total / STEPs of stage 0
-  double step_ms = 0;                   // optimizer step cost of one stage
-  std::vector<int> rank_device;         // cluster device of each rank; empty: identity
-  bool record_timeline = true;          // events and memory samples; metrics always
+  int microbatch_size = 1;             // samples per micro-batch (throughput)
+  int microbatches_per_minibatch = 0;  // async schedules; 0: total / STEPs of stage 0
+  double step_ms = 0;                  // optimizer step cost of one stage
+  std::vector<int> rank_device;        // cluster device of each rank; empty: identity
+  bool record_timeline = true;         // events and memory samples; metrics always
   // Multiplies the duration of action k of rank r's list by
   // action_time_scale[r][k] (empty, or a short row: 1). The shared-device
   // model (shared_device.h) sets it; most callers leave it empty.
   std::vector<std::vector<double>> action_time_scale;
   bool record_action_times = false;  // fill SimulationResult::action_times
+  // Asynchronous schedules: an F/B/I/W/R whose weight version differs from the
+  // one its stage last computed with first copies the stage's parameters
+  // (param_bytes) at this rate, as the executor's weight stashing does. 0: free.
+  double weight_copy_bytes_per_s = 0;
 };
 
 struct RankMetrics {
@@ -54,8 +58,8 @@ struct RankMetrics {
   double bubble_fraction = 0;  // idle / step_time
   double span_ms = 0;          // first compute start to last compute end
   std::int64_t peak_memory_bytes = 0;
-  MemorySample peak_memory;       // terms at the peak
-  std::string peak_term;          // largest term at the peak
+  MemorySample peak_memory;            // terms at the peak
+  std::string peak_term;               // largest term at the peak
   int peak_inflight_microbatches = 0;  // forwards whose last backward has not finished
 };
 
@@ -69,10 +73,10 @@ struct SimMetrics {
   bool asynchronous = false;
   int minibatches = 1;
   int microbatches_per_minibatch = 0;
-  double throughput_samples_per_s = 0;  // minibatch samples / time_per_minibatch
-  double bubble_fraction = 0;           // sum idle / (ranks * step_time)
-  std::int64_t peak_memory_bytes = 0;   // max over ranks
-  std::int64_t device_memory_bytes = 0; // limit from the cluster, 0 = none
+  double throughput_samples_per_s = 0;   // minibatch samples / time_per_minibatch
+  double bubble_fraction = 0;            // sum idle / (ranks * step_time)
+  std::int64_t peak_memory_bytes = 0;    // max over ranks
+  std::int64_t device_memory_bytes = 0;  // limit from the cluster, 0 = none
   bool fits_memory = true;
   std::size_t actions = 0;
   std::vector<RankMetrics> ranks;

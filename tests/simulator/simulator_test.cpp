@@ -86,7 +86,8 @@ TEST_CASE("pipedream and 2bw: steady-state time per minibatch is the slowest sta
     // Backwards use the weights of their forward: versions recorded on compute events.
     bool versions = false;
     for (const auto& e : r.timeline.events)
-      if (e.stream == Stream::compute && e.action.type == ActionType::B && e.weight_version > 0) versions = true;
+      if (e.stream == Stream::compute && e.action.type == ActionType::B && e.weight_version > 0)
+        versions = true;
     CHECK(versions);
   }
 }
@@ -94,7 +95,7 @@ TEST_CASE("pipedream and 2bw: steady-state time per minibatch is the slowest sta
 TEST_CASE("transfers: a 2-stage naive pipeline pays latency + bytes/bandwidth each way") {
   Schedule s = make_schedule("naive", 2, 1);
   StageCosts c = synthetic_stage_costs(2, 1, 3.0, 5.0, -1, 4'000'000);
-  const double bw = 1e9, lat = 0.0005;  // 1 GB/s, 0.5 ms
+  const double bw = 1e9, lat = 0.0005;            // 1 GB/s, 0.5 ms
   const double t_ms = (lat + 4e6 / bw) * 1000.0;  // 4.5 ms
   for (bool lower : {false, true}) {
     SimulationResult r = simulate(lower ? lower_schedule(s) : s, c, flat_cluster(2, bw, lat));
@@ -120,7 +121,8 @@ TEST_CASE("transfers overlap compute; one link direction carries one transfer at
   SimulationResult r = simulate(s, c, flat_cluster(2, 1e9, 0));
   std::vector<double> f_starts;
   for (const auto& e : r.timeline.events)
-    if (e.rank == 1 && e.stream == Stream::compute && e.action.type == ActionType::F) f_starts.push_back(e.start_ms);
+    if (e.rank == 1 && e.stream == Stream::compute && e.action.type == ActionType::F)
+      f_starts.push_back(e.start_ms);
   REQUIRE(f_starts.size() == 3);
   CHECK(f_starts[0] == doctest::Approx(5.0));
   CHECK(f_starts[1] == doctest::Approx(9.0));
@@ -228,9 +230,9 @@ TEST_CASE("every generated schedule runs; lowered and unlowered agree, with tran
     std::string kind;
     int m, v;
   };
-  for (const Case& c : {Case{"naive", 1, 1}, Case{"gpipe", 8, 1}, Case{"1f1b", 8, 1}, Case{"interleaved", 8, 2},
-                        Case{"pipedream", 4, 1}, Case{"2bw", 4, 1}, Case{"zb-h1", 8, 1}, Case{"zb-h2", 8, 1},
-                        Case{"zbv", 8, 2}}) {
+  for (const Case& c : {Case{"naive", 1, 1}, Case{"gpipe", 8, 1}, Case{"1f1b", 8, 1},
+                        Case{"interleaved", 8, 2}, Case{"pipedream", 4, 1}, Case{"2bw", 4, 1},
+                        Case{"zb-h1", 8, 1}, Case{"zb-h2", 8, 1}, Case{"zbv", 8, 2}}) {
     CAPTURE(c.kind);
     Schedule s = make_schedule(c.kind, 4, c.m, c.v, Recompute::never, 4);
     StageCosts costs = synthetic_stage_costs(4, c.v, 1.0, 2.0, 1.0, 300'000, 1'000'000, 0);
@@ -249,4 +251,37 @@ TEST_CASE("every generated schedule runs; lowered and unlowered agree, with tran
     SimulationResult free = simulate(s, costs, free_cluster(4));
     CHECK(a.metrics.step_time_ms > free.metrics.step_time_ms);
   }
+}
+
+TEST_CASE("pipedream: switching weight versions costs a parameter copy where versions differ") {
+  Schedule s = make_schedule("pipedream", 2, 4, 1, Recompute::never, 4);
+  StageCosts c = synthetic_stage_costs(2, 1, 1.0, 2.0, -1);
+  for (auto& st : c.stages) st.param_bytes = 1000000;  // 1 ms at 1 GB/s
+  SimOptions free_copy;
+  SimOptions paid = free_copy;
+  paid.weight_copy_bytes_per_s = 1e9;
+  const auto a = simulate(s, c, free_cluster(2), free_copy);
+  const auto b = simulate(s, c, free_cluster(2), paid);
+  // Each rank pays one copy per change of version between consecutive
+  // compute actions of its stage (versions as the free run recorded them).
+  for (int r = 0; r < 2; ++r) {
+    int switches = 0, loaded = 0;
+    for (const auto& e : a.timeline.events)
+      if (e.rank == r && e.stream == Stream::compute && is_compute(e.action.type) && e.weight_version >= 0) {
+        if (e.weight_version != loaded) ++switches;
+        loaded = e.weight_version;
+      }
+    CAPTURE(r);
+    CHECK(switches > 0);
+    CHECK(b.metrics.ranks[r].busy_ms == doctest::Approx(a.metrics.ranks[r].busy_ms + switches * 1.0));
+  }
+  // Stage 0 keeps two versions in flight and alternates between them (F on
+  // the newest, B on its forward's), so it switches more than the last stage.
+  CHECK(b.metrics.ranks[0].busy_ms - a.metrics.ranks[0].busy_ms >
+        b.metrics.ranks[1].busy_ms - a.metrics.ranks[1].busy_ms);
+  CHECK(b.metrics.step_time_ms > a.metrics.step_time_ms);
+  // Flush schedules never switch versions.
+  Schedule f = make_schedule("1f1b", 2, 4);
+  CHECK(simulate(f, c, free_cluster(2), paid).metrics.step_time_ms ==
+        simulate(f, c, free_cluster(2), free_copy).metrics.step_time_ms);
 }
