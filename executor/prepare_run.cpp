@@ -1,7 +1,10 @@
 // prepare_run(): everything about a job that can be wrong is found here, in the
 // launching process, before any rank starts (InputError -> exit 2).
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <filesystem>
+#include <sstream>
 
 #include "core/error.h"
 #include "core/formats.h"
@@ -119,15 +122,14 @@ void prepare_run(RunConfig& c) {
 
   if (!c.plan_path.empty()) {
     validate(plan, c.plan_path, layers);
-    for (std::size_t i = 0; i < plan.stages.size(); ++i)
-      if (plan.stages[i].replicas != 1)
-        throw InputError(
-            c.plan_path, "$.stages[" + std::to_string(i) + "].replicas",
-            "the executor replicates stages only uniformly: drop the per-stage replicas and pass "
-            "--replicas R (every stage R times)");
     ScheduleSpec spec = plan.schedule;
     if (is_async(spec.kind)) spec.minibatches = c.steps;
-    c.schedule = lower_schedule(generate_schedule(spec, plan.num_ranks()));
+    // Replicated stages: the pipeline has one rank per stage, each with its
+    // replicas; otherwise the plan's ranks are the pipeline's.
+    const bool plan_replicated = std::any_of(plan.stages.begin(), plan.stages.end(),
+                                             [](const PlanStage& st) { return st.replicas > 1; });
+    const int pipeline_ranks = plan_replicated ? static_cast<int>(plan.stages.size()) : plan.num_ranks();
+    c.schedule = lower_schedule(generate_schedule(spec, pipeline_ranks));
     if (c.schedule.num_stages != static_cast<int>(plan.stages.size()))
       throw InputError(c.plan_path, "$.stages",
                        "the plan has " + std::to_string(plan.stages.size()) + " stages but its schedule (" +
@@ -136,7 +138,7 @@ void prepare_run(RunConfig& c) {
                            std::to_string(c.schedule.num_stages));
     c.stage_layers.clear();
     for (std::size_t i = 0; i < plan.stages.size(); ++i) {
-      if (plan.stages[i].ranks[0] != c.schedule.stage_to_rank[i])
+      if (!plan_replicated && plan.stages[i].ranks[0] != c.schedule.stage_to_rank[i])
         throw InputError(c.plan_path, "$.stages[" + std::to_string(i) + "].ranks",
                          "stage " + std::to_string(i) + " is placed on rank " +
                              std::to_string(plan.stages[i].ranks[0]) + " but the " + plan.schedule.kind +
@@ -198,16 +200,59 @@ void prepare_run(RunConfig& c) {
   BatchSource probe(c.model, c.data, c.batch, c.seq, m, c.seed);  // reads and checks the data
   c.data_description = probe.description();
 
+  // Replicas per pipeline rank: the plan's, --stage-replicas, or --replicas for all.
   if (c.replicas < 1) throw InputError("--replicas", "", "needs at least 1 replica");
-  if (c.replicas > 1) {
+  const int groups = c.schedule.num_ranks;
+  std::string rsource = "--replicas";
+  c.group_replicas.assign(groups, c.replicas);
+  if (!c.stage_replicas.empty()) {
+    rsource = "--stage-replicas";
+    if (c.replicas != 1)
+      throw InputError("--stage-replicas", "", "give --replicas or --stage-replicas, not both");
+    c.group_replicas.clear();
+    std::stringstream in(c.stage_replicas);
+    for (std::string part; std::getline(in, part, ',');) {
+      int r = 0;
+      try {
+        std::size_t used = 0;
+        r = std::stoi(part, &used);
+        if (used != part.size()) r = 0;
+      } catch (...) {
+        r = 0;
+      }
+      if (r < 1 || r > 1024)
+        throw InputError("--stage-replicas", "", "'" + part + "' is not a replica count (1..1024); e.g. 3,1");
+      c.group_replicas.push_back(r);
+    }
+    if (static_cast<int>(c.group_replicas.size()) != groups)
+      throw InputError(
+          "--stage-replicas", "",
+          fmt::format("{} counts for {} pipeline ranks; give one per rank", c.group_replicas.size(), groups));
+  } else if (!c.plan_path.empty() && std::any_of(plan.stages.begin(), plan.stages.end(),
+                                                 [](const PlanStage& st) { return st.replicas > 1; })) {
+    // A plan from PipeDream's program: stage i (one per pipeline rank) has
+    // plan.stages[i].replicas devices.
+    rsource = c.plan_path;
+    if (c.replicas != 1)
+      throw InputError("--replicas", "", "the plan already says how each stage is replicated");
+    if (c.schedule.virtual_stages() > 1)
+      throw InputError(c.plan_path, "$.stages", "replicated stages run with one stage per pipeline rank");
+    for (int g = 0; g < groups; ++g) c.group_replicas[g] = plan.stages[g].replicas;
+  }
+  const bool replicated =
+      std::any_of(c.group_replicas.begin(), c.group_replicas.end(), [](int r) { return r > 1; });
+  if (replicated) {
     if (c.async)
-      throw InputError("--replicas", "",
-                       "replicated stages run flush schedules only, not " + c.schedule.kind);
-    if ((c.batch / m) % c.replicas != 0)
-      throw InputError("--replicas", "",
-                       "a micro-batch of " + std::to_string(c.batch / m) + " samples does not split among " +
-                           std::to_string(c.replicas) + " replicas; use a --batch that is a multiple of " +
-                           std::to_string(m * c.replicas));
+      throw InputError(rsource, "", "replicated stages run flush schedules only, not " + c.schedule.kind);
+    for (int r : c.group_replicas)
+      if ((c.batch / m) % r != 0)
+        throw InputError(
+            rsource, "",
+            fmt::format("a micro-batch of {} samples does not split among {} replicas; use a --batch "
+                        "that is a multiple of {}",
+                        c.batch / m, r, m * r));
+    if (c.model.tie_weights && c.group_replicas.front() != c.group_replicas.back())
+      throw InputError(rsource, "", "--tie-weights needs as many replicas of the first stage as of the last");
   }
   if (c.resume && c.checkpoint_dir.empty())
     throw InputError("--resume", "", "needs --checkpoint-dir D to resume from");
@@ -230,4 +275,12 @@ void prepare_run(RunConfig& c) {
   }
 }
 
+}  // namespace pipekit
+
+namespace pipekit {
+int RunConfig::world_size() const {
+  int w = 0;
+  for (int r : group_replicas) w += r;
+  return w > 0 ? w : schedule.num_ranks * replicas;
+}
 }  // namespace pipekit

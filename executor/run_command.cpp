@@ -13,6 +13,7 @@
 #include "cli/command.h"
 #include "core/error.h"
 #include "executor/launcher.h"
+#include "executor/replica_layout.h"
 #include "executor/run_config.h"
 #include "executor/sim_vs_real.h"
 
@@ -50,9 +51,17 @@ void print_header(const RunConfig& c, int world) {
         "asynchronous: one stream of {} minibatches x {} micro-batches, no flush (steps = minibatches)\n",
         c.steps, c.minibatch_mbs);
   fmt::print("data: {}\n", c.data_description);
+  const ReplicaLayout layout(c.group_replicas);
   for (std::size_t i = 0; i < c.stage_layers.size(); ++i) {
     const auto& l = c.stage_layers[i];
-    fmt::print("  stage {} on rank {}: layers {}..{}\n", i, s.stage_to_rank[i], l.front(), l.back());
+    const int g = s.stage_to_rank[i];
+    if (layout.replicas(g) == 1)
+      fmt::print("  stage {} on rank {}: layers {}..{}\n", i, layout.rank(g, 0), l.front(), l.back());
+    else
+      fmt::print(
+          "  stage {} on ranks {}..{} ({} replicas, each a 1/{} of every micro-batch): layers {}..{}\n", i,
+          layout.rank(g, 0), layout.rank(g, layout.replicas(g) - 1), layout.replicas(g), layout.replicas(g),
+          l.front(), l.back());
   }
   std::fflush(stdout);
 }
@@ -67,13 +76,15 @@ void run_run(RunOptions& o) {
     else
       c.stages = o.nproc > 0 ? o.nproc * o.nnodes : 2;
     if (c.replicas > 1) c.stages = std::max(1, c.stages / c.replicas);  // the world is stages x replicas
+    if (!c.stage_replicas.empty())                                      // one entry per pipeline rank
+      c.stages = static_cast<int>(std::count(c.stage_replicas.begin(), c.stage_replicas.end(), ',')) + 1;
   }
   prepare_run(c);
   if (!o.compare.out.empty()) {
     if (c.timeline_path.empty()) c.timeline_path = compare_timeline_path(o.compare.out);
     if (!child && !torchrun_style) check_compare_options(c, o.compare);
   }
-  const int ranks = c.schedule.num_ranks * c.replicas;  // every pipeline rank times its replicas
+  const int ranks = c.world_size();  // every pipeline rank times its replicas
   const std::string what = !c.plan_path.empty() ? "plan " + c.plan_path : "schedule " + c.schedule.kind;
 
   if (child || torchrun_style) {
@@ -156,6 +167,9 @@ void add_run(CLI::App& app) {
          "--replicas", c.replicas,
          "Replicate every pipeline rank this many times (data parallel within each stage; flush schedules)")
       ->capture_default_str();
+  cmd->add_option(
+      "--stage-replicas", c.stage_replicas,
+      "Replicas per pipeline rank, e.g. 3,1 (as PipeDream's planner replicates stages; flush schedules)");
   cmd->add_option("--batch", c.batch, "Samples per step (default 2 x micro-batches)");
   cmd->add_option("--seq", c.seq, "Tokens per sample (default min(context, 64))");
   cmd->add_option("--steps", c.steps, "Optimizer steps")->capture_default_str();

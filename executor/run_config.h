@@ -28,6 +28,7 @@ struct RunConfig {
   int microbatches = 4;
   int virtual_stages = 1;
   int replicas = 1;  // --replicas: every pipeline rank replicated (data parallel within the stage)
+  std::string stage_replicas;  // --stage-replicas 3,1: replicas per pipeline rank
   int batch = 0;     // 0: 2 * microbatches
   int seq = 0;       // 0: min(context, 64)
   int steps = 3;
@@ -56,6 +57,10 @@ struct RunConfig {
   Schedule schedule;                           // lowered
   std::vector<std::vector<int>> stage_layers;  // per global stage, layer indices
   std::string data_description;
+  // Replicas of each pipeline rank (from the plan, --stage-replicas or
+  // --replicas; all 1 without replication); world size = their sum.
+  std::vector<int> group_replicas;
+  int world_size() const;
   // Asynchronous schedules (pipedream, 2bw): the schedule is one stream of
   // `steps` minibatches of `minibatch_mbs` micro-batches each, run once with no
   // flush; stream micro-batch g is micro-batch g % m of minibatch g / m.

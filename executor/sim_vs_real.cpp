@@ -239,7 +239,8 @@ std::string compare_timeline_path(const std::string& out) {
 
 void check_compare_options(const RunConfig& c, const CompareOptions& o) {
   if (o.out.empty()) throw InputError("--compare", "", "give the JSON file to write the comparison to");
-  if (c.replicas > 1)
+  if (std::any_of(c.group_replicas.begin(), c.group_replicas.end(), [](int r) { return r > 1; }) ||
+      c.replicas > 1)
     throw InputError("--replicas", "",
                      "--compare predicts straight pipelines only (one replica per stage); drop "
                      "--replicas or compare without it");

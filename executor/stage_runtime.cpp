@@ -56,6 +56,7 @@
 #include "executor/model_layers.h"
 #include "executor/nccl_channel.h"
 #include "executor/reference_training.h"
+#include "executor/replica_layout.h"
 #include "executor/run_config.h"
 #include "simulator/schedule_validator.h"
 
@@ -114,8 +115,10 @@ class RankRunner {
   RankRunner(const RunConfig& c, const RankIdentity& id)
       : c_(c),
         id_(id),
-        prank_(id.rank % c.schedule.num_ranks),
-        replica_(id.rank / c.schedule.num_ranks),
+        layout_(c.group_replicas.empty() ? std::vector<int>(c.schedule.num_ranks, c.replicas)
+                                         : c.group_replicas),
+        prank_(layout_.group_of(id.rank)),
+        replica_(layout_.replica_of(id.rank)),
         data_(c.model, c.data, c.batch, c.seq, c.minibatch_mbs, c.seed) {}
 
   int run();
@@ -138,8 +141,14 @@ class RankRunner {
   bool is_local(int stage) const {
     return stage >= 0 && stage < num_stages_ && c_.schedule.stage_to_rank[stage] == prank_;
   }
-  // Global rank holding `stage` in this rank's replica of the pipeline.
-  int peer(int stage) const { return replica_ * c_.schedule.num_ranks + c_.schedule.stage_to_rank.at(stage); }
+  // Global rank holding `stage` in this rank's replica of the pipeline (its
+  // first replica where that stage has fewer).
+  int peer(int stage) const {
+    const int g = c_.schedule.stage_to_rank.at(stage);
+    return layout_.rank(g, std::min(replica_, layout_.replicas(g) - 1));
+  }
+  int my_replicas() const { return layout_.replicas(prank_); }
+  std::int64_t mb_rows() const { return c_.batch / c_.minibatch_mbs; }  // a whole micro-batch
   void allreduce_grads(LocalStage& s);
   int tag(int boundary, int mb, int dir) const { return (boundary * mbs_ + mb) * 2 + dir; }
   void execute(const Action& a, int step);
@@ -154,8 +163,8 @@ class RankRunner {
   }
   // This replica's share of a micro-batch's samples (all of them without replicas).
   torch::Tensor rows(torch::Tensor t) const {
-    if (c_.replicas <= 1) return t;
-    const std::int64_t n = t.size(0) / c_.replicas;
+    if (my_replicas() <= 1) return t;
+    const std::int64_t n = t.size(0) / my_replicas();
     return t.narrow(0, replica_ * n, n).contiguous();
   }
   int pick_version(LocalStage& s, int mb);
@@ -180,7 +189,8 @@ class RankRunner {
 
   const RunConfig& c_;
   RankIdentity id_;
-  int prank_ = 0, replica_ = 0;                          // pipeline rank and replica index (--replicas)
+  ReplicaLayout layout_;                                 // replicas of every pipeline rank
+  int prank_ = 0, replica_ = 0;                          // pipeline rank and replica index
   c10::intrusive_ptr<c10d::ProcessGroupGloo> stage_pg_;  // this pipeline rank's replicas
   BatchSource data_;
   int num_stages_ = 0, mbs_ = 0;
@@ -193,7 +203,7 @@ class RankRunner {
   std::vector<LocalStage> stages_;
   std::vector<std::vector<std::int64_t>> layer_shapes_;
   std::vector<Pending> sends_;
-  std::map<std::tuple<int, int, int>, Pending> recvs_;  // (stage, mb, type)
+  std::map<std::tuple<int, int, int>, std::vector<Pending>> recvs_;  // (stage, mb, type) -> parts
   Clock::time_point t0_;
   bool recording_ = false;
   bool tied_done_ = false;
@@ -230,11 +240,11 @@ void RankRunner::connect() {
     opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
   opts->threads = 2;
   pg_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store_, id_.rank, id_.world_size, opts);
-  if (c_.replicas > 1) {
+  if (my_replicas() > 1) {
     // One group per pipeline rank: its replicas, which all-reduce gradients.
     auto prefix =
         c10::make_intrusive<c10d::PrefixStore>("pipekit/replicas/" + std::to_string(prank_), store_);
-    stage_pg_ = c10::make_intrusive<c10d::ProcessGroupGloo>(prefix, replica_, c_.replicas, opts);
+    stage_pg_ = c10::make_intrusive<c10d::ProcessGroupGloo>(prefix, replica_, my_replicas(), opts);
   }
   choose_device_and_transport();
 }
@@ -287,7 +297,7 @@ void RankRunner::build() {
   const Schedule& sch = c_.schedule;
   num_stages_ = sch.num_stages;
   mbs_ = sch.num_microbatches;
-  const std::int64_t mb_rows = c_.batch / c_.minibatch_mbs / c_.replicas;  // this replica's rows
+  const std::int64_t mb_rows = this->mb_rows() / my_replicas();  // this replica's rows
   layer_shapes_ = layer_output_shapes(c_.model, mb_rows, c_.seq, c_.seed);
   for (int s = 0; s < num_stages_; ++s) {
     if (sch.stage_to_rank[s] != prank_) continue;
@@ -362,23 +372,38 @@ Pending RankRunner::start_transfer(const Action& a, Stream stream, torch::Tensor
   return p;
 }
 
-void RankRunner::post_send(const Action& a, torch::Tensor t, int peer, int tg) {
+// Sends this replica's rows of `t` to every replica of `stage`'s pipeline
+// rank whose rows overlap them (one peer without replicas).
+void RankRunner::post_send(const Action& a, torch::Tensor t, int stage, int tg) {
   PeerChannel* ch = channel(a.type);
-  Pending p =
-      start_transfer(a, Stream::send, ch ? t.detach().contiguous() : to_host(t.detach()).contiguous(), peer);
-  p.work = ch ? ch->send(p.bufs, peer, tg) : pg_->send(p.bufs, peer, tg);
-  sends_.push_back(std::move(p));
+  for (const RowPart& part :
+       layout_.overlaps(prank_, replica_, c_.schedule.stage_to_rank.at(stage), mb_rows())) {
+    torch::Tensor rows = t.detach().narrow(0, part.offset, part.rows);
+    Pending p =
+        start_transfer(a, Stream::send, ch ? rows.contiguous() : to_host(rows).contiguous(), part.rank);
+    p.work = ch ? ch->send(p.bufs, part.rank, tg) : pg_->send(p.bufs, part.rank, tg);
+    sends_.push_back(std::move(p));
+  }
 }
 
-void RankRunner::post_recv(const Action& a, std::vector<std::int64_t> shape, int peer, int tg) {
+// Receives this replica's rows from every replica of `stage`'s pipeline rank
+// that holds some of them; take_recv() joins the parts in row order.
+void RankRunner::post_recv(const Action& a, std::vector<std::int64_t> shape, int stage, int tg) {
   PeerChannel* ch = channel(a.type);
-  Pending p = start_transfer(
-      a, Stream::recv, torch::empty(shape, torch::TensorOptions().device(ch ? dev_ : torch::kCPU)), peer);
-  p.work = ch ? ch->recv(p.bufs, peer, tg) : pg_->recv(p.bufs, peer, tg);
   auto key = std::make_tuple(a.stage, a.microbatch, static_cast<int>(a.type));
   if (recvs_.count(key))
     throw std::runtime_error(fmt::format("rank {}: {} posted twice in one step", id_.rank, to_string(a)));
-  recvs_.emplace(key, std::move(p));
+  std::vector<Pending> parts;
+  for (const RowPart& part :
+       layout_.overlaps(prank_, replica_, c_.schedule.stage_to_rank.at(stage), mb_rows())) {
+    shape.at(0) = part.rows;
+    Pending p = start_transfer(a, Stream::recv,
+                               torch::empty(shape, torch::TensorOptions().device(ch ? dev_ : torch::kCPU)),
+                               part.rank);
+    p.work = ch ? ch->recv(p.bufs, part.rank, tg) : pg_->recv(p.bufs, part.rank, tg);
+    parts.push_back(std::move(p));
+  }
+  recvs_.emplace(key, std::move(parts));
 }
 
 torch::Tensor RankRunner::take_recv(int stage, int mb, ActionType type) {
@@ -387,12 +412,16 @@ torch::Tensor RankRunner::take_recv(int stage, int mb, ActionType type) {
     throw std::runtime_error(
         fmt::format("rank {}: the schedule needs {} before using it, but it was not posted", id_.rank,
                     to_string(Action{stage, type, mb})));
-  Pending p = std::move(it->second);
+  std::vector<Pending> parts = std::move(it->second);
   recvs_.erase(it);
-  p.work->wait(timeout());
-  p.event.end_ms = now_ms();
-  if (recording_) events_.push_back(p.event);
-  return to_dev(p.bufs[0]);
+  std::vector<torch::Tensor> rows;
+  for (auto& p : parts) {
+    p.work->wait(timeout());
+    p.event.end_ms = now_ms();
+    if (recording_) events_.push_back(p.event);
+    rows.push_back(p.bufs[0]);
+  }
+  return to_dev(rows.size() == 1 ? rows[0] : torch::cat(rows, 0));
 }
 
 void RankRunner::poll_sends() {
@@ -426,6 +455,9 @@ void RankRunner::forward(LocalStage& s, int mb, int step) {
     out = forward_layers(s.layers, in);
     if (s.last) {
       out = scaled_loss(out, to_dev(rows(target_tensor(batch(step, mb)))), c_.loss_scale);
+      // A replica's mean over its 1/r of the rows, divided by r: its share of
+      // the micro-batch's mean, so gradients and losses add up over replicas.
+      if (my_replicas() > 1) out = out / static_cast<double>(my_replicas());
       mb_loss_[mb] = out.item<double>();
     }
   }
@@ -447,6 +479,7 @@ void RankRunner::recompute(LocalStage& s, int mb, int step) {
   auto& in = s.input.at(mb);
   torch::Tensor out = forward_layers(s.layers, in);
   if (s.last) out = scaled_loss(out, to_dev(rows(target_tensor(batch(step, mb)))), c_.loss_scale);
+  if (s.last && my_replicas() > 1) out = out / static_cast<double>(my_replicas());
   s.output[mb] = out;
   record(Action{s.stage, ActionType::R, mb}, start);
 }
@@ -580,15 +613,16 @@ void RankRunner::async_step(LocalStage& s) {
   s.max_versions = std::max(s.max_versions, s.versions.size());
 }
 
-// Replicated stages: the mean of the replicas' gradients (each computed on
-// its share of every micro-batch), so every replica takes the same step.
+// Replicated stages: the sum of the replicas' gradients. Each replica's loss
+// share is already divided by the whole micro-batch's rows (see forward), so
+// the sum is the full-batch gradient and every replica takes the same step.
 void RankRunner::allreduce_grads(LocalStage& s) {
   std::vector<torch::Tensor> parts;
   for (auto& p : s.params)
     parts.push_back(p.grad().defined() ? p.grad().reshape({-1}) : torch::zeros({p.numel()}, p.options()));
   std::vector<torch::Tensor> buf = {to_host(torch::cat(parts))};
   stage_pg_->allreduce(buf)->wait(timeout());
-  buf[0] = to_dev(buf[0]).div_(c_.replicas);
+  buf[0] = to_dev(buf[0]);
   std::int64_t off = 0;
   for (auto& p : s.params) {
     const std::int64_t n = p.numel();
@@ -640,7 +674,7 @@ void RankRunner::execute(const Action& a, int step) {
     case ActionType::SEND_F: {
       if (is_local(a.stage + 1)) break;  // same rank: handed over directly
       auto& s = local(a.stage);
-      post_send(a, s.output.at(a.microbatch), peer(a.stage + 1), tag(a.stage, a.microbatch, 0));
+      post_send(a, s.output.at(a.microbatch), a.stage + 1, tag(a.stage, a.microbatch, 0));
       if (s.recompute) s.output.erase(a.microbatch);  // the send holds it until done; R rebuilds it
       break;
     }
@@ -649,22 +683,22 @@ void RankRunner::execute(const Action& a, int step) {
       auto& s = local(a.stage);
       torch::Tensor g = s.grad_in.at(a.microbatch);
       s.grad_in.erase(a.microbatch);
-      post_send(a, g, peer(a.stage - 1), tag(a.stage - 1, a.microbatch, 1));
+      post_send(a, g, a.stage - 1, tag(a.stage - 1, a.microbatch, 1));
       break;
     }
     case ActionType::RECV_F:
       if (is_local(a.stage - 1)) break;
-      post_recv(a, local(a.stage).in_shape, peer(a.stage - 1), tag(a.stage - 1, a.microbatch, 0));
+      post_recv(a, local(a.stage).in_shape, a.stage - 1, tag(a.stage - 1, a.microbatch, 0));
       break;
     case ActionType::RECV_B:
       if (is_local(a.stage + 1)) break;
-      post_recv(a, local(a.stage).out_shape, peer(a.stage + 1), tag(a.stage, a.microbatch, 1));
+      post_recv(a, local(a.stage).out_shape, a.stage + 1, tag(a.stage, a.microbatch, 1));
       break;
     case ActionType::STEP: {
       const double start = now_ms();
       auto& s = local(a.stage);
       if (s.tied_embed.defined() || s.tied_head.defined()) sum_tied_grads();
-      if (c_.replicas > 1) allreduce_grads(s);
+      if (my_replicas() > 1) allreduce_grads(s);
       if (c_.async)
         async_step(s);
       else
@@ -785,7 +819,7 @@ void RankRunner::report_memory(int step, std::int64_t peak_act) {
     std::istringstream in(v);
     long long act = 0, n = 0, pb = 0;
     in >> act >> n >> pb;
-    const auto& p = pred.at(r % c_.schedule.num_ranks);
+    const auto& p = pred.at(layout_.group_of(r));
     std::printf("memory: %4d  %12.1f  %8lld  %13.1f  (%.1f + %.1f)  %8d\n", r, act / 1024.0, n,
                 (p.activations + p.extra_versions) / 1024.0, p.activations / 1024.0,
                 p.extra_versions / 1024.0, p.weight_versions);
@@ -850,7 +884,7 @@ int RankRunner::verify() {
       got = to_host(flat_params(local(s).layers));
     } else {
       std::vector<torch::Tensor> buf = {torch::empty_like(ref.stage_params[s])};
-      pg_->recv(buf, c_.schedule.stage_to_rank[s], kParamTag + s)->wait(timeout());
+      pg_->recv(buf, layout_.rank(c_.schedule.stage_to_rank[s], 0), kParamTag + s)->wait(timeout());
       got = buf[0];
     }
     const double diff = (got - ref.stage_params[s]).abs().max().item<double>();
@@ -858,7 +892,7 @@ int RankRunner::verify() {
     const bool pass = diff <= c_.verify_tolerance * std::max(scale, 1e-30);
     ok = ok && pass;
     std::printf("verify: stage %d (rank %d) max |param diff| %.3g, max |param| %.3g, relative %.3g  %s\n", s,
-                c_.schedule.stage_to_rank[s], diff, scale, diff / std::max(scale, 1e-30),
+                layout_.rank(c_.schedule.stage_to_rank[s], 0), diff, scale, diff / std::max(scale, 1e-30),
                 pass ? "ok" : "MISMATCH");
   }
   std::printf("verify: reference losses");
@@ -959,10 +993,10 @@ int RankRunner::run() {
     if (c_.predict_memory) report_memory(step, peak_act);
     sample_memory();
     std::vector<double> losses = has_last ? step_losses() : std::vector<double>{};
-    if (has_last && c_.replicas > 1) {  // the mean over the replicas' shares
+    if (has_last && my_replicas() > 1) {  // the sum of the replicas' shares
       std::vector<torch::Tensor> buf = {torch::tensor(losses, torch::kFloat64)};
       stage_pg_->allreduce(buf)->wait(timeout());
-      for (std::size_t k = 0; k < losses.size(); ++k) losses[k] = buf[0][k].item<double>() / c_.replicas;
+      for (std::size_t k = 0; k < losses.size(); ++k) losses[k] = buf[0][k].item<double>();
     }
     if (has_last && id_.rank != 0 && replica_ == 0) {
       std::string v;

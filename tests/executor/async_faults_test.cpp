@@ -230,3 +230,62 @@ TEST_CASE(
   CHECK(bad.status == 2);
   CHECK(bad.err.find("does not split among 2 replicas") != std::string::npos);
 }
+
+TEST_CASE("stages replicated differently (3-1, 1-2-2, 2-3) equal one-process training") {
+  // Three replicas of stage 0 send their thirds of every micro-batch to stage
+  // 1's single rank, which sends each third's gradient back to its owner.
+  expect_verified(
+      "--model mlp --schedule 1f1b --microbatches 4 --batch 12 --steps 2 --nproc 4 --stage-replicas 3,1", 2);
+  expect_verified(
+      "--model gpt-tiny --schedule gpipe --microbatches 2 --batch 8 --steps 2 --nproc 5 --stage-replicas "
+      "1,2,2 "
+      "--optimizer sgd --lr 0.1",
+      3);
+  // Slices that straddle: 2 replicas of 3 rows feed 3 replicas of 2 rows.
+  expect_verified(
+      "--model mlp --schedule gpipe --microbatches 2 --batch 12 --steps 2 --nproc 5 --stage-replicas 2,3", 2);
+}
+
+TEST_CASE("a plan with a replicated stage (PipeDream's 3-1) runs as planned") {
+  TempDir dir;
+  pipekit::Plan plan;
+  plan.model = "mlp";
+  plan.microbatch_size = 3;
+  plan.schedule.kind = "1f1b";
+  plan.schedule.microbatches = 2;
+  plan.cluster = pipekit::flat_cluster(4, 1e9);
+  pipekit::PlanStage a, b;
+  a.layers = {0, 1, 2, 3};
+  a.replicas = 3;
+  a.ranks = {0, 1, 2};
+  b.layers = {4, 5, 6, 7};
+  b.ranks = {3};
+  plan.stages = {a, b};
+  pipekit::write_text_file(dir.file("plan.json"), pipekit::plan_to_json(plan));
+  CommandResult r = run("--plan " + dir.file("plan.json") + " --nproc 4 --batch 6 --steps 2 --verify");
+  pipekit::test::check_verified(r, "3-1 plan", 2);
+  CHECK(r.out.find("stage 0 on ranks 0..2 (3 replicas") != std::string::npos);
+}
+
+TEST_CASE("per-stage replicas: bad counts exit 2 and say what to change") {
+  struct Case {
+    std::string args, message;
+  } cases[] = {
+      {"--model mlp --schedule 1f1b --microbatches 4 --batch 12 --nproc 4 --stage-replicas 3,x",
+       "'x' is not a replica"},
+      {"--model mlp --schedule 1f1b --microbatches 4 --batch 12 --nproc 4 --stages 2 --stage-replicas 3,1,1",
+       "3 counts for 2 pipeline ranks"},
+      {"--model mlp --schedule 1f1b --microbatches 4 --batch 8 --nproc 4 --stage-replicas 3,1",
+       "does not split among 3"},
+      {"--model mlp --schedule pipedream --microbatches 4 --batch 12 --nproc 4 --stage-replicas 3,1",
+       "flush schedules"},
+      {"--model mlp --schedule 1f1b --microbatches 4 --batch 12 --nproc 4 --replicas 2 --stage-replicas 3,1",
+       "not both"},
+  };
+  for (const auto& c : cases) {
+    CommandResult r = run(c.args);
+    INFO(c.args << "\n" << r.err);
+    CHECK(r.status == 2);
+    CHECK(r.err.find(c.message) != std::string::npos);
+  }
+}
