@@ -117,8 +117,10 @@ TEST_CASE("--compare --capacity 1 simulates ranks that get no compute from shari
   auto j = nlohmann::json::parse(pipekit::read_text_file(dir.file("c.json")));
   CHECK(j["calibration"]["shared_capacity"].get<double>() == 1.0);
   CHECK(j["calibration"]["corun_alone_per_s"].empty());  // no probe ran
-  // Sharing one rank's worth of compute, the step takes longer than with a device each.
-  CHECK(j["predicted_step_ms"].get<double>() > j["dedicated_step_ms"].get<double>());
+  // Sharing one rank's worth of compute never makes the step shorter than with
+  // a device each (equal when the link is so slow that the ranks never compute
+  // at once, as on a loaded CI machine; simulator tests pin the model itself).
+  CHECK(j["predicted_step_ms"].get<double>() >= j["dedicated_step_ms"].get<double>() * (1 - 1e-12));
   CHECK(r.out.find("ranks share one CPU with capacity 1.00") != std::string::npos);
 }
 
