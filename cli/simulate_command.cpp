@@ -17,6 +17,7 @@
 #include "planner/lowering.h"
 #include "planner/schedule_generator.h"
 #include "profiles/pipedream_graph.h"
+#include "simulator/shared_device.h"
 #include "simulator/simulator.h"
 #include "viz/terminal_chart.h"
 #include "viz/viz_outputs.h"
@@ -36,6 +37,7 @@ struct SimulateOptions {
   std::string optimizer = "adam";
   bool json = false, unlowered = false;
   int width = 100;
+  double shared_capacity = 0;  // > 0: all ranks share one device of this capacity
   VizOutputs viz;
 };
 
@@ -53,11 +55,13 @@ std::vector<std::vector<int>> parse_stages(const std::string& text, int num_laye
   if (plain) {
     long n = std::stol(text);
     if (n < 1 || n > num_layers)
-      throw InputError("--stages", "",
-                       fmt::format("{} stages cannot split {} layers; give 1..{} stages", n, num_layers, num_layers));
+      throw InputError(
+          "--stages", "",
+          fmt::format("{} stages cannot split {} layers; give 1..{} stages", n, num_layers, num_layers));
     for (long s = 0; s < n; ++s) {
       std::vector<int> layers;
-      for (long l = s * num_layers / n; l < (s + 1) * num_layers / n; ++l) layers.push_back(static_cast<int>(l));
+      for (long l = s * num_layers / n; l < (s + 1) * num_layers / n; ++l)
+        layers.push_back(static_cast<int>(l));
       out.push_back(layers);
     }
     return out;
@@ -69,13 +73,16 @@ std::vector<std::vector<int>> parse_stages(const std::string& text, int num_laye
     int a = -1, b = -1;
     char dash = 0, extra = 0;
     int got = std::sscanf(part.c_str(), "%d%c%d%c", &a, &dash, &b, &extra);
-    if (got == 1) b = a;
+    if (got == 1)
+      b = a;
     else if (got != 3 || dash != '-')
-      throw InputError("--stages", "",
-                       fmt::format("'{}' is not a layer range; write ranges like \"0-3,4-7\" or a stage count", part));
+      throw InputError(
+          "--stages", "",
+          fmt::format("'{}' is not a layer range; write ranges like \"0-3,4-7\" or a stage count", part));
     if (a < 0 || b < a || b >= num_layers)
-      throw InputError("--stages", "",
-                       fmt::format("range {}-{} is outside the profile's layers 0..{}", a, b, num_layers - 1));
+      throw InputError(
+          "--stages", "",
+          fmt::format("range {}-{} is outside the profile's layers 0..{}", a, b, num_layers - 1));
     std::vector<int> layers;
     for (int l = a; l <= b; ++l) layers.push_back(l);
     out.push_back(layers);
@@ -88,8 +95,9 @@ std::vector<std::vector<int>> parse_stages(const std::string& text, int num_laye
 void run_simulate(const SimulateOptions& o) {
   const int sources = (!o.plan.empty()) + (!o.profile.empty() && o.plan.empty()) + (o.synthetic > 0);
   if (sources == 0)
-    throw InputError("simulate", "",
-                     "give the costs: --plan FILE, --profile FILE --stages SPEC, or --synthetic P --fwd F --bwd B");
+    throw InputError(
+        "simulate", "",
+        "give the costs: --plan FILE, --profile FILE --stages SPEC, or --synthetic P --fwd F --bwd B");
   if (!o.plan.empty() && o.synthetic > 0)
     throw InputError("--synthetic", "", "--plan and --synthetic are alternatives; give one");
   if (!o.profile.empty() && o.synthetic > 0)
@@ -97,20 +105,24 @@ void run_simulate(const SimulateOptions& o) {
   if (!o.schedule_csv.empty() && !o.schedule_file.empty())
     throw InputError("--schedule-csv", "", "give --schedule-csv or --schedule-file, not both");
   if (o.synthetic > 0 && (o.fwd < 0 || o.bwd < 0))
-    throw InputError("--synthetic", "", "synthetic costs need --fwd MS and --bwd MS per micro-batch per rank");
+    throw InputError("--synthetic", "",
+                     "synthetic costs need --fwd MS and --bwd MS per micro-batch per rank");
   if (o.synthetic <= 0 && (o.fwd >= 0 || o.bwd >= 0 || o.wgrad >= 0))
     throw InputError("--fwd", "", "--fwd/--bwd/--wgrad only apply with --synthetic P");
   if (!o.plan.empty() && (!o.bandwidth.empty() || o.latency >= 0))
-    throw InputError("--bandwidth", "", "a plan carries its cluster; drop --bandwidth/--latency or drop --plan");
+    throw InputError("--bandwidth", "",
+                     "a plan carries its cluster; drop --bandwidth/--latency or drop --plan");
   if (!o.stages.empty() && (o.profile.empty() || !o.plan.empty()))
     throw InputError("--stages", "", "--stages splits a --profile; without --plan");
   if (!o.profile.empty() && o.plan.empty() && o.stages.empty())
     throw InputError("--profile", "", "say how to split the profile: --stages \"0-3,4-7\" or --stages N");
   if (!o.activation_bytes.empty() && o.synthetic <= 0)
-    throw InputError("--activation-bytes", "", "--activation-bytes only applies with --synthetic (profiles carry sizes)");
+    throw InputError("--activation-bytes", "",
+                     "--activation-bytes only applies with --synthetic (profiles carry sizes)");
   Optimizer optimizer;
   if (!optimizer_from_string(o.optimizer, optimizer))
-    throw InputError("--optimizer", "", fmt::format("unknown optimizer '{}'; choose adam, momentum or sgd", o.optimizer));
+    throw InputError("--optimizer", "",
+                     fmt::format("unknown optimizer '{}'; choose adam, momentum or sgd", o.optimizer));
 
   // The schedule spec: from the plan, overridden by flags.
   Plan plan;
@@ -131,7 +143,8 @@ void run_simulate(const SimulateOptions& o) {
     throw InputError("--recompute", "",
                      fmt::format("unknown recompute '{}'; choose never, except_last or always", o.recompute));
   if (o.plan.empty() && !from_file) {
-    if (o.schedule.empty()) throw InputError("--schedule", "", "name the schedule to simulate, e.g. --schedule 1f1b");
+    if (o.schedule.empty())
+      throw InputError("--schedule", "", "name the schedule to simulate, e.g. --schedule 1f1b");
     if (o.microbatches < 1)
       throw InputError("--microbatches", "",
                        "give the number of micro-batches per step (at least 1), e.g. --microbatches 8");
@@ -148,8 +161,9 @@ void run_simulate(const SimulateOptions& o) {
     infer_schedule_shape(schedule, path);
     schedule.kind = o.schedule.empty() ? "custom" : o.schedule;
     if (o.microbatches || o.virtual_stages || !o.recompute.empty())
-      throw InputError("--microbatches", "",
-                       "a schedule read from a file fixes micro-batches, chunks and recomputation; drop those flags");
+      throw InputError(
+          "--microbatches", "",
+          "a schedule read from a file fixes micro-batches, chunks and recomputation; drop those flags");
   }
 
   // Costs and the cluster.
@@ -167,8 +181,9 @@ void run_simulate(const SimulateOptions& o) {
     cluster = plan.cluster;
     const int S = static_cast<int>(plan.stages.size());
     if (S % spec.virtual_stages)
-      throw InputError(o.plan, "$.stages",
-                       fmt::format("{} stages do not divide into {} chunks per rank", S, spec.virtual_stages));
+      throw InputError(
+          o.plan, "$.stages",
+          fmt::format("{} stages do not divide into {} chunks per rank", S, spec.virtual_stages));
     ranks = from_file ? schedule.num_ranks : (spec.kind == "zbv" ? S / 2 : S / spec.virtual_stages);
   } else if (!o.profile.empty()) {
     profile = load_profile(o.profile);
@@ -177,15 +192,18 @@ void run_simulate(const SimulateOptions& o) {
     const int S = static_cast<int>(layers.size());
     const int v = from_file ? std::max(1, S / std::max(1, schedule.num_ranks)) : spec.virtual_stages;
     if (S % v)
-      throw InputError("--stages", "", fmt::format("{} stages do not divide into {} chunks per rank (--virtual)", S, v));
+      throw InputError("--stages", "",
+                       fmt::format("{} stages do not divide into {} chunks per rank (--virtual)", S, v));
     ranks = from_file ? schedule.num_ranks : S / v;
   } else {
     ranks = o.synthetic;
-    const int v = from_file ? std::max(1, schedule.num_stages / std::max(1, schedule.num_ranks)) : spec.virtual_stages;
-    costs = synthetic_stage_costs(ranks, v, o.fwd, o.bwd, o.wgrad,
-                                  o.activation_bytes.empty() ? 0 : bytes_flag(o.activation_bytes, "--activation-bytes"),
-                                  o.saved_bytes.empty() ? 0 : bytes_flag(o.saved_bytes, "--saved-bytes"),
-                                  o.param_bytes.empty() ? 0 : bytes_flag(o.param_bytes, "--param-bytes"));
+    const int v =
+        from_file ? std::max(1, schedule.num_stages / std::max(1, schedule.num_ranks)) : spec.virtual_stages;
+    costs = synthetic_stage_costs(
+        ranks, v, o.fwd, o.bwd, o.wgrad,
+        o.activation_bytes.empty() ? 0 : bytes_flag(o.activation_bytes, "--activation-bytes"),
+        o.saved_bytes.empty() ? 0 : bytes_flag(o.saved_bytes, "--saved-bytes"),
+        o.param_bytes.empty() ? 0 : bytes_flag(o.param_bytes, "--param-bytes"));
   }
   if (!o.saved_bytes.empty() && o.synthetic <= 0)
     throw InputError("--saved-bytes", "", "--saved-bytes only applies with --synthetic");
@@ -199,13 +217,15 @@ void run_simulate(const SimulateOptions& o) {
 
   if (!from_file) schedule = generate_schedule(spec, ranks);
   if (from_file && schedule.num_ranks != ranks)
-    throw InputError(o.schedule_csv.empty() ? o.schedule_file : o.schedule_csv, "",
-                     fmt::format("the schedule has {} ranks but the costs describe {}", schedule.num_ranks, ranks));
+    throw InputError(
+        o.schedule_csv.empty() ? o.schedule_file : o.schedule_csv, "",
+        fmt::format("the schedule has {} ranks but the costs describe {}", schedule.num_ranks, ranks));
   if (static_cast<int>(costs.stages.size()) != schedule.num_stages)
-    throw InputError("--stages", "",
-                     fmt::format("the schedule has {} stages but the costs describe {}; with --virtual V give "
-                                 "ranks x V stages",
-                                 schedule.num_stages, costs.stages.size()));
+    throw InputError(
+        "--stages", "",
+        fmt::format("the schedule has {} stages but the costs describe {}; with --virtual V give "
+                    "ranks x V stages",
+                    schedule.num_stages, costs.stages.size()));
   if (!o.unlowered) schedule = lower_schedule(schedule);
   if (!o.plan.empty()) {
     rank_device.assign(schedule.num_ranks, 0);
@@ -213,19 +233,33 @@ void run_simulate(const SimulateOptions& o) {
       if (!plan.stages[s].ranks.empty()) rank_device[schedule.stage_to_rank[s]] = plan.stages[s].ranks[0];
   }
   if (!o.write_schedule.empty()) {
-    const bool csv = o.write_schedule.size() >= 4 && o.write_schedule.substr(o.write_schedule.size() - 4) == ".csv";
+    const bool csv =
+        o.write_schedule.size() >= 4 && o.write_schedule.substr(o.write_schedule.size() - 4) == ".csv";
     write_text_file(o.write_schedule, csv ? format_schedule_csv(schedule) : format_schedule_text(schedule));
   }
 
   SimOptions opt;
   opt.optimizer = optimizer;
-  opt.microbatch_size = o.microbatch_size > 0 ? o.microbatch_size
+  opt.microbatch_size = o.microbatch_size > 0      ? o.microbatch_size
                         : plan.microbatch_size > 0 ? plan.microbatch_size
-                        : std::max(1, profile.microbatch_size);
+                                                   : std::max(1, profile.microbatch_size);
   opt.microbatches_per_minibatch = from_file ? 0 : spec.microbatches;
   opt.rank_device = rank_device;
   opt.record_timeline = !o.timeline.empty() || !o.json || o.viz.any();
-  SimulationResult res = simulate(schedule, costs, cluster, opt);
+  SimulationResult res;
+  double dedicated_ms = -1;
+  if (o.shared_capacity > 0) {
+    // Every rank on one device (one GPU time-sliced between processes, or
+    // shared cores) that sustains `shared_capacity` ranks' worth of compute.
+    SharedDevice d;
+    for (int r = 0; r < schedule.num_ranks; ++r) d.ranks.push_back(r);
+    d.capacity = o.shared_capacity;
+    SharedSimulation sh = simulate_shared(schedule, costs, cluster, opt, {d});
+    res = std::move(sh.result);
+    dedicated_ms = sh.dedicated_step_ms;
+  } else {
+    res = simulate(schedule, costs, cluster, opt);
+  }
   const SimMetrics& m = res.metrics;
   // The report's throughput column reads samples per step from the timeline's meta.
   res.timeline.meta["samples_per_step"] = std::to_string(opt.microbatch_size * schedule.num_microbatches);
@@ -245,6 +279,10 @@ void run_simulate(const SimulateOptions& o) {
     j["num_microbatches"] = schedule.num_microbatches;
     j["actions"] = m.actions;
     j["step_time_ms"] = m.step_time_ms;
+    if (dedicated_ms >= 0) {
+      j["shared_device_capacity"] = o.shared_capacity;
+      j["dedicated_step_ms"] = dedicated_ms;
+    }
     j["time_per_minibatch_ms"] = m.time_per_minibatch_ms;
     j["asynchronous"] = m.asynchronous;
     j["throughput_samples_per_s"] = m.throughput_samples_per_s;
@@ -276,13 +314,18 @@ void run_simulate(const SimulateOptions& o) {
     report_written();
     return;
   }
-  fmt::print("{} on {} ranks, {} stages, {} micro-batches ({} actions{})\n", schedule.kind, schedule.num_ranks,
-             schedule.num_stages, schedule.num_microbatches, m.actions, schedule.lowered() ? ", lowered" : "");
+  fmt::print("{} on {} ranks, {} stages, {} micro-batches ({} actions{})\n", schedule.kind,
+             schedule.num_ranks, schedule.num_stages, schedule.num_microbatches, m.actions,
+             schedule.lowered() ? ", lowered" : "");
   fmt::print("step time {}", format_ms(m.step_time_ms));
   if (m.asynchronous)
     fmt::print(", steady state {} per minibatch of {} micro-batches", format_ms(m.time_per_minibatch_ms),
                m.microbatches_per_minibatch);
   fmt::print(", {:.1f} samples/s, bubble {:.1f}%\n", m.throughput_samples_per_s, 100 * m.bubble_fraction);
+  if (dedicated_ms >= 0)
+    fmt::print(
+        "shared device: all {} ranks on one device worth {:g} rank(s) of compute; with a device each: {}\n",
+        schedule.num_ranks, o.shared_capacity, format_ms(dedicated_ms));
   TextTable table({"rank", "busy", "idle", "bubble", "span", "peak memory", "largest term", "in flight"}, 1);
   for (std::size_t r = 0; r < m.ranks.size(); ++r) {
     const RankMetrics& rm = m.ranks[r];
@@ -294,7 +337,9 @@ void run_simulate(const SimulateOptions& o) {
   fmt::print("{}", table.str());
   if (m.device_memory_bytes > 0)
     fmt::print("memory limit {}: {}\n", format_bytes(static_cast<double>(m.device_memory_bytes)),
-               m.fits_memory ? "fits" : fmt::format("DOES NOT FIT (peak {})", format_bytes(static_cast<double>(m.peak_memory_bytes))));
+               m.fits_memory ? "fits"
+                             : fmt::format("DOES NOT FIT (peak {})",
+                                           format_bytes(static_cast<double>(m.peak_memory_bytes))));
   fmt::print("\n{}", render_terminal_chart(res.timeline, o.width));
   report_written();
 }
@@ -305,17 +350,21 @@ void add_simulate(CLI::App& app) {
       "simulate", "Simulate a schedule: step time, bubbles, memory per rank, terminal chart, timeline");
   cmd->add_option("--plan", o->plan, "Plan JSON (its profile_path, or --profile, gives the costs)");
   cmd->add_option("--profile", o->profile, "Profile (pipekit JSON or PipeDream graph.txt)");
-  cmd->add_option("--stages", o->stages,
-                  "Split of --profile: layer ranges per global stage \"0-3,4-7\", or a stage count N (even by layers)");
+  cmd->add_option(
+      "--stages", o->stages,
+      "Split of --profile: layer ranges per global stage \"0-3,4-7\", or a stage count N (even by layers)");
   cmd->add_option("--synthetic", o->synthetic, "Synthetic equal stages on P ranks (use with --fwd/--bwd)");
   cmd->add_option("--fwd", o->fwd, "Synthetic forward time per micro-batch per rank, in ms");
   cmd->add_option("--bwd", o->bwd, "Synthetic full backward time per micro-batch per rank, in ms");
-  cmd->add_option("--wgrad", o->wgrad,
-                  "Synthetic weight-gradient part of --bwd, in ms (default: half of it; input grad is the rest)");
-  cmd->add_option("--schedule", o->schedule,
-                  "Schedule: naive gpipe 1f1b interleaved pipedream 2bw zb-h1 zb-h2 zbv (with a schedule file: its "
-                  "name, for the memory model)");
-  cmd->add_option("--microbatches", o->microbatches, "Micro-batches per step (per minibatch for pipedream/2bw)");
+  cmd->add_option(
+      "--wgrad", o->wgrad,
+      "Synthetic weight-gradient part of --bwd, in ms (default: half of it; input grad is the rest)");
+  cmd->add_option(
+      "--schedule", o->schedule,
+      "Schedule: naive gpipe 1f1b interleaved pipedream 2bw zb-h1 zb-h2 zbv (with a schedule file: its "
+      "name, for the memory model)");
+  cmd->add_option("--microbatches", o->microbatches,
+                  "Micro-batches per step (per minibatch for pipedream/2bw)");
   cmd->add_option("--virtual", o->virtual_stages, "Virtual stages (chunks) per rank; interleaved, zbv = 2");
   cmd->add_option("--minibatches", o->minibatches,
                   "pipedream/2bw: minibatches simulated back to back (default 16)");
@@ -330,11 +379,15 @@ void add_simulate(CLI::App& app) {
   cmd->add_option("--saved-bytes", o->saved_bytes,
                   "Synthetic activation bytes a stage keeps per micro-batch until its backward");
   cmd->add_option("--param-bytes", o->param_bytes, "Synthetic parameter bytes per stage");
-  cmd->add_option("--optimizer", o->optimizer, "Optimizer state model: adam (2x params), momentum (1x), sgd (0)");
-  cmd->add_option("--memory", o->memory, "Device memory limit in bytes, e.g. 16GiB (default: plan's, or none)");
-  cmd->add_option("--schedule-csv", o->schedule_csv, "Simulate a schedule from a torch.distributed.pipelining CSV");
+  cmd->add_option("--optimizer", o->optimizer,
+                  "Optimizer state model: adam (2x params), momentum (1x), sgd (0)");
+  cmd->add_option("--memory", o->memory,
+                  "Device memory limit in bytes, e.g. 16GiB (default: plan's, or none)");
+  cmd->add_option("--schedule-csv", o->schedule_csv,
+                  "Simulate a schedule from a torch.distributed.pipelining CSV");
   cmd->add_option("--schedule-file", o->schedule_file, "Simulate a schedule from pipekit text form");
-  cmd->add_option("--write-schedule", o->write_schedule, "Write the simulated schedule (.csv: CSV, else text)");
+  cmd->add_option("--write-schedule", o->write_schedule,
+                  "Write the simulated schedule (.csv: CSV, else text)");
   cmd->add_flag("--unlowered", o->unlowered, "Simulate without SEND/RECV actions (implicit transfers)");
   cmd->add_flag("--json", o->json, "Print metrics as JSON (times in ms, sizes in bytes)");
   cmd->add_option("--timeline", o->timeline, "Write the predicted timeline JSON (times in ms) to this file");
@@ -343,6 +396,11 @@ void add_simulate(CLI::App& app) {
   cmd->add_option("--html", o->viz.html, "Write a self-contained HTML report to this file");
   cmd->add_option("--trace", o->viz.trace, "Write a Perfetto / Chrome trace (JSON, open in ui.perfetto.dev)");
   cmd->add_flag("--lanes", o->viz.lanes, "Gantt chart: one lane per virtual stage");
+  cmd->add_option(
+         "--shared-device", o->shared_capacity,
+         "All ranks share one device (GPU or cores) worth this many ranks of compute, e.g. 1 for ranks "
+         "time-sliced on one GPU; measure it with pipekit corun")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--width", o->width, "Terminal chart width in characters (default 100)");
   cmd->callback([o] { run_simulate(*o); });
 }

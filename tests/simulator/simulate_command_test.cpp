@@ -11,7 +11,8 @@ using pipekit::test::pipekit_cmd;
 using pipekit::test::run_command;
 
 TEST_CASE("simulate --synthetic 1f1b prints step time 33 ms as JSON") {
-  auto r = run_command(pipekit_cmd("simulate --synthetic 4 --fwd 1 --bwd 2 --schedule 1f1b --microbatches 8 --json"));
+  auto r = run_command(
+      pipekit_cmd("simulate --synthetic 4 --fwd 1 --bwd 2 --schedule 1f1b --microbatches 8 --json"));
   REQUIRE(r.status == 0);
   auto j = nlohmann::json::parse(r.out);
   CHECK(j["step_time_ms"].get<double>() == doctest::Approx(33.0));
@@ -26,9 +27,10 @@ TEST_CASE("simulate --synthetic 1f1b prints step time 33 ms as JSON") {
 
 TEST_CASE("simulate prints a table and a chart, writes timeline and schedule, reads the schedule back") {
   pipekit::test::TempDir dir;
-  auto r = run_command(pipekit_cmd("simulate --synthetic 2 --fwd 1 --bwd 2 --schedule gpipe --microbatches 4 "
-                                   "--bandwidth 2GB/s --latency 0 --activation-bytes 1MB --width 60 --timeline " +
-                                   dir.file("t.json") + " --write-schedule " + dir.file("s.csv")));
+  auto r =
+      run_command(pipekit_cmd("simulate --synthetic 2 --fwd 1 --bwd 2 --schedule gpipe --microbatches 4 "
+                              "--bandwidth 2GB/s --latency 0 --activation-bytes 1MB --width 60 --timeline " +
+                              dir.file("t.json") + " --write-schedule " + dir.file("s.csv")));
   REQUIRE(r.status == 0);
   CHECK(r.out.find("step time") != std::string::npos);
   CHECK(r.out.find("r0 ") != std::string::npos);
@@ -36,10 +38,12 @@ TEST_CASE("simulate prints a table and a chart, writes timeline and schedule, re
   auto t = nlohmann::json::parse(pipekit::test::slurp(dir.file("t.json")));
   CHECK(t.contains("events"));
   // Same schedule from the CSV it wrote: same step time.
-  auto a = run_command(pipekit_cmd("simulate --synthetic 2 --fwd 1 --bwd 2 --schedule gpipe --microbatches 4 "
-                                   "--bandwidth 2GB/s --latency 0 --activation-bytes 1MB --json"));
-  auto b = run_command(pipekit_cmd("simulate --synthetic 2 --fwd 1 --bwd 2 --schedule-csv " + dir.file("s.csv") +
-                                   " --bandwidth 2GB/s --latency 0 --activation-bytes 1MB --json"));
+  auto a =
+      run_command(pipekit_cmd("simulate --synthetic 2 --fwd 1 --bwd 2 --schedule gpipe --microbatches 4 "
+                              "--bandwidth 2GB/s --latency 0 --activation-bytes 1MB --json"));
+  auto b =
+      run_command(pipekit_cmd("simulate --synthetic 2 --fwd 1 --bwd 2 --schedule-csv " + dir.file("s.csv") +
+                              " --bandwidth 2GB/s --latency 0 --activation-bytes 1MB --json"));
   REQUIRE(a.status == 0);
   REQUIRE(b.status == 0);
   double sa = nlohmann::json::parse(a.out)["step_time_ms"].get<double>();
@@ -52,11 +56,12 @@ TEST_CASE("simulate rejects bad flags with exit status 2 and a message") {
   auto no_costs = run_command(pipekit_cmd("simulate --schedule 1f1b --microbatches 4"));
   CHECK(no_costs.status == 2);
   CHECK(no_costs.err.find("--synthetic") != std::string::npos);
-  auto bad_kind = run_command(pipekit_cmd("simulate --synthetic 2 --fwd 1 --bwd 2 --schedule nope --microbatches 4"));
+  auto bad_kind =
+      run_command(pipekit_cmd("simulate --synthetic 2 --fwd 1 --bwd 2 --schedule nope --microbatches 4"));
   CHECK(bad_kind.status == 2);
   CHECK(bad_kind.err.find("unknown schedule") != std::string::npos);
-  auto bad_bw = run_command(
-      pipekit_cmd("simulate --synthetic 2 --fwd 1 --bwd 2 --schedule 1f1b --microbatches 4 --bandwidth fast"));
+  auto bad_bw = run_command(pipekit_cmd(
+      "simulate --synthetic 2 --fwd 1 --bwd 2 --schedule 1f1b --microbatches 4 --bandwidth fast"));
   CHECK(bad_bw.status == 2);
   CHECK(bad_bw.err.find("--bandwidth") != std::string::npos);
   auto no_fwd = run_command(pipekit_cmd("simulate --synthetic 2 --schedule 1f1b --microbatches 4"));
@@ -68,7 +73,8 @@ TEST_CASE("simulate rejects bad flags with exit status 2 and a message") {
 TEST_CASE("simulate reports a deadlocked schedule file naming every rank") {
   pipekit::test::TempDir dir;
   pipekit::test::write_file(dir.file("bad.txt"), "rank 0: 0F0 0B0\nrank 1: 1B0 1F0\n");
-  auto r = run_command(pipekit_cmd("simulate --synthetic 2 --fwd 1 --bwd 2 --schedule-file " + dir.file("bad.txt")));
+  auto r = run_command(
+      pipekit_cmd("simulate --synthetic 2 --fwd 1 --bwd 2 --schedule-file " + dir.file("bad.txt")));
   CHECK(r.status == 2);
   CHECK(r.err.find("rank 0: blocked") != std::string::npos);
   CHECK(r.err.find("rank 1: blocked") != std::string::npos);
@@ -107,7 +113,8 @@ TEST_CASE("simulate --profile --stages and --plan agree with the library") {
 
   auto a = run_command(pipekit_cmd("simulate --plan " + dir.file("plan.json") + " --json"));
   REQUIRE(a.status == 0);
-  CHECK(nlohmann::json::parse(a.out)["step_time_ms"].get<double>() == doctest::Approx(expect.metrics.step_time_ms));
+  CHECK(nlohmann::json::parse(a.out)["step_time_ms"].get<double>() ==
+        doctest::Approx(expect.metrics.step_time_ms));
   auto b = run_command(pipekit_cmd("simulate --profile " + dir.file("p.json") +
                                    " --stages 0-1,2-4,5 --schedule 1f1b --microbatches 6 --bandwidth 1e8 "
                                    "--latency 1e-4 --json"));
@@ -119,4 +126,24 @@ TEST_CASE("simulate --profile --stages and --plan agree with the library") {
                                      " --stages 0-1,2-9 --schedule 1f1b --microbatches 6"));
   CHECK(bad.status == 2);
   CHECK(bad.err.find("outside the profile") != std::string::npos);
+}
+
+TEST_CASE("simulate --shared-device: ranks on one device worth one rank take the serial time") {
+  // gpipe, 2 ranks, 16 micro-batches of 1 + 2 ms: 51 ms with a device each;
+  // sharing one device the step is all the work, 2 x 16 x 3 = 96 ms.
+  auto r = run_command(pipekit_cmd(
+      "simulate --synthetic 2 --fwd 1 --bwd 2 --schedule gpipe --microbatches 16 --shared-device 1 --json"));
+  REQUIRE(r.status == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["dedicated_step_ms"].get<double>() == doctest::Approx(51.0));
+  CHECK(j["step_time_ms"].get<double>() == doctest::Approx(96.0).epsilon(0.01));
+  CHECK(j["shared_device_capacity"].get<double>() == 1.0);
+  auto text = run_command(pipekit_cmd(
+      "simulate --synthetic 2 --fwd 1 --bwd 2 --schedule gpipe --microbatches 16 --shared-device 2"));
+  REQUIRE(text.status == 0);
+  CHECK(text.out.find("shared device: all 2 ranks on one device worth 2 rank(s)") != std::string::npos);
+  auto bad =
+      run_command(pipekit_cmd("simulate --synthetic 2 --fwd 1 --bwd 2 --schedule gpipe --shared-device 0"));
+  CHECK(bad.status == 2);
+  CHECK(bad.err.find("--shared-device") != std::string::npos);
 }
