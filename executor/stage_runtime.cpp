@@ -27,6 +27,11 @@
 // host copies. Compute actions end with a device synchronize so the timeline
 // holds GPU time, not launch time; memory is the caching allocator's count.
 #include <torch/torch.h>
+
+#include "executor/gpu_transport.h"
+#if PIPEKIT_TORCH_CUDA
+#include <c10/cuda/CUDAFunctions.h>
+#endif
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -50,7 +55,6 @@
 #include "executor/batch_source.h"
 #include "executor/checkpoint.h"
 #include "executor/compute_threads.h"
-#include "executor/gpu_transport.h"
 #include "executor/memory_meter.h"
 #include "executor/memory_prediction.h"
 #include "executor/model_layers.h"
@@ -259,6 +263,11 @@ void RankRunner::choose_device_and_transport() {
           fmt::format("rank {}: --device cuda, but LibTorch sees no CUDA device on this host", id_.rank));
     dev_ = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(gpu));
     cuda_ = true;
+#if PIPEKIT_TORCH_CUDA
+    // The rank's current device: cuBLAS handles, streams and events follow it
+    // (without it every rank's first cuBLAS call warned and used device 0's context).
+    c10::cuda::set_device(static_cast<c10::DeviceIndex>(gpu));
+#endif
     memory_meter::use_cuda(gpu);
   }
   char host[256] = {0};
