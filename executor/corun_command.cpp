@@ -35,15 +35,7 @@ std::vector<int> parse_layers(const std::string& s) {
 }
 
 void run_corun(CorunCommand& o) {
-  o.p.model = model_spec_from_name(o.model_name, "--model");
-  if (o.vocab) {
-    if (o.p.model.kind != ModelKind::gpt)
-      throw InputError("--vocab", "", "only the built-in gpt models take --vocab");
-    if (o.vocab < 256)
-      throw InputError("--vocab", "", "the byte tokenizer needs a vocabulary of at least 256");
-    o.p.model.vocab = o.vocab;
-  }
-  if (o.p.model.kind == ModelKind::torchscript) o.p.model.script_layers = count_script_layers(o.p.model);
+  o.p.model = resolve_model(o.model_name, o.vocab, "--model");
   if (o.p.seq <= 0) o.p.seq = std::min(o.p.model.context, 64);
   if (o.p.microbatch < 1) throw InputError("--microbatch", "", "needs at least 1 row");
   if (o.p.threads < 1) throw InputError("--threads", "", "needs at least 1 thread");

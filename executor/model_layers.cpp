@@ -147,6 +147,18 @@ int count_script_layers(const ModelSpec& m) {
   return n;
 }
 
+ModelSpec resolve_model(const std::string& name, int vocab, const std::string& source) {
+  ModelSpec m = model_spec_from_name(name, source);
+  if (vocab) {
+    if (m.kind != ModelKind::gpt)
+      throw InputError("--vocab", "", "only the built-in gpt models take --vocab");
+    if (vocab < 256) throw InputError("--vocab", "", "the byte tokenizer needs a vocabulary of at least 256");
+    m.vocab = vocab;
+  }
+  if (m.kind == ModelKind::torchscript) m.script_layers = count_script_layers(m);
+  return m;
+}
+
 void move_layers(std::vector<ModelLayer>& layers, const torch::Device& dev) {
   if (dev.is_cpu()) return;
   torch::NoGradGuard no_grad;

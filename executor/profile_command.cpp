@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/formats.h"
 #include "executor/layer_profiler.h"
+#include "executor/model_layers.h"
 
 namespace pipekit::cli {
 namespace {
@@ -25,15 +26,7 @@ struct ProfileOptions {
 
 void run_profile(ProfileOptions& o) {
   if (o.out.empty()) throw InputError("--out", "", "give the file to write the profile to");
-  o.p.model = model_spec_from_name(o.model_name, "--model");
-  if (o.vocab) {
-    if (o.p.model.kind != ModelKind::gpt)
-      throw InputError("--vocab", "", "only the built-in gpt models take --vocab");
-    if (o.vocab < 256)
-      throw InputError("--vocab", "", "the byte tokenizer needs a vocabulary of at least 256");
-    o.p.model.vocab = o.vocab;
-  }
-  if (o.p.model.kind == ModelKind::torchscript) o.p.model.script_layers = count_script_layers(o.p.model);
+  o.p.model = resolve_model(o.model_name, o.vocab, "--model");
   o.p.progress = !o.quiet;
   Profile prof = profile_model(o.p);
   write_text_file(o.out, profile_to_json(prof));
