@@ -207,7 +207,11 @@ std::vector<std::int64_t> executor_order_peaks(const Schedule& sch, const StageC
           cur += own;
           peak = std::max(peak, cur + c.workspace_bytes);
           break;
+        case ActionType::I:  // input gradient: the graph and the output gradient stay for W
+          peak = std::max(peak, cur + c.workspace_bytes);
+          break;
         case ActionType::B:
+        case ActionType::W:  // the last backward of a micro-batch frees what its forward kept
           peak = std::max(peak, cur + c.workspace_bytes);
           cur -= own + buf_in + grad_buf;
           if (sent_forward.count({a.stage, a.microbatch})) cur += c.output_bytes;
