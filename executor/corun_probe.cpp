@@ -64,12 +64,20 @@ Worker spawn(const CorunOptions& o, int index) {
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   const std::string th = std::to_string(o.threads);
-  int in_pipe[2], out_pipe[2];
-  if (pipe(in_pipe) != 0 || pipe(out_pipe) != 0) throw std::runtime_error("corun: cannot create pipes");
+  // Close-on-exec: a later worker must not inherit an earlier one's pipe ends.
+  int in_pipe[2] = {-1, -1}, out_pipe[2] = {-1, -1};
+  if (pipe2(in_pipe, O_CLOEXEC) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0) {
+    for (int fd : {in_pipe[0], in_pipe[1], out_pipe[0], out_pipe[1]})
+      if (fd >= 0) close(fd);
+    throw std::runtime_error("corun: cannot create pipes");
+  }
   std::fflush(stdout);
   const pid_t parent = getpid();
   const pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error("corun: fork failed");
+  if (pid < 0) {
+    for (int fd : {in_pipe[0], in_pipe[1], out_pipe[0], out_pipe[1]}) close(fd);
+    throw std::runtime_error("corun: fork failed");
+  }
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(1);
@@ -81,6 +89,8 @@ Worker spawn(const CorunOptions& o, int index) {
     setenv("OPENBLAS_NUM_THREADS", th.c_str(), 1);
     setenv("MKL_NUM_THREADS", th.c_str(), 1);
     execv(argv[0], argv.data());
+    static const char msg[] = "pipekit corun: cannot start a worker (exec of /proc/self/exe failed)\n";
+    if (write(2, msg, sizeof msg - 1) < 0) _exit(127);
     _exit(127);
   }
   close(in_pipe[0]);
@@ -101,7 +111,7 @@ std::string read_line(Worker& w, int index, double timeout_s) {
     if (left <= 0)
       throw std::runtime_error(fmt::format("corun: worker {} did not answer in {} s", index, timeout_s));
     pollfd p{w.from, POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(left)) <= 0) continue;
+    if (poll(&p, 1, static_cast<int>(std::min<long long>(left, 60000))) <= 0) continue;
     char buf[256];
     const ssize_t n = read(w.from, buf, sizeof buf);
     if (n <= 0)
@@ -152,6 +162,8 @@ std::vector<double> round(const CorunOptions& o, const std::vector<int>& which) 
 }  // namespace
 
 CorunResult measure_corun(const CorunOptions& o) {
+  // A worker that dies after "ready" must be an error, not a SIGPIPE.
+  signal(SIGPIPE, SIG_IGN);
   const int k = static_cast<int>(o.worker_layers.size());
   if (k < 1) throw std::runtime_error("corun: no workers");
   CorunResult r;

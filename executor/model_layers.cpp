@@ -125,6 +125,9 @@ ModelLayer script_layer(torch::jit::Module mod) {
   auto holder = std::make_shared<torch::jit::Module>(mod);
   l.holder = holder;
   l.forward = [holder](const torch::Tensor& x) { return holder->forward({x}).toTensor(); };
+  // Module::to moves parameters with set_data, so the tensors in l.params stay
+  // the module's; it also moves buffers, which l.params does not list.
+  l.to_device = [holder](const torch::Device& d) { holder->to(d); };
   return l;
 }
 
@@ -162,8 +165,13 @@ ModelSpec resolve_model(const std::string& name, int vocab, const std::string& s
 void move_layers(std::vector<ModelLayer>& layers, const torch::Device& dev) {
   if (dev.is_cpu()) return;
   torch::NoGradGuard no_grad;
-  for (auto& l : layers)
+  for (auto& l : layers) {
+    if (l.to_device) {
+      l.to_device(dev);
+      continue;
+    }
     for (auto& p : l.params) p.set_data(p.data().to(dev));
+  }
 }
 
 std::vector<ModelLayer> build_layers(const ModelSpec& m, const std::vector<int>& layers, std::uint64_t seed) {

@@ -22,6 +22,9 @@ struct ModelLayer {
   std::function<torch::Tensor(const torch::Tensor&)> forward;
   std::vector<torch::Tensor> params;  // trainable, in a fixed order
   std::shared_ptr<void> holder;       // keeps the module alive
+  // TorchScript layers: moves the module (parameters and buffers, such as
+  // running statistics) to a device; built-in layers have parameters only.
+  std::function<void(const torch::Device&)> to_device;
   // gpt with tie_weights: the embedding's token table (layer 0) or the head's
   // weight (last layer). For the head, *tied_slot is the tensor its forward
   // uses, so a one-process model can point it at the embedding's table.

@@ -210,6 +210,9 @@ void prepare_run(RunConfig& c) {
     if (c.replicas != 1)
       throw InputError("--stage-replicas", "", "give --replicas or --stage-replicas, not both");
     c.group_replicas.clear();
+    if (c.stage_replicas.back() == ',' || c.stage_replicas.front() == ',' ||
+        c.stage_replicas.find(",,") != std::string::npos)
+      throw InputError("--stage-replicas", "", "'" + c.stage_replicas + "' has an empty count; e.g. 3,1");
     std::stringstream in(c.stage_replicas);
     for (std::string part; std::getline(in, part, ',');) {
       int r = 0;
@@ -251,7 +254,8 @@ void prepare_run(RunConfig& c) {
             fmt::format("a micro-batch of {} samples does not split among {} replicas; use a --batch "
                         "that is a multiple of {}",
                         c.batch / m, r, m * r));
-    if (c.model.tie_weights && c.group_replicas.front() != c.group_replicas.back())
+    if (c.model.tie_weights && c.group_replicas.at(c.schedule.stage_to_rank.front()) !=
+                                   c.group_replicas.at(c.schedule.stage_to_rank.back()))
       throw InputError(rsource, "", "--tie-weights needs as many replicas of the first stage as of the last");
   }
   if (c.resume && c.checkpoint_dir.empty())

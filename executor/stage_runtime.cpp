@@ -290,9 +290,23 @@ void RankRunner::choose_device_and_transport() {
   if (transport_ == Transport::nccl) {
     // NCCL matches messages in posting order; a schedule file may not keep it.
     auto bad = fifo_order_mismatches(c_.schedule);
+    // Each channel's pair communicators must carry one direction only, or
+    // sends crossing on one NCCL stream can wait on each other forever: that
+    // happens when activations also flow from a higher rank to a lower one
+    // (interleaved wrapping around, zbv folding back), or gradients upward.
+    std::string crossing;
+    const auto& place = c_.schedule.stage_to_rank;
+    for (int s = 0; s + 1 < c_.schedule.num_stages && crossing.empty(); ++s)
+      if (place[s] > place[s + 1])
+        crossing =
+            fmt::format("stage {} on rank {} feeds stage {} on rank {}", s, place[s], s + 1, place[s + 1]);
     if (!bad.empty()) {
       transport_ = Transport::gloo_host_staged;
       note = "; NCCL refused because the schedule's send and receive orders differ (" + bad[0] + ")";
+    } else if (!crossing.empty()) {
+      transport_ = Transport::gloo_host_staged;
+      note = "; NCCL not used: activations flow both ways between ranks (" + crossing +
+             "), which one channel per direction cannot carry without deadlock";
     } else {
       fwd_ = make_nccl_channel(store_, "pipekit/nccl/forward", id_.rank, id_.world_size, timeout(), gpu);
       bwd_ = make_nccl_channel(store_, "pipekit/nccl/backward", id_.rank, id_.world_size, timeout(), gpu);
@@ -986,8 +1000,14 @@ int RankRunner::run() {
           const bool down = a.type == ActionType::RECV_B || a.type == ActionType::SEND_F ||
                             a.type == ActionType::B || a.type == ActionType::I;
           const int other = a.stage + (down ? 1 : -1);
-          if (other >= 0 && other < num_stages_ && !is_local(other))
-            peer = fmt::format(", exchanging with rank {}", this->peer(other));
+          if (other >= 0 && other < num_stages_ && !is_local(other)) {
+            std::vector<int> ranks;
+            for (const RowPart& part :
+                 layout_.overlaps(prank_, replica_, c_.schedule.stage_to_rank.at(other), mb_rows()))
+              ranks.push_back(part.rank);
+            peer = ranks.size() == 1 ? fmt::format(", exchanging with rank {}", ranks[0])
+                                     : fmt::format(", exchanging with ranks {}", fmt::join(ranks, ", "));
+          }
         }
         throw std::runtime_error(fmt::format("rank {}: {} of step {} failed{} (last completed step {}): {}",
                                              id_.rank, to_string(a), step + 1, peer, step, short_what(e)));

@@ -244,6 +244,13 @@ TEST_CASE("stages replicated differently (3-1, 1-2-2, 2-3) equal one-process tra
   // Slices that straddle: 2 replicas of 3 rows feed 3 replicas of 2 rows.
   expect_verified(
       "--model mlp --schedule gpipe --microbatches 2 --batch 12 --steps 2 --nproc 5 --stage-replicas 2,3", 2);
+  // zbv folds back: rank 0 holds the first and the last stage, so its two
+  // replicas may share the tied embedding/head while rank 1 has one.
+  expect_verified(
+      "--model gpt-tiny --schedule zbv --virtual 2 --microbatches 4 --batch 8 --steps 2 --nproc 3 "
+      "--stage-replicas 2,1 "
+      "--tie-weights --optimizer sgd --lr 0.1",
+      4);
 }
 
 TEST_CASE("a plan with a replicated stage (PipeDream's 3-1) runs as planned") {
@@ -273,6 +280,8 @@ TEST_CASE("per-stage replicas: bad counts exit 2 and say what to change") {
   } cases[] = {
       {"--model mlp --schedule 1f1b --microbatches 4 --batch 12 --nproc 4 --stage-replicas 3,x",
        "'x' is not a replica"},
+      {"--model mlp --schedule 1f1b --microbatches 4 --batch 12 --nproc 4 --stage-replicas 3,1,",
+       "empty count"},
       {"--model mlp --schedule 1f1b --microbatches 4 --batch 12 --nproc 4 --stages 2 --stage-replicas 3,1,1",
        "3 counts for 2 pipeline ranks"},
       {"--model mlp --schedule 1f1b --microbatches 4 --batch 8 --nproc 4 --stage-replicas 3,1",
