@@ -207,6 +207,10 @@ void prepare_run(RunConfig& c) {
   c.group_replicas.assign(groups, c.replicas);
   if (!c.stage_replicas.empty()) {
     rsource = "--stage-replicas";
+    if (!c.plan_path.empty() && std::any_of(plan.stages.begin(), plan.stages.end(),
+                                            [](const PlanStage& st) { return st.replicas > 1; }))
+      throw InputError("--stage-replicas", "",
+                       "the plan already says how each stage is replicated; drop one of them");
     if (c.replicas != 1)
       throw InputError("--stage-replicas", "", "give --replicas or --stage-replicas, not both");
     c.group_replicas.clear();
@@ -240,7 +244,19 @@ void prepare_run(RunConfig& c) {
       throw InputError("--replicas", "", "the plan already says how each stage is replicated");
     if (c.schedule.virtual_stages() > 1)
       throw InputError(c.plan_path, "$.stages", "replicated stages run with one stage per pipeline rank");
-    for (int g = 0; g < groups; ++g) c.group_replicas[g] = plan.stages[g].replicas;
+    // The executor numbers replicas stage after stage; a plan that places
+    // them otherwise would silently run elsewhere than it says.
+    int next = 0;
+    for (int g = 0; g < groups; ++g) {
+      c.group_replicas[g] = plan.stages[g].replicas;
+      for (int k = 0; k < plan.stages[g].replicas; ++k, ++next)
+        if (plan.stages[g].ranks.at(k) != next)
+          throw InputError(
+              c.plan_path, fmt::format("$.stages[{}].ranks[{}]", g, k),
+              fmt::format("is {}, but replicated stages run on consecutive ranks, stage after stage: "
+                          "stage {} needs ranks {}..{}",
+                          plan.stages[g].ranks.at(k), g, next - k, next - k + plan.stages[g].replicas - 1));
+    }
   }
   const bool replicated =
       std::any_of(c.group_replicas.begin(), c.group_replicas.end(), [](int r) { return r > 1; });

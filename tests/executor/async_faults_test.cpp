@@ -272,6 +272,16 @@ TEST_CASE("a plan with a replicated stage (PipeDream's 3-1) runs as planned") {
   CommandResult r = run("--plan " + dir.file("plan.json") + " --nproc 4 --batch 6 --steps 2 --verify");
   pipekit::test::check_verified(r, "3-1 plan", 2);
   CHECK(r.out.find("stage 0 on ranks 0..2 (3 replicas") != std::string::npos);
+  // Replicas elsewhere than stage after stage, or counts given twice: exit 2.
+  plan.stages[0].ranks = {1, 2, 3};
+  plan.stages[1].ranks = {0};
+  pipekit::write_text_file(dir.file("moved.json"), pipekit::plan_to_json(plan));
+  CommandResult moved = run("--plan " + dir.file("moved.json") + " --nproc 4 --batch 6 --steps 2");
+  CHECK(moved.status == 2);
+  CHECK(moved.err.find("consecutive ranks") != std::string::npos);
+  CommandResult twice = run("--plan " + dir.file("plan.json") + " --nproc 4 --batch 6 --stage-replicas 3,1");
+  CHECK(twice.status == 2);
+  CHECK(twice.err.find("already says") != std::string::npos);
 }
 
 TEST_CASE("per-stage replicas: bad counts exit 2 and say what to change") {
