@@ -21,10 +21,15 @@ Schedule make(const std::string& kind, int p, int m, int v, bool lowered) {
   return lowered ? lower_schedule(s) : s;
 }
 
+// Equal stages (F 1 ms, B 2 ms per rank) with sizes for the memory terms.
+StageCosts bench_costs(int p, int v) {
+  return synthetic_stage_costs(p, v, 1.0, 2.0, -1, 1 << 20, 1 << 22, 1 << 24);
+}
+
 void run(benchmark::State& state, const std::string& kind, int p, int m, int v, bool lowered, bool timeline) {
   Schedule s = make(kind, p, m, v, lowered);
-  StageCosts c = synthetic_stage_costs(p, v, 1.0, 2.0, -1, 1 << 20, 1 << 22, 1 << 24);
-  Cluster cl = flat_cluster(p, 25e9, 5e-6);
+  const StageCosts c = bench_costs(p, v);
+  const Cluster cl = flat_cluster(p, 25e9, 5e-6);
   SimOptions opt;
   opt.record_timeline = timeline;
   for (auto _ : state) {
@@ -63,8 +68,8 @@ void BM_1F1B_p16_scaling(benchmark::State& st) {
 // until the step settles; the rounds it took are a counter.
 void shared(benchmark::State& state, const std::string& kind, int p, int m, int v, double capacity) {
   Schedule s = make(kind, p, m, v, true);
-  StageCosts c = synthetic_stage_costs(p, v, 1.0, 2.0, -1, 1 << 20, 1 << 22, 1 << 24);
-  Cluster cl = flat_cluster(p, 25e9, 5e-6);
+  const StageCosts c = bench_costs(p, v);
+  const Cluster cl = flat_cluster(p, 25e9, 5e-6);
   SimOptions opt;
   opt.record_timeline = false;
   SharedDevice d;

@@ -53,10 +53,6 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::string& name,
                                                         const std::vector<torch::Tensor>& params, double lr);
 // Runs `layers` in order.
 torch::Tensor forward_layers(const std::vector<ModelLayer>& layers, torch::Tensor x);
-// The model a command names, with --vocab applied (gpt only, at least 256)
-// and a TorchScript file's layers counted. Throws InputError naming `source`.
-ModelSpec resolve_model(const std::string& name, int vocab, const std::string& source);
-
 // Moves every parameter to `dev` in place (set_data), so the layers' closures,
 // modules and tied slots, which hold the same tensors, compute there.
 void move_layers(std::vector<ModelLayer>& layers, const torch::Device& dev);

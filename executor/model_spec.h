@@ -48,6 +48,11 @@ ModelSpec model_spec_from_name(const std::string& name, const std::string& sourc
 // (Implemented with LibTorch, in model_layers.cpp.)
 int count_script_layers(const ModelSpec& m);
 
+// The model a command names, with --vocab applied (gpt only, at least 256)
+// and a TorchScript file's layers counted (defined with the layers, in
+// model_layers.cpp). Throws InputError naming `source`.
+ModelSpec resolve_model(const std::string& name, int vocab, const std::string& source);
+
 // Seed of layer `layer` of a model seeded with `seed` (splitmix64 of both).
 std::uint64_t layer_seed(std::uint64_t seed, int layer);
 

@@ -103,21 +103,17 @@ void prepare_run(RunConfig& c) {
     plan = plan_from_json(read_text_file(c.plan_path), c.plan_path);
     if (!plan.model.empty() && !c.model_given) c.model_name = plan.model;
   }
-  c.model = model_spec_from_name(c.model_name, c.plan_path.empty() ? "--model" : c.plan_path);
+  // A plan from PipeDream's program may replicate stages: then the pipeline
+  // has one rank per stage, each with its replicas.
+  const bool plan_replicated = std::any_of(plan.stages.begin(), plan.stages.end(),
+                                           [](const PlanStage& st) { return st.replicas > 1; });
+  c.model = resolve_model(c.model_name, c.vocab, c.plan_path.empty() ? "--model" : c.plan_path);
   if (c.tie_weights) {
     if (c.model.kind != ModelKind::gpt)
       throw InputError("--tie-weights", "",
                        "only the built-in gpt models have an embedding and a head to tie");
     c.model.tie_weights = true;
   }
-  if (c.vocab) {
-    if (c.model.kind != ModelKind::gpt)
-      throw InputError("--vocab", "", "only the built-in gpt models take --vocab");
-    if (c.vocab < 256)
-      throw InputError("--vocab", "", "the byte tokenizer needs a vocabulary of at least 256");
-    c.model.vocab = c.vocab;
-  }
-  if (c.model.kind == ModelKind::torchscript) c.model.script_layers = count_script_layers(c.model);
   const int layers = c.model.num_layers();
 
   if (!c.plan_path.empty()) {
@@ -126,8 +122,6 @@ void prepare_run(RunConfig& c) {
     if (is_async(spec.kind)) spec.minibatches = c.steps;
     // Replicated stages: the pipeline has one rank per stage, each with its
     // replicas; otherwise the plan's ranks are the pipeline's.
-    const bool plan_replicated = std::any_of(plan.stages.begin(), plan.stages.end(),
-                                             [](const PlanStage& st) { return st.replicas > 1; });
     const int pipeline_ranks = plan_replicated ? static_cast<int>(plan.stages.size()) : plan.num_ranks();
     c.schedule = lower_schedule(generate_schedule(spec, pipeline_ranks));
     if (c.schedule.num_stages != static_cast<int>(plan.stages.size()))
@@ -207,8 +201,7 @@ void prepare_run(RunConfig& c) {
   c.group_replicas.assign(groups, c.replicas);
   if (!c.stage_replicas.empty()) {
     rsource = "--stage-replicas";
-    if (!c.plan_path.empty() && std::any_of(plan.stages.begin(), plan.stages.end(),
-                                            [](const PlanStage& st) { return st.replicas > 1; }))
+    if (plan_replicated)
       throw InputError("--stage-replicas", "",
                        "the plan already says how each stage is replicated; drop one of them");
     if (c.replicas != 1)
@@ -235,8 +228,7 @@ void prepare_run(RunConfig& c) {
       throw InputError(
           "--stage-replicas", "",
           fmt::format("{} counts for {} pipeline ranks; give one per rank", c.group_replicas.size(), groups));
-  } else if (!c.plan_path.empty() && std::any_of(plan.stages.begin(), plan.stages.end(),
-                                                 [](const PlanStage& st) { return st.replicas > 1; })) {
+  } else if (plan_replicated) {
     // A plan from PipeDream's program: stage i (one per pipeline rank) has
     // plan.stages[i].replicas devices.
     rsource = c.plan_path;

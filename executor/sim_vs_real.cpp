@@ -36,45 +36,38 @@ struct LinkCalibration {
   std::int64_t large_bytes = 0;
 };
 
-// Ping-pong between two Gloo ranks of this process (two threads, loopback),
-// the transport the runtime uses: one-way time of a 4-byte message is the
-// latency (median), the extra time of a 1 MiB message (fastest rounds) gives
-// the bandwidth.
+// Median seconds of `work` over `rounds` timed runs after `warmup` untimed
+// ones, the device synchronized around each when `cuda`.
+template <class F>
+double median_seconds(int warmup, int rounds, bool cuda, F&& work) {
+  std::vector<double> t;
+  for (int i = 0; i < warmup + rounds; ++i) {
+    if (cuda) torch::cuda::synchronize();
+    const auto t0 = Clock::now();
+    work();
+    if (cuda) torch::cuda::synchronize();
+    if (i >= warmup) t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
 // Bytes per second of a pageable device-to-host copy followed by a
 // host-to-device copy of `bytes` (median of 20), what a host-staged message
 // costs beyond Gloo.
 double measure_host_staging(std::int64_t bytes) {
   torch::Tensor d = torch::ones({bytes / 4}, torch::TensorOptions().device(torch::kCUDA, 0));
-  std::vector<double> t;
-  for (int i = 0; i < 23; ++i) {
-    torch::cuda::synchronize();
-    const auto t0 = Clock::now();
-    torch::Tensor h = d.to(torch::kCPU);
-    torch::Tensor back = h.to(d.device());
-    torch::cuda::synchronize();
-    if (i >= 3) t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
-  }
-  std::sort(t.begin(), t.end());
-  return static_cast<double>(bytes) / t[t.size() / 2];
+  return static_cast<double>(bytes) / median_seconds(3, 20, true, [&] { d.to(torch::kCPU).to(d.device()); });
 }
 
 // Bytes per second of copying `bytes` of weights on `device` (median of 7):
 // what weight stashing pays to load another version into the layers.
 double measure_copy_bandwidth(std::int64_t bytes, const std::string& device) {
-  const auto opts =
-      torch::TensorOptions().device(device == "cuda" ? torch::Device(torch::kCUDA, 0) : torch::kCPU);
+  const bool cuda = device == "cuda";
+  const auto opts = torch::TensorOptions().device(cuda ? torch::Device(torch::kCUDA, 0) : torch::kCPU);
   const std::int64_t n = std::max<std::int64_t>(1 << 18, std::min<std::int64_t>(bytes, 256LL << 20) / 4);
   torch::Tensor src = torch::ones({n}, opts), dst = torch::empty({n}, opts);
-  std::vector<double> t;
-  for (int i = 0; i < 9; ++i) {
-    if (device == "cuda") torch::cuda::synchronize();
-    const auto t0 = Clock::now();
-    dst.copy_(src);
-    if (device == "cuda") torch::cuda::synchronize();
-    if (i >= 2) t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
-  }
-  std::sort(t.begin(), t.end());
-  return static_cast<double>(n * 4) / t[t.size() / 2];
+  return static_cast<double>(n * 4) / median_seconds(2, 7, cuda, [&] { dst.copy_(src); });
 }
 
 LinkCalibration measure_gloo_link() {
