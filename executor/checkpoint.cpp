@@ -26,7 +26,9 @@ nlohmann::json manifest_of(const RunConfig& c) {
   j["stages"] = c.schedule.num_stages;
   j["ranks"] = c.schedule.num_ranks;
   j["stage_layers"] = c.stage_layers;
-  j["microbatches"] = c.schedule.num_microbatches;
+  // An asynchronous run is one stream: it resumes only as the same stream.
+  j["microbatches"] = c.async ? c.minibatch_mbs : c.schedule.num_microbatches;
+  if (c.async) j["stream_minibatches"] = c.steps;
   j["batch"] = c.batch;
   j["seq"] = c.seq;
   j["optimizer"] = c.optimizer;
@@ -75,8 +77,11 @@ int find_resume_step(const RunConfig& c) {
       throw InputError(
           "--resume", mpath,
           fmt::format("the checkpoint was made with {} = {}, this run has {}; run with the same model, "
-                      "schedule, stages, micro-batches, batch, seq, optimizer and seed",
-                      key, m.contains(key) ? m[key].dump() : "(none)", value.dump()));
+                      "schedule, stages, micro-batches, batch, seq, optimizer and seed{}",
+                      key, m.contains(key) ? m[key].dump() : "(none)", value.dump(),
+                      key == "stream_minibatches"
+                          ? " (an asynchronous stream resumes only as itself: give the same --steps)"
+                          : ""));
   for (int s = 0; s < c.schedule.num_stages; ++s)
     if (!fs::exists(checkpoint_stage_file(c, step, s)))
       throw InputError("--resume", checkpoint_stage_file(c, step, s),

@@ -14,6 +14,7 @@
 #include "executor/run_config.h"
 #include "planner/lowering.h"
 #include "planner/schedule_generator.h"
+#include "simulator/stream_cut.h"
 
 namespace pipekit {
 namespace {
@@ -253,10 +254,24 @@ void prepare_run(RunConfig& c) {
   const bool replicated =
       std::any_of(c.group_replicas.begin(), c.group_replicas.end(), [](int r) { return r > 1; });
   if (replicated) {
-    if (c.async)
-      throw InputError(rsource, "", "replicated stages run flush schedules only, not " + c.schedule.kind);
+    // Asynchronous schedules deal whole micro-batches round-robin among a
+    // stage's replicas (as PipeDream does); flush schedules split each one.
+    if (c.async && !c.checkpoint_dir.empty())
+      throw InputError(
+          "--checkpoint-dir", "",
+          "checkpoints of " + c.schedule.kind +
+              " with replicated stages are not supported; drop --checkpoint-dir or the replicas");
+    if (c.async && c.schedule.kind == "pipedream")
+      for (int r : c.group_replicas)
+        if (m % r != 0)
+          throw InputError(
+              rsource, "",
+              fmt::format("pipedream deals micro-batches round-robin among a stage's replicas, and "
+                          "every replica must take as many: use --microbatches that is a "
+                          "multiple of {}",
+                          r));
     for (int r : c.group_replicas)
-      if ((c.batch / m) % r != 0)
+      if (!c.async && (c.batch / m) % r != 0)
         throw InputError(
             rsource, "",
             fmt::format("a micro-batch of {} samples does not split among {} replicas; use a --batch "
@@ -271,10 +286,19 @@ void prepare_run(RunConfig& c) {
   if (c.checkpoint_every < 0)
     throw InputError("--checkpoint-every", "", "must be 0 (only after the last step) or more");
   if (!c.checkpoint_dir.empty()) {
+    // Asynchronous streams are cut after a minibatch (simulator/stream_cut.h):
+    // check every cut this run will write or resume from can be rebuilt.
     if (c.async)
-      throw InputError("--checkpoint-dir", "",
-                       "checkpoints are written between the steps of flush schedules; " + c.schedule.kind +
-                           " runs all its minibatches as one stream with no step boundary");
+      for (int k = 1; k <= c.steps; ++k) {
+        if (!(k == c.steps || (c.checkpoint_every > 0 && k % c.checkpoint_every == 0))) continue;
+        try {
+          stream_cut(c.schedule, k * c.minibatch_mbs);
+        } catch (const std::invalid_argument& e) {
+          throw InputError("--checkpoint-dir", source,
+                           fmt::format("this {} stream cannot be checkpointed after minibatch {}: {}",
+                                       c.schedule.kind, k, e.what()));
+        }
+      }
     if (c.resume) {
       c.start_step = find_resume_step(c);
     } else {

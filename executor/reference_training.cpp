@@ -1,5 +1,6 @@
 #include "executor/reference_training.h"
 
+#include <map>
 #include <set>
 
 #include "executor/batch_source.h"
@@ -17,16 +18,28 @@ namespace {
 //              schedule (the newest weights when F ran); an update after every g.
 //   2bw:       v(g) = max(t - 1, 0) for minibatch t = g / m, on every stage:
 //              W(t+1) = W(t) - lr * grad f_t(W(t-1)); an update after each minibatch.
+// Replicated stages (r replicas, micro-batch g dealt to replica g mod r):
+//   pipedream: a replica's STEPs are those after its own Bs, each all-reducing
+//              with the others', so update q of the stage is the mean of the
+//              gradients of micro-batches qr..qr+r-1; v_s(g) counts the STEPs
+//              of g's replica before F(s, g).
+//   2bw:       unchanged: the all-reduce sums the minibatch's micro-batches.
 ReferenceResult async_reference_train(const RunConfig& c) {
   const Schedule& sch = c.schedule;
   const int S = sch.num_stages, n = sch.num_microbatches, m = c.minibatch_mbs;
+  std::vector<int> reps(S, c.replicas);
+  if (!c.group_replicas.empty())
+    for (int s = 0; s < S; ++s) reps[s] = c.group_replicas.at(sch.stage_to_rank[s]);
   std::vector<std::vector<int>> version(S, std::vector<int>(n, 0));
   if (sch.kind == "pipedream") {
     for (const auto& list : sch.actions) {
-      std::vector<int> steps(S, 0);
+      std::map<std::pair<int, int>, int> steps;  // (stage, replica) -> STEPs so far
+      std::map<int, int> last_b;
       for (const Action& a : list) {
-        if (a.type == ActionType::STEP) ++steps[a.stage];
-        if (a.type == ActionType::F) version[a.stage][a.microbatch] = steps[a.stage];
+        const int r = reps[a.stage];
+        if (a.type == ActionType::B) last_b[a.stage] = a.microbatch;
+        if (a.type == ActionType::STEP) ++steps[{a.stage, last_b[a.stage] % r}];
+        if (a.type == ActionType::F) version[a.stage][a.microbatch] = steps[{a.stage, a.microbatch % r}];
       }
     }
   } else {
@@ -68,12 +81,13 @@ ReferenceResult async_reference_train(const RunConfig& c) {
     auto loss = scaled_loss(forward_layers(all, input_tensor(b)), target_tensor(b), c.loss_scale);
     loss.backward();
     r.losses[g / m] += loss.item<double>() * c.loss_scale / m;
-    const bool update = sch.kind == "pipedream" || (g + 1) % m == 0;
-    if (!update) continue;
     for (int s = 0; s < S; ++s) {
+      const bool update = sch.kind == "pipedream" ? (g + 1) % reps[s] == 0 : (g + 1) % m == 0;
+      if (!update) continue;
+      const double r = sch.kind == "pipedream" ? reps[s] : 1.0;  // pipedream replicas: their mean
       for (std::size_t i = 0; i < params[s].size(); ++i) {
         auto& p = params[s][i];
-        master[s][i].mutable_grad() = p.grad().defined() ? p.grad().clone() : torch::zeros_like(p);
+        master[s][i].mutable_grad() = p.grad().defined() ? p.grad() / r : torch::zeros_like(p);
         if (p.grad().defined()) p.mutable_grad().zero_();
       }
       opts[s]->step();

@@ -58,10 +58,11 @@ void print_header(const RunConfig& c, int world) {
     if (layout.replicas(g) == 1)
       fmt::print("  stage {} on rank {}: layers {}..{}\n", i, layout.rank(g, 0), l.front(), l.back());
     else
-      fmt::print(
-          "  stage {} on ranks {}..{} ({} replicas, each a 1/{} of every micro-batch): layers {}..{}\n", i,
-          layout.rank(g, 0), layout.rank(g, layout.replicas(g) - 1), layout.replicas(g), layout.replicas(g),
-          l.front(), l.back());
+      fmt::print("  stage {} on ranks {}..{} ({} replicas, {}): layers {}..{}\n", i, layout.rank(g, 0),
+                 layout.rank(g, layout.replicas(g) - 1), layout.replicas(g),
+                 c.async ? fmt::format("micro-batch g on replica g mod {}", layout.replicas(g))
+                         : fmt::format("each a 1/{} of every micro-batch", layout.replicas(g)),
+                 l.front(), l.back());
   }
   std::fflush(stdout);
 }
@@ -194,10 +195,12 @@ void add_run(CLI::App& app) {
   cmd->add_option("--timeout", c.timeout_s, "Seconds any wait on another rank may take")
       ->capture_default_str();
   cmd->add_flag("--quiet", c.quiet, "Print no per-step lines");
-  cmd->add_option("--checkpoint-dir", c.checkpoint_dir,
-                  "Write checkpoints (weights, optimizer state, manifest) here");
+  cmd->add_option(
+      "--checkpoint-dir", c.checkpoint_dir,
+      "Write checkpoints (weights, optimizer state, manifest; pipedream/2bw: also weight versions and "
+      "micro-batches in flight) here");
   cmd->add_option("--checkpoint-every", c.checkpoint_every,
-                  "Steps between checkpoints (0: after the last step only)")
+                  "Steps (pipedream/2bw: minibatches) between checkpoints (0: after the last step only)")
       ->capture_default_str();
   cmd->add_flag("--resume", c.resume, "Continue from the last complete checkpoint in --checkpoint-dir");
   cmd->add_flag("--predict-memory", c.predict_memory,

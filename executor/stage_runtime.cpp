@@ -63,6 +63,7 @@
 #include "executor/replica_layout.h"
 #include "executor/run_config.h"
 #include "simulator/schedule_validator.h"
+#include "simulator/stream_cut.h"
 
 namespace pipekit {
 namespace {
@@ -152,6 +153,18 @@ class RankRunner {
     return layout_.rank(g, std::min(replica_, layout_.replicas(g) - 1));
   }
   int my_replicas() const { return layout_.replicas(prank_); }
+  // The ranks exchanging micro-batch `mb` with `stage`'s pipeline rank: the
+  // replicas whose rows overlap this one's (flush: micro-batches are split),
+  // or the one replica the micro-batch was dealt to (asynchronous: round-robin).
+  std::vector<RowPart> exchange(int stage, int mb) const {
+    const int g = c_.schedule.stage_to_rank.at(stage);
+    if (c_.async) {
+      const int j = mb % layout_.replicas(g);
+      return {RowPart{j, layout_.rank(g, j), 0, mb_rows()}};
+    }
+    return layout_.overlaps(prank_, replica_, g, mb_rows());
+  }
+  bool runs_here(const Action& a);
   std::int64_t mb_rows() const { return c_.batch / c_.minibatch_mbs; }  // a whole micro-batch
   void allreduce_grads(LocalStage& s);
   int tag(int boundary, int mb, int dir) const { return (boundary * mbs_ + mb) * 2 + dir; }
@@ -165,9 +178,10 @@ class RankRunner {
   MicroBatch batch(int step, int mb) const {
     return c_.async ? data_.get(mb / c_.minibatch_mbs, mb % c_.minibatch_mbs) : data_.get(step, mb);
   }
-  // This replica's share of a micro-batch's samples (all of them without replicas).
+  // This replica's share of a micro-batch's samples (all of them without
+  // replicas, and for asynchronous schedules, which deal whole micro-batches).
   torch::Tensor rows(torch::Tensor t) const {
-    if (my_replicas() <= 1) return t;
+    if (my_replicas() <= 1 || c_.async) return t;
     const std::int64_t n = t.size(0) / my_replicas();
     return t.narrow(0, replica_ * n, n).contiguous();
   }
@@ -178,6 +192,9 @@ class RankRunner {
   void write_progress(int step);
   void save_checkpoint(int step);
   void load_checkpoint(int step);
+  void save_stream_checkpoint(int minibatch);
+  void load_stream_checkpoint(int minibatch, const RankCut& cut);
+  void resume_stream(const RankCut& cut);
   void report_memory(int step, std::int64_t peak_act);
   Pending start_transfer(const Action& a, Stream stream, torch::Tensor buf, int peer);
   void post_send(const Action& a, torch::Tensor t, int peer, int tag);
@@ -211,7 +228,10 @@ class RankRunner {
   Clock::time_point t0_;
   bool recording_ = false;
   bool tied_done_ = false;
-  std::map<int, double> mb_loss_;  // last stage: scaled loss of each micro-batch this step
+  std::map<int, double> mb_loss_;       // last stage: scaled loss of each micro-batch this step
+  std::map<std::size_t, int> save_at_;  // asynchronous: list position -> minibatch checkpointed there
+  std::map<int, int> last_b_;  // asynchronous replicas: stage -> micro-batch of the last B in the list
+  std::map<std::size_t, int> done_at_;  // asynchronous: list position -> minibatches this rank has finished
   std::int64_t step_base_bytes_ = 0;
   std::vector<TimelineEvent> events_;
   std::vector<MemorySample> memory_;
@@ -320,7 +340,7 @@ void RankRunner::build() {
   const Schedule& sch = c_.schedule;
   num_stages_ = sch.num_stages;
   mbs_ = sch.num_microbatches;
-  const std::int64_t mb_rows = this->mb_rows() / my_replicas();  // this replica's rows
+  const std::int64_t mb_rows = this->mb_rows() / (c_.async ? 1 : my_replicas());  // this replica's rows
   layer_shapes_ = layer_output_shapes(c_.model, mb_rows, c_.seq, c_.seed);
   for (int s = 0; s < num_stages_; ++s) {
     if (sch.stage_to_rank[s] != prank_) continue;
@@ -399,8 +419,7 @@ Pending RankRunner::start_transfer(const Action& a, Stream stream, torch::Tensor
 // rank whose rows overlap them (one peer without replicas).
 void RankRunner::post_send(const Action& a, torch::Tensor t, int stage, int tg) {
   PeerChannel* ch = channel(a.type);
-  for (const RowPart& part :
-       layout_.overlaps(prank_, replica_, c_.schedule.stage_to_rank.at(stage), mb_rows())) {
+  for (const RowPart& part : exchange(stage, a.microbatch)) {
     torch::Tensor rows = t.detach().narrow(0, part.offset, part.rows);
     Pending p =
         start_transfer(a, Stream::send, ch ? rows.contiguous() : to_host(rows).contiguous(), part.rank);
@@ -417,8 +436,7 @@ void RankRunner::post_recv(const Action& a, std::vector<std::int64_t> shape, int
   if (recvs_.count(key))
     throw std::runtime_error(fmt::format("rank {}: {} posted twice in one step", id_.rank, to_string(a)));
   std::vector<Pending> parts;
-  for (const RowPart& part :
-       layout_.overlaps(prank_, replica_, c_.schedule.stage_to_rank.at(stage), mb_rows())) {
+  for (const RowPart& part : exchange(stage, a.microbatch)) {
     shape.at(0) = part.rows;
     Pending p = start_transfer(a, Stream::recv,
                                torch::empty(shape, torch::TensorOptions().device(ch ? dev_ : torch::kCPU)),
@@ -469,7 +487,7 @@ void RankRunner::forward(LocalStage& s, int mb, int step) {
   const int version = pick_version(s, mb);
   load_version(s, version);
   if (c_.async) s.mb_version[mb] = version;
-  ++s.forwards;
+  s.forwards = std::max(s.forwards, mb + 1);  // micro-batches of the stream this stage has passed
   const double start = now_ms();
   torch::Tensor out;
   {
@@ -480,7 +498,7 @@ void RankRunner::forward(LocalStage& s, int mb, int step) {
       out = scaled_loss(out, to_dev(rows(target_tensor(batch(step, mb)))), c_.loss_scale);
       // A replica's mean over its 1/r of the rows, divided by r: its share of
       // the micro-batch's mean, so gradients and losses add up over replicas.
-      if (my_replicas() > 1) out = out / static_cast<double>(my_replicas());
+      if (my_replicas() > 1 && !c_.async) out = out / static_cast<double>(my_replicas());
       mb_loss_[mb] = out.item<double>();
     }
   }
@@ -502,7 +520,7 @@ void RankRunner::recompute(LocalStage& s, int mb, int step) {
   auto& in = s.input.at(mb);
   torch::Tensor out = forward_layers(s.layers, in);
   if (s.last) out = scaled_loss(out, to_dev(rows(target_tensor(batch(step, mb)))), c_.loss_scale);
-  if (s.last && my_replicas() > 1) out = out / static_cast<double>(my_replicas());
+  if (s.last && my_replicas() > 1 && !c_.async) out = out / static_cast<double>(my_replicas());
   s.output[mb] = out;
   record(Action{s.stage, ActionType::R, mb}, start);
 }
@@ -636,6 +654,16 @@ void RankRunner::async_step(LocalStage& s) {
   s.max_versions = std::max(s.max_versions, s.versions.size());
 }
 
+// Asynchronous replicas: micro-batch g belongs to replica g mod r; a pipedream
+// STEP to the replica whose B it follows, a 2bw STEP (one per minibatch) to all.
+bool RankRunner::runs_here(const Action& a) {
+  const int r = my_replicas();
+  if (!c_.async || r <= 1) return true;
+  if (a.type == ActionType::STEP) return c_.schedule.kind == "2bw" || last_b_[a.stage] % r == replica_;
+  if (a.type == ActionType::B) last_b_[a.stage] = a.microbatch;
+  return a.microbatch % r == replica_;
+}
+
 // Replicated stages: the sum of the replicas' gradients. Each replica's loss
 // share is already divided by the whole micro-batch's rows (see forward), so
 // the sum is the full-batch gradient and every replica takes the same step.
@@ -645,6 +673,9 @@ void RankRunner::allreduce_grads(LocalStage& s) {
     parts.push_back(p.grad().defined() ? p.grad().reshape({-1}) : torch::zeros({p.numel()}, p.options()));
   std::vector<torch::Tensor> buf = {to_host(torch::cat(parts))};
   stage_pg_->allreduce(buf)->wait(timeout());
+  // pipedream: the replicas' micro-batches (one each) make one update, their
+  // mean as PipeDream's data-parallel stages take it. 2bw: the minibatch's sum.
+  if (c_.async && c_.schedule.kind == "pipedream") buf[0].div_(static_cast<double>(my_replicas()));
   buf[0] = to_dev(buf[0]);
   std::int64_t off = 0;
   for (auto& p : s.params) {
@@ -755,7 +786,7 @@ void RankRunner::gather_timeline(double step_ms, std::int64_t peak_act) {
   Timeline t;
   t.source = "measured";
   t.schedule = c_.schedule.kind;
-  t.num_ranks = c_.schedule.num_ranks;
+  t.num_ranks = id_.world_size;  // replicas are ranks of their own
   t.num_stages = c_.schedule.num_stages;
   t.num_microbatches = c_.schedule.num_microbatches;
   t.virtual_stages = std::max(1, c_.schedule.virtual_stages());
@@ -888,6 +919,119 @@ void RankRunner::load_checkpoint(int step) {
   }
 }
 
+// Asynchronous: this rank's state at its cut after `minibatch` (see
+// checkpoint.h); replicas are refused for these schedules, so every rank writes.
+void RankRunner::save_stream_checkpoint(int minibatch) {
+  for (auto& s : stages_) {
+    const std::string path = checkpoint_stage_file(c_, minibatch, s.stage);
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+    torch::serialize::OutputArchive ar, opt;
+    for (std::size_t i = 0; i < s.master.size(); ++i)
+      ar.write("param" + std::to_string(i), s.master[i].detach());
+    s.opt->save(opt);
+    ar.write("optimizer", opt);
+    const std::vector<std::int64_t> state = {s.updates, s.forwards,
+                                             static_cast<std::int64_t>(s.max_versions)};
+    ar.write("state", torch::tensor(state, torch::kInt64));
+    std::vector<std::int64_t> ids, flying;
+    for (auto& [v, w] : s.versions) {
+      ids.push_back(v);
+      for (std::size_t i = 0; i < w.size(); ++i) ar.write(fmt::format("version{}.{}", v, i), w[i]);
+    }
+    ar.write("versions", torch::tensor(ids, torch::kInt64));
+    for (auto& [mb, v] : s.mb_version) {
+      flying.insert(flying.end(), {mb, v});
+      ar.write("input" + std::to_string(mb), s.input.at(mb).detach());
+    }
+    ar.write("in_flight", torch::tensor(flying, torch::kInt64));
+    std::vector<double> losses;
+    if (s.last)
+      for (auto& [mb, l] : mb_loss_) losses.insert(losses.end(), {static_cast<double>(mb), l});
+    ar.write("losses", torch::tensor(losses, torch::kFloat64));
+    ar.save_to(path + ".tmp");
+    if (std::rename((path + ".tmp").c_str(), path.c_str()) != 0)
+      throw std::runtime_error("cannot rename the checkpoint file " + path + ".tmp");
+  }
+  // No barrier mid-stream: the others say they are done and go on; rank 0
+  // (stage 0 passes its cut last) names the checkpoint once all have.
+  const std::string key = fmt::format("pipekit/checkpoint/{}/", minibatch);
+  if (id_.rank != 0) {
+    store_->set(key + std::to_string(id_.rank), std::vector<std::uint8_t>{1});
+    return;
+  }
+  std::vector<std::string> keys;
+  for (int r = 1; r < id_.world_size; ++r) keys.push_back(key + std::to_string(r));
+  store_->wait(keys, timeout());
+  write_checkpoint_manifest(c_, minibatch);
+}
+
+void RankRunner::load_stream_checkpoint(int minibatch, const RankCut& cut) {
+  for (auto& s : stages_) {
+    const std::string path = checkpoint_stage_file(c_, minibatch, s.stage);
+    torch::serialize::InputArchive ar, opt;
+    ar.load_from(path);
+    torch::NoGradGuard no_grad;
+    auto read = [&](const std::string& name) {
+      torch::Tensor t;
+      ar.read(name, t);
+      return t;
+    };
+    for (std::size_t i = 0; i < s.master.size(); ++i) {
+      torch::Tensor t = read("param" + std::to_string(i));
+      if (!t.sizes().equals(s.master[i].sizes()))
+        throw std::runtime_error(fmt::format("checkpoint {}: parameter {} has shape {}, the model's is {}",
+                                             path, i, fmt::join(t.sizes(), "x"),
+                                             fmt::join(s.master[i].sizes(), "x")));
+      s.master[i].copy_(t);
+    }
+    ar.read("optimizer", opt);
+    s.opt->load(opt);
+    torch::Tensor state = read("state");
+    s.updates = static_cast<int>(state[0].item<std::int64_t>());
+    s.forwards = static_cast<int>(state[1].item<std::int64_t>());
+    s.max_versions = static_cast<std::size_t>(state[2].item<std::int64_t>());
+    s.versions.clear();
+    torch::Tensor ids = read("versions");
+    for (std::int64_t k = 0; k < ids.numel(); ++k) {
+      const int v = static_cast<int>(ids[k].item<std::int64_t>());
+      std::vector<torch::Tensor> w;
+      for (std::size_t i = 0; i < s.params.size(); ++i)
+        w.push_back(to_dev(read(fmt::format("version{}.{}", v, i))));
+      s.versions[v] = std::move(w);
+    }
+    s.loaded = -1;  // the layers hold build()'s weights: load the version the next action needs
+    torch::Tensor flying = read("in_flight");
+    std::vector<int> mbs;
+    for (std::int64_t k = 0; k + 1 < flying.numel(); k += 2) {
+      const int mb = static_cast<int>(flying[k].item<std::int64_t>());
+      s.mb_version[mb] = static_cast<int>(flying[k + 1].item<std::int64_t>());
+      s.input[mb] = to_dev(read("input" + std::to_string(mb)));
+      mbs.push_back(mb);
+    }
+    if (mbs != cut.in_flight)
+      throw std::runtime_error(fmt::format(
+          "checkpoint {}: micro-batches {} are in flight, but this schedule's cut after minibatch {} has {}",
+          path, fmt::join(mbs, ","), minibatch, fmt::join(cut.in_flight, ",")));
+    torch::Tensor losses = read("losses");
+    for (std::int64_t k = 0; k + 1 < losses.numel(); k += 2)
+      mb_loss_[static_cast<int>(losses[k].item<double>())] = losses[k + 1].item<double>();
+  }
+}
+
+// Rebuilds what the cut left in flight: the graphs of micro-batches whose
+// forward ran before it (recomputed with the weight version that forward
+// used, as R would), receives posted before it, and activations the next
+// stage had not taken yet.
+void RankRunner::resume_stream(const RankCut& cut) {
+  for (auto& s : stages_)
+    for (int mb : cut.in_flight) {
+      if (!s.first) s.input.at(mb).requires_grad_(true);
+      recompute(s, mb, 0);
+    }
+  for (const Action& a : cut.repost) execute(a, 0);
+  for (const Action& a : cut.resend) execute(a, 0);
+}
+
 int RankRunner::verify() {
   // Every rank ships its final stage parameters to rank 0, which trains the
   // unsplit model in-process and compares stage by stage.
@@ -950,21 +1094,49 @@ int RankRunner::run() {
     const char* st = std::getenv("PIPEKIT_KILL_AT_STEP");
     kill_at_step = st ? static_cast<std::size_t>(std::max(1, std::atoi(st))) : 1;
   }
-  // An asynchronous schedule is one stream covering all minibatches.
+  // An asynchronous schedule is one stream covering all minibatches; its
+  // checkpoints are cuts through it, written where each rank passes them.
   const int passes = c_.async ? 1 : c_.steps;
+  if (c_.async && !c_.checkpoint_dir.empty())
+    for (int k = c_.start_step + 1; k <= c_.steps; ++k)
+      if (k == c_.steps || (c_.checkpoint_every > 0 && k % c_.checkpoint_every == 0))
+        save_at_[stream_cut(c_.schedule, k * c_.minibatch_mbs).at(prank_).position] = k;
+  // Asynchronous progress: a rank has finished minibatch K at its cut after K
+  // (a schedule file that cannot be cut reports the whole stream as one step).
+  if (c_.async) try {
+      for (int k = 1; k <= c_.steps; ++k)
+        done_at_[stream_cut(c_.schedule, k * c_.minibatch_mbs).at(prank_).position] = k;
+    } catch (const std::invalid_argument&) {
+      done_at_.clear();
+    }
+  std::size_t begin = 0;
+  RankCut resume_cut;
   if (c_.start_step > 0) {
-    load_checkpoint(c_.start_step);
+    if (c_.async) {
+      resume_cut = stream_cut(c_.schedule, c_.start_step * c_.minibatch_mbs).at(prank_);
+      load_stream_checkpoint(c_.start_step, resume_cut);
+      begin = resume_cut.position;
+    } else {
+      load_checkpoint(c_.start_step);
+    }
     if (id_.rank == 0)
       std::printf("resumed from %s after step %d\n", c_.checkpoint_dir.c_str(), c_.start_step);
   }
-  for (int step = c_.start_step; step < passes; ++step) {
+  for (int step = c_.async ? 0 : c_.start_step; step < passes; ++step) {
     recording_ = !c_.timeline_path.empty() && step == passes - 1;
-    kill_at = static_cast<std::size_t>(step + 1) == kill_at_step || (c_.async && kill_at_step > 0)
-                  ? mine.size() / 2
-                  : static_cast<std::size_t>(-1);
+    kill_at =
+        static_cast<std::size_t>(step + 1) == kill_at_step ? mine.size() / 2 : static_cast<std::size_t>(-1);
+    if (c_.async && kill_at_step > 0) {  // halfway through minibatch K of the stream
+      std::size_t lo = 0, hi = mine.size();
+      for (auto& [pos, k] : done_at_) {
+        if (static_cast<std::size_t>(k) + 1 == kill_at_step) lo = pos;
+        if (static_cast<std::size_t>(k) == kill_at_step) hi = pos;
+      }
+      kill_at = (lo + hi) / 2;
+    }
     events_.clear();
     memory_.clear();
-    mb_loss_.clear();
+    if (!c_.async) mb_loss_.clear();  // a resumed stream keeps the losses its checkpoint held
     tied_done_ = false;
     for (auto& s : stages_) {
       s.opt->zero_grad();
@@ -981,15 +1153,17 @@ int RankRunner::run() {
     step_base_bytes_ = memory_meter::live_bytes();
     memory_meter::reset_peak();
     sample_memory();
-    for (std::size_t i = 0; i < mine.size(); ++i) {
+    if (c_.async && c_.start_step > 0) resume_stream(resume_cut);
+    int finished = c_.async ? c_.start_step : step;  // steps (minibatches) this rank has finished
+    for (std::size_t i = begin; i < mine.size(); ++i) {
       if (i == kill_at) {
         std::fprintf(stderr, "pipekit: rank %d killing itself mid-step %d (PIPEKIT_KILL_RANK)\n", id_.rank,
-                     step + 1);
+                     finished + 1);
         std::fflush(stderr);
         raise(SIGKILL);
       }
       try {
-        execute(mine[i], step);
+        if (runs_here(mine[i])) execute(mine[i], step);
       } catch (const std::exception& e) {
         // Gloo/store failures: say where, and which rank we were waiting on.
         const Action& a = mine[i];
@@ -1002,19 +1176,23 @@ int RankRunner::run() {
           const int other = a.stage + (down ? 1 : -1);
           if (other >= 0 && other < num_stages_ && !is_local(other)) {
             std::vector<int> ranks;
-            for (const RowPart& part :
-                 layout_.overlaps(prank_, replica_, c_.schedule.stage_to_rank.at(other), mb_rows()))
-              ranks.push_back(part.rank);
+            for (const RowPart& part : exchange(other, a.microbatch)) ranks.push_back(part.rank);
             peer = ranks.size() == 1 ? fmt::format(", exchanging with rank {}", ranks[0])
                                      : fmt::format(", exchanging with ranks {}", fmt::join(ranks, ", "));
           }
         }
         throw std::runtime_error(fmt::format("rank {}: {} of step {} failed{} (last completed step {}): {}",
-                                             id_.rank, to_string(a), step + 1, peer, step, short_what(e)));
+                                             id_.rank, to_string(a), finished + 1, peer, finished,
+                                             short_what(e)));
       }
+      if (auto it = done_at_.find(i + 1); it != done_at_.end() && it->second < c_.steps) {
+        finished = it->second;
+        write_progress(finished);
+      }
+      if (auto it = save_at_.find(i + 1); it != save_at_.end()) save_stream_checkpoint(it->second);
     }
     finish_step();
-    write_progress(step + 1);
+    write_progress(c_.async ? c_.steps : step + 1);
     const double step_ms = now_ms();
     std::int64_t peak_act = memory_meter::peak_bytes() - step_base_bytes_;
     if (c_.async && c_.optimizer == "adam")  // Adam's moments appear at the first STEP of the one stream
@@ -1033,7 +1211,7 @@ int RankRunner::run() {
       store_->set("pipekit/loss/" + std::to_string(step), std::vector<std::uint8_t>(v.begin(), v.end()));
     }
     if (recording_) gather_timeline(step_ms, peak_act);
-    if (!c_.checkpoint_dir.empty() &&
+    if (!c_.checkpoint_dir.empty() && !c_.async &&
         ((c_.checkpoint_every > 0 && (step + 1) % c_.checkpoint_every == 0) || step + 1 == c_.steps))
       save_checkpoint(step + 1);
     if (c_.async && !c_.quiet)
@@ -1052,9 +1230,11 @@ int RankRunner::run() {
       // and the loss arrives only after the last stage finished.
       const double all_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0_).count();
       total_ms += all_ms;
-      const double ms = all_ms / static_cast<double>(losses.size());
+      // A resumed stream prints the minibatches after its checkpoint.
+      const std::size_t first = c_.async ? static_cast<std::size_t>(c_.start_step) : 0;
+      const double ms = all_ms / static_cast<double>(losses.size() - first);
       const double sps = c_.batch / (ms / 1000.0);
-      for (std::size_t k = 0; k < losses.size(); ++k) {
+      for (std::size_t k = first; k < losses.size(); ++k) {
         const int shown = c_.async ? static_cast<int>(k) + 1 : step + 1;
         if (!c_.quiet)
           std::printf("step %d/%d  loss %.6f  %.1f ms  %.1f samples/s  peak activations (rank 0) %.1f KiB\n",

@@ -83,6 +83,55 @@ TEST_CASE("pipedream timeline: every backward uses the weight version its forwar
   for (int s = 0; s < 3; ++s) CHECK(steps[s] == 6);
 }
 
+TEST_CASE(
+    "pipedream and 2bw with replicated stages deal micro-batches round-robin and equal their references") {
+  // Stage 0 on ranks 0 and 1, stage 1 on rank 2: micro-batch g runs on rank g mod 2.
+  TempDir dir;
+  const std::string args =
+      "--model gpt-tiny --schedule pipedream --microbatches 4 --steps 3 --nproc 3 --stage-replicas 2,1 ";
+  CommandResult r = run("--verify " + args + "--timeline " + dir.file("t.json"));
+  pipekit::test::check_verified(r, args, 2);
+  pipekit::Timeline t = pipekit::timeline_from_json(pipekit::test::slurp(dir.file("t.json")), "t.json");
+  std::map<int, int> f_rank, b_rank, f_version, b_version, steps;
+  for (const auto& e : t.events) {
+    const auto& a = e.action;
+    if (a.stage == 0 && a.type == pipekit::ActionType::F) {
+      f_rank[a.microbatch] = e.rank;
+      f_version[a.microbatch] = e.weight_version;
+    }
+    if (a.stage == 0 && a.type == pipekit::ActionType::B) {
+      b_rank[a.microbatch] = e.rank;
+      b_version[a.microbatch] = e.weight_version;
+    }
+    if (a.stage == 0 && a.type == pipekit::ActionType::STEP) ++steps[e.rank];
+  }
+  REQUIRE(f_rank.size() == 12u);
+  for (auto& [mb, rank] : f_rank) {
+    CHECK(rank == mb % 2);
+    CHECK(b_rank.at(mb) == rank);
+    CHECK(b_version.at(mb) == f_version.at(mb));  // weight stashing per replica
+  }
+  // One all-reduced update per pair of micro-batches, taken by both replicas.
+  CHECK(steps[0] == 6);
+  CHECK(steps[1] == 6);
+  expect_verified(
+      "--model gpt-tiny --schedule 2bw --microbatches 4 --steps 3 --nproc 4 --stage-replicas 1,2,1 "
+      "--optimizer sgd "
+      "--lr 0.1",
+      3);
+  expect_verified(
+      "--model mlp --schedule pipedream --microbatches 2 --steps 3 --nproc 3 --stage-replicas 1,2", 2);
+  CommandResult odd = run("--model mlp --schedule pipedream --microbatches 3 --nproc 3 --stage-replicas 2,1");
+  CHECK(odd.status == 2);
+  CHECK(odd.err.find("multiple of 2") != std::string::npos);
+  CommandResult ck =
+      run("--model mlp --schedule 2bw --microbatches 2 --nproc 3 --stage-replicas 2,1 "
+          "--checkpoint-dir " +
+          dir.file("ck"));
+  CHECK(ck.status == 2);
+  CHECK(ck.err.find("with replicated stages are not supported") != std::string::npos);
+}
+
 TEST_CASE("pipedream with Adam on gpt-tiny equals its reference") {
   expect_verified("--model gpt-tiny --schedule pipedream --microbatches 2 --steps 2 --nproc 2", 2);
 }
@@ -215,8 +264,46 @@ TEST_CASE("checkpoints: missing or incompatible checkpoints fail before any rank
   CHECK(other.status == 2);
   CHECK(other.err.find("schedule") != std::string::npos);
   CHECK(other.out.find("step 2/2") == std::string::npos);
-  CommandResult async = run("--model mlp --schedule pipedream --nproc 2 --checkpoint-dir " + dir.file("ck2"));
-  CHECK(async.status == 2);
+}
+
+TEST_CASE(
+    "checkpoints of asynchronous streams: pipedream and 2bw killed mid-stream resume from the cut with the "
+    "same "
+    "losses and weights") {
+  for (std::string kind : {"pipedream", "2bw"}) {
+    CAPTURE(kind);
+    TempDir dir;
+    const std::string job = "--model gpt-tiny --schedule " + kind +
+                            " --microbatches 2 --nproc 3 --steps 6 --quiet --optimizer adam ";
+    const std::string ck = "--checkpoint-dir " + dir.file("ck") + " --checkpoint-every 2 ";
+    CommandResult full = run(job + "--metrics " + dir.file("full.jsonl"));
+    REQUIRE(full.status == 0);
+    // Rank 1 dies halfway through minibatch 5: the cut after minibatch 4 is the last complete one.
+    CommandResult killed = run(job + ck, "PIPEKIT_KILL_RANK=1 PIPEKIT_KILL_AT_STEP=5 ");
+    INFO(killed.err);
+    REQUIRE(killed.status != 0);
+    CHECK(killed.err.find("rank 1 was killed by signal 9") != std::string::npos);
+    CHECK(killed.err.find("(last completed step 4)") != std::string::npos);
+    CHECK(pipekit::test::slurp(dir.file("ck/latest")) == "4\n");
+    CHECK(!std::filesystem::exists(dir.file("ck/step-6/manifest.json")));
+    // The stream resumes as itself only.
+    CommandResult longer = run("--model gpt-tiny --schedule " + kind +
+                               " --microbatches 2 --nproc 3 --steps 8 --quiet " + ck + "--resume");
+    CHECK(longer.status == 2);
+    CHECK(longer.err.find("give the same --steps") != std::string::npos);
+    // In-flight micro-batches are recomputed with their stashed versions;
+    // the result equals the uninterrupted stream and its one-process reference.
+    CommandResult resumed = run(job + ck + "--resume --verify --metrics " + dir.file("resumed.jsonl"));
+    INFO(resumed.out << resumed.err);
+    REQUIRE(resumed.status == 0);
+    CHECK(resumed.out.find("verify: pipeline equals one-process training") != std::string::npos);
+    auto a = metric_losses(dir.file("full.jsonl"));
+    auto b = metric_losses(dir.file("resumed.jsonl"));
+    REQUIRE(a.size() == 6u);
+    REQUIRE(b.size() == 2u);
+    CHECK(b.at(5) == a.at(5));
+    CHECK(b.at(6) == a.at(6));
+  }
 }
 
 TEST_CASE(
@@ -297,7 +384,7 @@ TEST_CASE("per-stage replicas: bad counts exit 2 and say what to change") {
       {"--model mlp --schedule 1f1b --microbatches 4 --batch 8 --nproc 4 --stage-replicas 3,1",
        "does not split among 3"},
       {"--model mlp --schedule pipedream --microbatches 4 --batch 12 --nproc 4 --stage-replicas 3,1",
-       "flush schedules"},
+       "--microbatches that is a multiple of 3"},
       {"--model mlp --schedule 1f1b --microbatches 4 --batch 12 --nproc 4 --replicas 2 --stage-replicas 3,1",
        "not both"},
   };
