@@ -85,6 +85,8 @@ void add_corun(CLI::App& app) {
   cmd->add_option("--microbatch", o->p.microbatch, "Rows per micro-batch")->capture_default_str();
   cmd->add_option("--seq", o->p.seq, "Tokens per row (default min(context, 64))");
   cmd->add_option("--device", o->p.device, "cpu or cuda")->capture_default_str();
+  cmd->add_option("--gpu", o->p.gpu, "--device cuda: index of the GPU the workers share")
+      ->capture_default_str();
   cmd->add_option("--threads", o->p.threads, "Intra-op threads per worker")->capture_default_str();
   cmd->add_option("--window", o->p.window_s, "Seconds each timed window lasts")->capture_default_str();
   cmd->add_option("--seed", o->p.seed, "Seed of weights and data")->capture_default_str();

@@ -56,7 +56,9 @@ Worker spawn(const CorunOptions& o, int index) {
                                    "--window",
                                    fmt::format("{}", o.window_s),
                                    "--seed",
-                                   std::to_string(o.seed)};
+                                   std::to_string(o.seed),
+                                   "--gpu",
+                                   std::to_string(o.gpu)};
   if (o.model.kind == ModelKind::gpt) {
     args.insert(args.end(), {"--vocab", std::to_string(o.model.vocab)});
   }
@@ -179,7 +181,8 @@ CorunResult measure_corun(const CorunOptions& o) {
 int corun_worker(const CorunOptions& o) {
   set_compute_threads(o.threads);
   const bool cuda = o.device == "cuda";
-  const torch::Device dev = cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  const torch::Device dev =
+      cuda ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(o.gpu)) : torch::Device(torch::kCPU);
   const std::vector<int>& ids = o.worker_layers.at(0);
   auto layers = build_layers(o.model, ids, o.seed);
   move_layers(layers, dev);
@@ -196,7 +199,7 @@ int corun_worker(const CorunOptions& o) {
   auto iteration = [&] {
     torch::Tensor out = forward_layers(layers, input);
     out.to(torch::kFloat).mean().backward();
-    if (cuda) torch::cuda::synchronize();
+    if (cuda) torch::cuda::synchronize(o.gpu);
   };
   for (int i = 0; i < 2; ++i) iteration();
   std::printf("ready\n");

@@ -25,6 +25,7 @@ struct CorunOptions {
   int microbatch = 1;
   int seq = 0;
   std::string device = "cpu";
+  int gpu = 0;            // device == "cuda": the GPU the workers share
   int threads = 1;        // intra-op threads per worker, as per rank
   double window_s = 1.5;  // each timed window
   std::uint64_t seed = 1234;

@@ -1,6 +1,9 @@
 #include "executor/gpu_transport.h"
 
 #include <torch/torch.h>
+#if PIPEKIT_TORCH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#endif
 
 #include <fmt/format.h>
 
@@ -34,6 +37,17 @@ Transport choose_transport(const std::vector<int>& rank_device) {
   }
   if (!any_gpu) return Transport::gloo;
   return PIPEKIT_TORCH_NCCL && distinct ? Transport::nccl : Transport::gloo_host_staged;
+}
+
+std::string cuda_device_identity(int gpu) {
+#if PIPEKIT_TORCH_CUDA
+  const cudaDeviceProp* prop = at::cuda::getDeviceProperties(static_cast<c10::DeviceIndex>(gpu));
+  std::string hex;
+  for (unsigned char b : prop->uuid.bytes) hex += fmt::format("{:02x}", b);
+  return "GPU-" + hex;
+#else
+  return fmt::format("cuda:{}", gpu);
+#endif
 }
 
 int cuda_device_for_local_rank(int local_rank) {

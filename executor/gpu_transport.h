@@ -39,6 +39,11 @@ Transport choose_transport(const std::vector<int>& rank_device);
 // LibTorch has no CUDA device (runtime check; works on the CPU build too).
 int cuda_device_for_local_rank(int local_rank);
 
+// The GPU's identity across processes: its UUID in hex (a per-rank
+// CUDA_VISIBLE_DEVICES makes every rank's GPU index 0, so the index alone
+// would call distinct GPUs one); "cuda:<index>" where the UUID is unavailable.
+std::string cuda_device_identity(int gpu);
+
 // One line saying what was chosen and why (printed by the runtime at start).
 // `devices` names each rank's device ("cuda:0", "cpu").
 std::string describe_transport(Transport t, const std::vector<std::string>& devices);

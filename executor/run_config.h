@@ -27,10 +27,10 @@ struct RunConfig {
   std::string recompute = "never";
   int microbatches = 4;
   int virtual_stages = 1;
-  int replicas = 1;  // --replicas: every pipeline rank replicated (data parallel within the stage)
+  int replicas = 1;            // --replicas: every pipeline rank replicated (data parallel within the stage)
   std::string stage_replicas;  // --stage-replicas 3,1: replicas per pipeline rank
-  int batch = 0;     // 0: 2 * microbatches
-  int seq = 0;       // 0: min(context, 64)
+  int batch = 0;               // 0: 2 * microbatches
+  int seq = 0;                 // 0: min(context, 64)
   int steps = 3;
   std::string optimizer = "adam";
   double lr = 1e-3;

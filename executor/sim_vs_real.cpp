@@ -12,6 +12,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 #include <tuple>
 
@@ -304,9 +305,13 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
   // CUDA ranks that share a GPU send through host memory: a device-to-host
   // copy before the Gloo send and a host-to-device copy after the receive,
   // both on the ranks' own threads. Their time joins the link's.
+  // The transport is the one the run recorded.
   double staging_bytes_per_s = 0;
+  const auto transport = measured.meta.find("transport");
   const bool staged = c.device == "cuda" && ranks > 1 &&
-                      (!PIPEKIT_TORCH_NCCL || static_cast<int>(torch::cuda::device_count()) < ranks);
+                      (transport != measured.meta.end()
+                           ? transport->second == to_string(Transport::gloo_host_staged)
+                           : !PIPEKIT_TORCH_NCCL || static_cast<int>(torch::cuda::device_count()) < ranks);
   if (staged) {
     std::int64_t largest = 1 << 20;
     for (int s = 0; s + 1 < sch.num_stages; ++s) largest = std::max(largest, base.stages[s].output_bytes);
@@ -336,36 +341,62 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
     so.step_ms +=
         3.0 * static_cast<double>(base.stages[largest].param_bytes) / so.weight_copy_bytes_per_s * 1e3;
   }
-  const bool shared =
-      ranks > 1 && (c.device == "cpu" || static_cast<int>(torch::cuda::device_count()) < ranks);
-  CorunResult corun;
+  // Ranks sharing a processor: on the CPU all of them (one host); on GPUs
+  // those the run recorded on the same device (its UUID and host), each such
+  // group probed on its own GPU.
+  std::vector<std::vector<int>> groups;
+  std::vector<int> group_gpu;
+  if (ranks > 1 && c.device == "cpu") {
+    groups.emplace_back();
+    for (int r = 0; r < ranks; ++r) groups.back().push_back(r);
+    group_gpu.push_back(-1);
+  } else if (ranks > 1) {
+    std::map<std::string, int> by_device;
+    for (int r = 0; r < ranks; ++r) {
+      auto it = measured.meta.find("device.rank" + std::to_string(r));
+      std::istringstream in(it == measured.meta.end() ? "0 cuda:0 host" : it->second);
+      int index = 0;
+      std::string identity, host;
+      in >> index >> identity >> host;
+      auto [g, fresh] = by_device.emplace(identity + " " + host, static_cast<int>(groups.size()));
+      if (fresh) {
+        groups.emplace_back();
+        group_gpu.push_back(index);
+      }
+      groups[g->second].push_back(r);
+    }
+  }
+  const bool shared = std::any_of(groups.begin(), groups.end(), [](const auto& g) { return g.size() > 1; });
+  std::vector<SharedDevice> devices;
+  CorunResult corun;  // of the first shared group (reported)
   corun.capacity = ranks;
-  if (shared) {
+  for (std::size_t gi = 0; gi < groups.size(); ++gi) {
+    if (groups[gi].size() < 2) continue;
     CorunOptions co;
     co.model = c.model;
-    co.worker_layers.assign(ranks, {});
-    for (int s = 0; s < sch.num_stages; ++s)
-      for (int l : c.stage_layers[s]) co.worker_layers[sch.stage_to_rank[s]].push_back(l);
+    co.gpu = std::max(0, group_gpu[gi]);
+    co.worker_layers.assign(groups[gi].size(), {});
+    for (std::size_t w = 0; w < groups[gi].size(); ++w)
+      for (int s = 0; s < sch.num_stages; ++s)
+        if (sch.stage_to_rank[s] == groups[gi][w])
+          for (int l : c.stage_layers[s]) co.worker_layers[w].push_back(l);
     co.microbatch = mb_rows;
     co.seq = c.seq;
     co.device = c.device;
     co.threads = c.threads;
     co.seed = c.seed;
     co.window_s = o.corun_window_s;
+    CorunResult probed;
     if (o.capacity > 0) {
-      corun.capacity = o.capacity;
+      probed.capacity = o.capacity;
     } else {
-      if (!c.quiet) fmt::print("co-run probe: {} workers, {:.1f} s windows ...\n", ranks, co.window_s);
+      if (!c.quiet)
+        fmt::print("co-run probe: {} workers, {:.1f} s windows ...\n", groups[gi].size(), co.window_s);
       std::fflush(stdout);
-      corun = measure_corun(co);
+      probed = measure_corun(co);
     }
-  }
-  std::vector<SharedDevice> devices;
-  if (shared) {
-    SharedDevice d;
-    for (int r = 0; r < ranks; ++r) d.ranks.push_back(r);
-    d.capacity = corun.capacity;
-    devices.push_back(d);
+    if (devices.empty()) corun = probed;
+    devices.push_back(SharedDevice{groups[gi], probed.capacity});
   }
   SharedSimulation sh = simulate_shared(sch, base, cluster, so, devices);
   SimulationResult res = sh.result;
@@ -469,6 +500,9 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
   auto& cal = j["calibration"];
   cal["shared_device"] = shared;
   cal["shared_capacity"] = corun.capacity;
+  cal["shared_groups"] = nlohmann::json::array();
+  for (const auto& d : devices)
+    cal["shared_groups"].push_back({{"ranks", d.ranks}, {"capacity", d.capacity}});
   cal["corun_alone_per_s"] = corun.alone_per_s;
   cal["corun_together_per_s"] = corun.together_per_s;
   cal["simulation_rounds"] = sh.rounds;
@@ -505,9 +539,11 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
 
   fmt::print("sim vs real: {} {} on {} ranks, {} micro-batches of {} ({}, link {:.0f} us + {:.0f} MB/s)\n",
              c.model.name, sch.kind, ranks, sch.num_microbatches, mb_rows,
-             shared ? fmt::format("ranks share one {} with capacity {:.2f}",
-                                  c.device == "cpu" ? "CPU" : "GPU", corun.capacity)
-                    : std::string("a device per rank"),
+             !shared ? std::string("a device per rank")
+             : devices.size() == 1
+                 ? fmt::format("{} ranks share one {} with capacity {:.2f}", devices[0].ranks.size(),
+                               c.device == "cpu" ? "CPU" : "GPU", devices[0].capacity)
+                 : fmt::format("{} groups of ranks share a GPU each", devices.size()),
              link.latency_s * 1e6, link.bandwidth_bytes_per_s / 1e6);
   fmt::print("  {:<28} {:>12} {:>12} {:>8}\n", "", "predicted", "measured", "error");
   fmt::print("  {:<28} {:>12.2f} {:>12.2f} {:>+7.1f}%\n", "step ms", res.metrics.step_time_ms,

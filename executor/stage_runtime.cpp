@@ -230,6 +230,7 @@ class RankRunner {
   bool tied_done_ = false;
   std::map<int, double> mb_loss_;       // last stage: scaled loss of each micro-batch this step
   std::map<std::size_t, int> save_at_;  // asynchronous: list position -> minibatch checkpointed there
+  std::string device_key_;              // "gpu-index identity host" (recorded in the timeline's meta)
   std::map<int, int> last_b_;  // asynchronous replicas: stage -> micro-batch of the last B in the list
   std::map<std::size_t, int> done_at_;  // asynchronous: list position -> minibatches this rank has finished
   std::int64_t step_base_bytes_ = 0;
@@ -292,18 +293,24 @@ void RankRunner::choose_device_and_transport() {
   }
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
-  const std::string mine = fmt::format("{} {}", gpu, host);
+  // "index identity host": ranks on one physical GPU have the same identity
+  // (its UUID) even when each sees it under another index.
+  const std::string mine = fmt::format("{} {} {}", gpu, gpu < 0 ? "cpu" : cuda_device_identity(gpu), host);
+  device_key_ = mine;
   store_->set("pipekit/device/" + std::to_string(id_.rank),
               std::vector<std::uint8_t>(mine.begin(), mine.end()));
-  std::map<std::string, int> ids;  // "gpu host" -> physical GPU id
+  std::map<std::string, int> ids;  // "identity host" -> physical GPU id
   std::vector<int> rank_gpu;
   std::vector<std::string> names;
   for (int r = 0; r < id_.world_size; ++r) {
     auto b = store_->get("pipekit/device/" + std::to_string(r));
-    const std::string v(b.begin(), b.end());
-    const int g = std::stoi(v.substr(0, v.find(' ')));
-    names.push_back(g < 0 ? std::string("cpu") : fmt::format("cuda:{} on {}", g, v.substr(v.find(' ') + 1)));
-    rank_gpu.push_back(g < 0 ? -1 : ids.emplace(v, static_cast<int>(ids.size())).first->second);
+    std::istringstream in(std::string(b.begin(), b.end()));
+    int g = -1;
+    std::string identity, where;
+    in >> g >> identity >> where;
+    names.push_back(g < 0 ? std::string("cpu") : fmt::format("cuda:{} on {}", g, where));
+    rank_gpu.push_back(
+        g < 0 ? -1 : ids.emplace(identity + " " + where, static_cast<int>(ids.size())).first->second);
   }
   transport_ = choose_transport(rank_gpu);
   std::string note;
@@ -794,6 +801,7 @@ void RankRunner::gather_timeline(double step_ms, std::int64_t peak_act) {
   t.events = events_;
   t.memory = memory_;
   t.meta["peak_activation_bytes.rank" + std::to_string(id_.rank)] = std::to_string(peak_act);
+  t.meta["device.rank" + std::to_string(id_.rank)] = device_key_;
   if (id_.rank != 0) {
     const std::string js = timeline_to_json(t);
     store_->set("pipekit/timeline/" + std::to_string(id_.rank),

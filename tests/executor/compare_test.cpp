@@ -57,12 +57,18 @@ TEST_CASE("--compare on a 2-rank gpipe run writes predicted vs measured") {
   CHECK(j["calibration"]["shared_capacity"].get<double>() > 0);
   CHECK(j["calibration"]["corun_alone_per_s"].size() == 2);
   CHECK(j["calibration"]["corun_together_per_s"].size() == 2);
+  REQUIRE(j["calibration"]["shared_groups"].size() == 1);
+  CHECK(j["calibration"]["shared_groups"][0]["ranks"] == nlohmann::json::array({0, 1}));
   CHECK(j["predicted_step_ms"].get<double>() >= j["dedicated_step_ms"].get<double>() * (1 - 1e-9));
   CHECK(j["calibration"]["link_bandwidth_MBps"].get<double>() > 0);
   // The measured timeline it compared against, and the report with both.
   auto t = pipekit::timeline_from_json(pipekit::read_text_file(out + ".measured-timeline.json"), "timeline");
   CHECK(t.source == "measured");
   CHECK(t.num_ranks == 2);
+  // Each rank's device as the runtime saw it ("index identity host"): what groups ranks per processor.
+  REQUIRE(t.meta.count("device.rank1") == 1);
+  CHECK(t.meta.at("device.rank1").rfind("-1 cpu ", 0) == 0);
+  CHECK(t.meta.at("transport") == "gloo");
   const std::string html = pipekit::read_text_file(dir.file("cmp.html"));
   CHECK(html.find("<svg") != std::string::npos);
 }
