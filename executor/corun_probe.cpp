@@ -18,6 +18,7 @@
 
 #include "executor/batch_source.h"
 #include "executor/compute_threads.h"
+#include "executor/host_memory.h"
 #include "executor/model_layers.h"
 
 namespace pipekit {
@@ -180,6 +181,7 @@ CorunResult measure_corun(const CorunOptions& o) {
 
 int corun_worker(const CorunOptions& o) {
   set_compute_threads(o.threads);
+  keep_host_memory();
   const bool cuda = o.device == "cuda";
   const torch::Device dev =
       cuda ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(o.gpu)) : torch::Device(torch::kCPU);

@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "executor/batch_source.h"
 #include "executor/compute_threads.h"
+#include "executor/host_memory.h"
 #include "executor/gpu_transport.h"
 #include "executor/memory_meter.h"
 #include "executor/model_layers.h"
@@ -274,6 +275,7 @@ Profile Profiler::run() {
   probe_.cuda = cuda_;
   memory_meter::install();
   set_compute_threads(o_.threads);
+  keep_host_memory();
 
   std::vector<int> all(n_);
   for (int i = 0; i < n_; ++i) all[i] = i;

@@ -54,6 +54,7 @@
 #include "core/formats.h"
 #include "executor/batch_source.h"
 #include "executor/checkpoint.h"
+#include "executor/host_memory.h"
 #include "executor/compute_threads.h"
 #include "executor/memory_meter.h"
 #include "executor/memory_prediction.h"
@@ -1281,6 +1282,7 @@ int RankRunner::run() {
 int run_rank(const RunConfig& c, const RankIdentity& id) {
   memory_meter::install();
   set_compute_threads(c.threads);
+  keep_host_memory();
   RankRunner r(c, id);
   return r.run();
 }
