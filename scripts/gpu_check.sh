@@ -70,16 +70,39 @@ if ! step build 420 cmake --build "$BUILD" --target pipekit -j "$JOBS" -- -k 0; 
 fi
 P="$BUILD/cli/pipekit"
 G=(--vocab 50257)
+# Short name of the GPU for file names: h100, h200, ...
+TAG=${TAG:-$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | grep -oiE '[a-z][0-9]{2,4}' | head -1 | tr 'A-Z' 'a-z')}
+TAG=${TAG:-gpu}
 step profile_gpt2_small 120 "$P" profile --model gpt2-small --device cuda --microbatch 8 --seq 1024 "${G[@]}" \
-  --warmup 5 --repeat 20 --quiet --out "$RES/gpt2-small_h100_mb8_seq1024.json"
+  --warmup 5 --repeat 20 --quiet --out "$RES/gpt2-small_${TAG}_mb8_seq1024.json"
 step profile_gpt2_medium 150 "$P" profile --model gpt2-medium --device cuda --microbatch 8 --seq 1024 "${G[@]}" \
-  --warmup 3 --repeat 10 --quiet --out "$RES/gpt2-medium_h100_mb8_seq1024.json"
+  --warmup 3 --repeat 10 --quiet --out "$RES/gpt2-medium_${TAG}_mb8_seq1024.json"
+step profile_gpt2_large 200 "$P" profile --model gpt2-large --device cuda --microbatch 8 --seq 1024 "${G[@]}" \
+  --warmup 3 --repeat 10 --quiet --out "$RES/gpt2-large_${TAG}_mb8_seq1024.json"
 step verify_cuda 120 "$P" run --model gpt-tiny --device cuda --schedule 1f1b --microbatches 4 --nproc 2 --steps 3 \
   --verify --tolerance 1e-4 --timeout 60
 step verify_cuda_zb 120 "$P" run --model gpt-tiny --device cuda --schedule zb-h1 --microbatches 4 --nproc 2 --steps 2 \
   --verify --tolerance 1e-4 --timeout 60 --quiet
 step verify_cuda_pipedream 120 "$P" run --model gpt-tiny --device cuda --schedule pipedream --microbatches 4 --nproc 2 \
   --steps 3 --verify --tolerance 1e-4 --timeout 60 --quiet
+# Replicated stages with an asynchronous schedule: micro-batches dealt round-robin.
+step verify_cuda_pipedream_replicas 120 "$P" run --model gpt-tiny --device cuda --schedule pipedream --microbatches 4 \
+  --nproc 3 --stage-replicas 2,1 --steps 3 --verify --tolerance 1e-4 --timeout 60 --quiet
+# A pipedream stream killed mid-way resumes from its cut with CUDA tensors.
+ck_stream() {
+  local d=$OUT/ck_stream
+  rm -rf "$d"
+  local J=(--model gpt-tiny --device cuda --schedule pipedream --microbatches 2 --nproc 3 --steps 6 --quiet --timeout 60)
+  "$P" run "${J[@]}" --metrics "$d.full.jsonl" || return 1
+  PIPEKIT_KILL_RANK=1 PIPEKIT_KILL_AT_STEP=5 "$P" run "${J[@]}" --checkpoint-dir "$d" --checkpoint-every 2 && return 1
+  echo "latest checkpoint: $(cat "$d/latest")"
+  "$P" run "${J[@]}" --checkpoint-dir "$d" --checkpoint-every 2 --resume --verify --tolerance 1e-4 \
+    --metrics "$d.resumed.jsonl" || return 1
+  cut -c1-40 "$d.full.jsonl"
+  cut -c1-40 "$d.resumed.jsonl"
+  diff <(cut -d, -f1-2 "$d.full.jsonl" | tail -2) <(cut -d, -f1-2 "$d.resumed.jsonl") && echo "resumed losses equal"
+}
+step checkpoint_stream_cuda 150 ck_stream
 step corun_gpu 120 "$P" corun --model gpt2-small --vocab 50257 --device cuda --ranks 2 --microbatch 4 --seq 512
 R=(--model gpt2-small --vocab 50257 --device cuda --seq 512 --steps 4 --timeout 120 --optimizer adam)
 step compare_1f1b_2 150 "$P" run "${R[@]}" --schedule 1f1b --microbatches 8 --batch 32 --nproc 2 \
