@@ -33,6 +33,9 @@ nlohmann::json manifest_of(const RunConfig& c) {
   j["seq"] = c.seq;
   j["optimizer"] = c.optimizer;
   j["seed"] = c.seed;
+  if (!c.group_replicas.empty() || c.replicas > 1)
+    j["replicas"] =
+        c.group_replicas.empty() ? std::vector<int>(c.schedule.num_ranks, c.replicas) : c.group_replicas;
   return j;
 }
 
@@ -49,8 +52,9 @@ void write_atomically(const std::string& path, const std::string& text) {
 
 }  // namespace
 
-std::string checkpoint_stage_file(const RunConfig& c, int step, int stage) {
-  return fmt::format("{}/stage{}.pt", step_dir(c, step), stage);
+std::string checkpoint_stage_file(const RunConfig& c, int step, int stage, int replica) {
+  return replica == 0 ? fmt::format("{}/stage{}.pt", step_dir(c, step), stage)
+                      : fmt::format("{}/stage{}.replica{}.pt", step_dir(c, step), stage, replica);
 }
 
 int find_resume_step(const RunConfig& c) {
@@ -82,10 +86,14 @@ int find_resume_step(const RunConfig& c) {
                       key == "stream_minibatches"
                           ? " (an asynchronous stream resumes only as itself: give the same --steps)"
                           : ""));
-  for (int s = 0; s < c.schedule.num_stages; ++s)
-    if (!fs::exists(checkpoint_stage_file(c, step, s)))
-      throw InputError("--resume", checkpoint_stage_file(c, step, s),
-                       "a stage file of the checkpoint is missing");
+  for (int s = 0; s < c.schedule.num_stages; ++s) {
+    const int g = c.schedule.stage_to_rank[s];
+    const int replicas = !c.async ? 1 : c.group_replicas.empty() ? c.replicas : c.group_replicas.at(g);
+    for (int j = 0; j < replicas; ++j)
+      if (!fs::exists(checkpoint_stage_file(c, step, s, j)))
+        throw InputError("--resume", checkpoint_stage_file(c, step, s, j),
+                         "a stage file of the checkpoint is missing");
+  }
   if (step >= c.steps)
     throw InputError("--steps", "",
                      fmt::format("the checkpoint in {} already has {} steps done; ask for more than {}",

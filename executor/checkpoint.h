@@ -25,7 +25,9 @@
 
 namespace pipekit {
 
-std::string checkpoint_stage_file(const RunConfig& c, int step, int stage);
+// D/step-K/stage<S>.pt; replica j > 0 of an asynchronous stage (whose
+// micro-batches in flight differ from its siblings') writes stage<S>.replica<j>.pt.
+std::string checkpoint_stage_file(const RunConfig& c, int step, int stage, int replica = 0);
 
 // Finds and checks the checkpoint to resume from; returns its step (steps done).
 int find_resume_step(const RunConfig& c);

@@ -10,7 +10,8 @@ namespace pipekit {
 void keep_host_memory() {
 #if defined(__GLIBC__)
   static const bool done = [] {
-    if (const char* off = std::getenv("PIPEKIT_KEEP_HOST_MEMORY"); off && std::string(off) == "0") return false;
+    if (const char* off = std::getenv("PIPEKIT_KEEP_HOST_MEMORY"); off && std::string(off) == "0")
+      return false;
     auto unset = [](const char* name) { return std::getenv(name) == nullptr; };
     // 32 MiB is glibc's largest mmap threshold on 64-bit systems.
     if (unset("MALLOC_MMAP_THRESHOLD_")) mallopt(M_MMAP_THRESHOLD, 32 << 20);

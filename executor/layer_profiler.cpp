@@ -15,8 +15,8 @@
 #include "core/error.h"
 #include "executor/batch_source.h"
 #include "executor/compute_threads.h"
-#include "executor/host_memory.h"
 #include "executor/gpu_transport.h"
+#include "executor/host_memory.h"
 #include "executor/memory_meter.h"
 #include "executor/model_layers.h"
 

@@ -256,11 +256,6 @@ void prepare_run(RunConfig& c) {
   if (replicated) {
     // Asynchronous schedules deal whole micro-batches round-robin among a
     // stage's replicas (as PipeDream does); flush schedules split each one.
-    if (c.async && !c.checkpoint_dir.empty())
-      throw InputError(
-          "--checkpoint-dir", "",
-          "checkpoints of " + c.schedule.kind +
-              " with replicated stages are not supported; drop --checkpoint-dir or the replicas");
     if (c.async && c.schedule.kind == "pipedream")
       for (int r : c.group_replicas)
         if (m % r != 0)

@@ -54,8 +54,8 @@
 #include "core/formats.h"
 #include "executor/batch_source.h"
 #include "executor/checkpoint.h"
-#include "executor/host_memory.h"
 #include "executor/compute_threads.h"
+#include "executor/host_memory.h"
 #include "executor/memory_meter.h"
 #include "executor/memory_prediction.h"
 #include "executor/model_layers.h"
@@ -196,6 +196,7 @@ class RankRunner {
   void save_stream_checkpoint(int minibatch);
   void load_stream_checkpoint(int minibatch, const RankCut& cut);
   void resume_stream(const RankCut& cut);
+  RankCut my_cut(int minibatches) const;
   void report_memory(int step, std::int64_t peak_act);
   Pending start_transfer(const Action& a, Stream stream, torch::Tensor buf, int peer);
   void post_send(const Action& a, torch::Tensor t, int peer, int tag);
@@ -929,10 +930,11 @@ void RankRunner::load_checkpoint(int step) {
 }
 
 // Asynchronous: this rank's state at its cut after `minibatch` (see
-// checkpoint.h); replicas are refused for these schedules, so every rank writes.
+// checkpoint.h). Every replica writes: their weights agree, but each holds
+// its own micro-batches in flight.
 void RankRunner::save_stream_checkpoint(int minibatch) {
   for (auto& s : stages_) {
-    const std::string path = checkpoint_stage_file(c_, minibatch, s.stage);
+    const std::string path = checkpoint_stage_file(c_, minibatch, s.stage, replica_);
     std::filesystem::create_directories(std::filesystem::path(path).parent_path());
     torch::serialize::OutputArchive ar, opt;
     for (std::size_t i = 0; i < s.master.size(); ++i)
@@ -976,7 +978,7 @@ void RankRunner::save_stream_checkpoint(int minibatch) {
 
 void RankRunner::load_stream_checkpoint(int minibatch, const RankCut& cut) {
   for (auto& s : stages_) {
-    const std::string path = checkpoint_stage_file(c_, minibatch, s.stage);
+    const std::string path = checkpoint_stage_file(c_, minibatch, s.stage, replica_);
     torch::serialize::InputArchive ar, opt;
     ar.load_from(path);
     torch::NoGradGuard no_grad;
@@ -1025,6 +1027,19 @@ void RankRunner::load_stream_checkpoint(int minibatch, const RankCut& cut) {
     for (std::int64_t k = 0; k + 1 < losses.numel(); k += 2)
       mb_loss_[static_cast<int>(losses[k].item<double>())] = losses[k + 1].item<double>();
   }
+}
+
+// This replica's part of the cut after `minibatches`: with replicas dealt
+// round-robin, the micro-batches (and their messages) it owns.
+RankCut RankRunner::my_cut(int minibatches) const {
+  RankCut cut = stream_cut(c_.schedule, minibatches * c_.minibatch_mbs).at(prank_);
+  const int r = my_replicas();
+  if (r <= 1) return cut;
+  auto other = [&](int mb) { return mb % r != replica_; };
+  std::erase_if(cut.in_flight, other);
+  std::erase_if(cut.repost, [&](const Action& a) { return other(a.microbatch); });
+  std::erase_if(cut.resend, [&](const Action& a) { return other(a.microbatch); });
+  return cut;
 }
 
 // Rebuilds what the cut left in flight: the graphs of micro-batches whose
@@ -1122,9 +1137,11 @@ int RankRunner::run() {
   RankCut resume_cut;
   if (c_.start_step > 0) {
     if (c_.async) {
-      resume_cut = stream_cut(c_.schedule, c_.start_step * c_.minibatch_mbs).at(prank_);
+      resume_cut = my_cut(c_.start_step);
       load_stream_checkpoint(c_.start_step, resume_cut);
       begin = resume_cut.position;
+      for (std::size_t i = 0; i < begin; ++i)  // the round-robin owner of each stage's last STEP
+        if (mine[i].type == ActionType::B) last_b_[mine[i].stage] = mine[i].microbatch;
     } else {
       load_checkpoint(c_.start_step);
     }

@@ -124,12 +124,6 @@ TEST_CASE(
   CommandResult odd = run("--model mlp --schedule pipedream --microbatches 3 --nproc 3 --stage-replicas 2,1");
   CHECK(odd.status == 2);
   CHECK(odd.err.find("multiple of 2") != std::string::npos);
-  CommandResult ck =
-      run("--model mlp --schedule 2bw --microbatches 2 --nproc 3 --stage-replicas 2,1 "
-          "--checkpoint-dir " +
-          dir.file("ck"));
-  CHECK(ck.status == 2);
-  CHECK(ck.err.find("with replicated stages are not supported") != std::string::npos);
 }
 
 TEST_CASE("pipedream with Adam on gpt-tiny equals its reference") {
@@ -251,6 +245,30 @@ TEST_CASE(
   REQUIRE(b.size() == 2u);
   CHECK(b.at(3) == a.at(3));
   CHECK(b.at(4) == a.at(4));
+}
+
+TEST_CASE(
+    "checkpoints of a pipedream stream with replicated stages: each replica resumes its own micro-batches") {
+  TempDir dir;
+  const std::string job =
+      "--model mlp --schedule pipedream --microbatches 2 --nproc 3 --stage-replicas 2,1 --steps 6 --quiet ";
+  const std::string ckpt = "--checkpoint-dir " + dir.file("ck") + " --checkpoint-every 2 ";
+  CommandResult full = run(job + "--metrics " + dir.file("full.jsonl"));
+  REQUIRE(full.status == 0);
+  CommandResult killed = run(job + ckpt, "PIPEKIT_KILL_RANK=1 PIPEKIT_KILL_AT_STEP=5 ");
+  REQUIRE(killed.status != 0);
+  CHECK(pipekit::test::slurp(dir.file("ck/latest")) == "4\n");
+  CHECK(std::filesystem::exists(dir.file("ck/step-4/stage0.replica1.pt")));
+  CommandResult resumed = run(job + ckpt + "--resume --verify --metrics " + dir.file("resumed.jsonl"));
+  INFO(resumed.out << resumed.err);
+  REQUIRE(resumed.status == 0);
+  CHECK(resumed.out.find("verify: pipeline equals one-process training") != std::string::npos);
+  auto a = metric_losses(dir.file("full.jsonl"));
+  auto b = metric_losses(dir.file("resumed.jsonl"));
+  REQUIRE(a.size() == 6u);
+  REQUIRE(b.size() == 2u);
+  CHECK(b.at(5) == a.at(5));
+  CHECK(b.at(6) == a.at(6));
 }
 
 TEST_CASE("checkpoints: missing or incompatible checkpoints fail before any rank starts (exit 2)") {
