@@ -214,17 +214,11 @@ void Profiler::sweep(std::vector<Samples>* samples) {
         torch::autograd::grad({out[i]}, layers_[i].params, {inputs_.grads[i]}, /*retain_graph=*/true,
                               /*create_graph=*/false, /*allow_unused=*/true);
       });
-  for (int i = n_ - 1; i >= 0; --i) {
-    std::vector<torch::Tensor> wrt;
-    if (in[i].requires_grad()) wrt.push_back(in[i]);
-    for (const auto& p : layers_[i].params) wrt.push_back(p);
-    if (!wrt.empty() && out[i].requires_grad())
-      b[i] = timed(i, [&] {
-        torch::autograd::grad({out[i]}, wrt, {inputs_.grads[i]}, /*retain_graph=*/false,
-                              /*create_graph=*/false,
-                              /*allow_unused=*/true);
-      });
-  }
+  // B as a rank runs it: parameter gradients accumulate into the .grad
+  // tensors that exist (see profile()), the input's lands in in.grad.
+  for (int i = n_ - 1; i >= 0; --i)
+    if (out[i].requires_grad())
+      b[i] = timed(i, [&] { torch::autograd::backward({out[i]}, {inputs_.grads[i]}); });
   if (!samples) return;
   for (int i = 0; i < n_; ++i) {
     (*samples)[i].fwd.push_back(f[i]);
@@ -311,10 +305,17 @@ Profile Profiler::run() {
     memory(i, &mems[i]);
     progress(++done, total);
   }
+  // Steady state of training: every parameter has a gradient buffer that
+  // each backward adds to (reading and writing it, which costs as much memory
+  // traffic as the weights themselves).
+  for (auto& l : layers_)
+    for (const auto& p : l.params) p.mutable_grad() = torch::zeros_like(p);
   for (int k = 0; k < o_.warmup + o_.repeat; ++k) {
     sweep(k < o_.warmup ? nullptr : &samples);
     progress(++done, total);
   }
+  for (auto& l : layers_)
+    for (const auto& p : l.params) p.mutable_grad() = torch::Tensor();
 
   Profile p;
   p.model = m.name;
