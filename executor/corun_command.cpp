@@ -40,6 +40,10 @@ void run_corun(CorunCommand& o) {
   if (o.p.microbatch < 1) throw InputError("--microbatch", "", "needs at least 1 row");
   if (o.p.threads < 1) throw InputError("--threads", "", "needs at least 1 thread");
   if (!(o.p.window_s > 0)) throw InputError("--window", "", "must be a positive number of seconds");
+  if (o.p.work != "compute" && o.p.work != "step")
+    throw InputError("--work", "", "'" + o.p.work + "' is not one of compute, step");
+  if (o.p.optimizer != "adam" && o.p.optimizer != "sgd")
+    throw InputError("--optimizer", "", "'" + o.p.optimizer + "' is not one of adam, sgd");
   if (o.p.device != "cpu" && o.p.device != "cuda")
     throw InputError("--device", "", "'" + o.p.device + "' is not one of cpu, cuda");
   if (o.p.device == "cuda" && !PIPEKIT_TORCH_CUDA)
@@ -69,8 +73,8 @@ void run_corun(CorunCommand& o) {
                fmt::format("{}..{}", l.front(), l.back()), res.alone_per_s[r], res.together_per_s[r],
                res.together_per_s[r] / res.alone_per_s[r]);
   }
-  fmt::print("capacity: {:.2f} ranks' worth of compute ({} would be no slowdown, 1 none gained by sharing)\n",
-             res.capacity, o.ranks);
+  fmt::print("capacity: {:.2f} ranks' worth of {} ({} would be no slowdown, 1 none gained by sharing)\n",
+             res.capacity, o.p.work == "step" ? "optimizer steps" : "compute", o.ranks);
 }
 
 void add_corun(CLI::App& app) {
@@ -85,6 +89,10 @@ void add_corun(CLI::App& app) {
   cmd->add_option("--microbatch", o->p.microbatch, "Rows per micro-batch")->capture_default_str();
   cmd->add_option("--seq", o->p.seq, "Tokens per row (default min(context, 64))");
   cmd->add_option("--device", o->p.device, "cpu or cuda")->capture_default_str();
+  cmd->add_option("--work", o->p.work,
+                  "What workers loop: compute (forward+backward) or step (optimizer step)")
+      ->capture_default_str();
+  cmd->add_option("--optimizer", o->p.optimizer, "--work step: adam or sgd")->capture_default_str();
   cmd->add_option("--gpu", o->p.gpu, "--device cuda: index of the GPU the workers share")
       ->capture_default_str();
   cmd->add_option("--threads", o->p.threads, "Intra-op threads per worker")->capture_default_str();

@@ -59,7 +59,11 @@ Worker spawn(const CorunOptions& o, int index) {
                                    "--seed",
                                    std::to_string(o.seed),
                                    "--gpu",
-                                   std::to_string(o.gpu)};
+                                   std::to_string(o.gpu),
+                                   "--work",
+                                   o.work,
+                                   "--optimizer",
+                                   o.optimizer};
   if (o.model.kind == ModelKind::gpt) {
     args.insert(args.end(), {"--vocab", std::to_string(o.model.vocab)});
   }
@@ -204,6 +208,20 @@ int corun_worker(const CorunOptions& o) {
     if (cuda) torch::cuda::synchronize(o.gpu);
   };
   for (int i = 0; i < 2; ++i) iteration();
+  // The optimizer step as a rank takes it: every parameter has its gradient.
+  std::unique_ptr<torch::optim::Optimizer> opt;
+  if (o.work == "step") {
+    std::vector<torch::Tensor> params;
+    for (auto& l : layers)
+      for (auto& p : l.params) params.push_back(p);
+    opt = make_optimizer(o.optimizer, params, 1e-6);
+    opt->step();  // lazily created state (Adam's moments) outside the window
+  }
+  auto work = [&] {
+    if (!opt) return iteration();
+    opt->step();
+    if (cuda) torch::cuda::synchronize(o.gpu);
+  };
   std::printf("ready\n");
   std::fflush(stdout);
   std::string go;
@@ -212,7 +230,7 @@ int corun_worker(const CorunOptions& o) {
   const auto end = t0 + std::chrono::duration<double>(o.window_s);
   long n = 0;
   while (Clock::now() < end) {
-    iteration();
+    work();
     ++n;
   }
   const double s = std::chrono::duration<double>(Clock::now() - t0).count();

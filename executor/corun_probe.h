@@ -5,8 +5,8 @@
 // k worker processes (this binary, `pipekit corun --child`) each loop the
 // forward and backward of one rank's layers at the run's micro-batch shape:
 // first each alone, then all at once, each for a fixed window after a common
-// start signal. capacity = sum over workers of (rate together / rate alone):
-// k when they do not slow each other, 1 when together they get no more done
+// start signal (or, with work = "step", the optimizer step over those layers). capacity = sum over workers of
+// (rate together / rate alone): k when they do not slow each other, 1 when together they get no more done
 // than one alone. The simulator's shared-device model (simulator/
 // shared_device.h) takes it as the group's capacity.
 #pragma once
@@ -25,9 +25,13 @@ struct CorunOptions {
   int microbatch = 1;
   int seq = 0;
   std::string device = "cpu";
-  int gpu = 0;            // device == "cuda": the GPU the workers share
-  int threads = 1;        // intra-op threads per worker, as per rank
-  double window_s = 1.5;  // each timed window
+  int gpu = 0;  // device == "cuda": the GPU the workers share
+  // What each worker loops: "compute" (forward and backward of its layers) or
+  // "step" (the optimizer step over its layers' weights: memory-bound).
+  std::string work = "compute";
+  std::string optimizer = "adam";  // work == "step"
+  int threads = 1;                 // intra-op threads per worker, as per rank
+  double window_s = 1.5;           // each timed window
   std::uint64_t seed = 1234;
   double timeout_s = 120;  // any worker not answering within this is an error
 };

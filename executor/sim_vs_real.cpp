@@ -368,8 +368,8 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
   }
   const bool shared = std::any_of(groups.begin(), groups.end(), [](const auto& g) { return g.size() > 1; });
   std::vector<SharedDevice> devices;
-  CorunResult corun;  // of the first shared group (reported)
-  corun.capacity = ranks;
+  CorunResult corun, corun_step;  // of the first shared group (reported)
+  corun.capacity = corun_step.capacity = ranks;
   for (std::size_t gi = 0; gi < groups.size(); ++gi) {
     if (groups[gi].size() < 2) continue;
     CorunOptions co;
@@ -386,17 +386,26 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
     co.threads = c.threads;
     co.seed = c.seed;
     co.window_s = o.corun_window_s;
-    CorunResult probed;
+    // Twice: the forward/backward loop gives the compute capacity, the
+    // optimizer-step loop the capacity of memory-bound step-level actions.
+    CorunResult probed, probed_step;
     if (o.capacity > 0) {
-      probed.capacity = o.capacity;
+      probed.capacity = probed_step.capacity = o.capacity;
     } else {
       if (!c.quiet)
-        fmt::print("co-run probe: {} workers, {:.1f} s windows ...\n", groups[gi].size(), co.window_s);
+        fmt::print("co-run probe: {} workers, {:.1f} s windows, compute then optimizer steps ...\n",
+                   groups[gi].size(), co.window_s);
       std::fflush(stdout);
       probed = measure_corun(co);
+      co.work = "step";
+      co.optimizer = c.optimizer;
+      probed_step = measure_corun(co);
     }
-    if (devices.empty()) corun = probed;
-    devices.push_back(SharedDevice{groups[gi], probed.capacity});
+    if (devices.empty()) {
+      corun = probed;
+      corun_step = probed_step;
+    }
+    devices.push_back(SharedDevice{groups[gi], probed.capacity, probed_step.capacity});
   }
   SharedSimulation sh = simulate_shared(sch, base, cluster, so, devices);
   SimulationResult res = sh.result;
@@ -502,7 +511,11 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
   cal["shared_capacity"] = corun.capacity;
   cal["shared_groups"] = nlohmann::json::array();
   for (const auto& d : devices)
-    cal["shared_groups"].push_back({{"ranks", d.ranks}, {"capacity", d.capacity}});
+    cal["shared_groups"].push_back(
+        {{"ranks", d.ranks}, {"capacity", d.capacity}, {"step_capacity", d.step_capacity}});
+  cal["shared_step_capacity"] = corun_step.capacity;
+  cal["corun_step_alone_per_s"] = corun_step.alone_per_s;
+  cal["corun_step_together_per_s"] = corun_step.together_per_s;
   cal["corun_alone_per_s"] = corun.alone_per_s;
   cal["corun_together_per_s"] = corun.together_per_s;
   cal["simulation_rounds"] = sh.rounds;
@@ -541,8 +554,9 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
              c.model.name, sch.kind, ranks, sch.num_microbatches, mb_rows,
              !shared ? std::string("a device per rank")
              : devices.size() == 1
-                 ? fmt::format("{} ranks share one {} with capacity {:.2f}", devices[0].ranks.size(),
-                               c.device == "cpu" ? "CPU" : "GPU", devices[0].capacity)
+                 ? fmt::format("{} ranks share one {} with capacity {:.2f} ({:.2f} for optimizer steps)",
+                               devices[0].ranks.size(), c.device == "cpu" ? "CPU" : "GPU",
+                               devices[0].capacity, devices[0].step_capacity)
                  : fmt::format("{} groups of ranks share a GPU each", devices.size()),
              link.latency_s * 1e6, link.bandwidth_bytes_per_s / 1e6);
   fmt::print("  {:<28} {:>12} {:>12} {:>8}\n", "", "predicted", "measured", "error");

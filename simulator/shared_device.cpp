@@ -57,6 +57,10 @@ SharedSimulation simulate_shared(const Schedule& sch, const StageCosts& costs, c
       throw InputError("shared device", fmt::format("group {}", g),
                        fmt::format("capacity {} must be a positive number of ranks' worth of compute",
                                    devices[g].capacity));
+    if (!(devices[g].step_capacity >= 0) || !std::isfinite(devices[g].step_capacity))
+      throw InputError(
+          "shared device", fmt::format("group {}", g),
+          fmt::format("step capacity {} must be 0 (as capacity) or positive", devices[g].step_capacity));
     for (int r : devices[g].ranks) {
       if (r < 0 || r >= P)
         throw InputError("shared device", fmt::format("group {}", g),
@@ -75,7 +79,9 @@ SharedSimulation simulate_shared(const Schedule& sch, const StageCosts& costs, c
   for (int r = 0; r < P; ++r) opt.action_time_scale[r].assign(sch.actions[r].size(), 1.0);
   // A group can slow anyone only if it has more ranks than capacity.
   bool contended = false;
-  for (const auto& d : devices) contended = contended || static_cast<double>(d.ranks.size()) > d.capacity;
+  for (const auto& d : devices)
+    contended = contended || static_cast<double>(d.ranks.size()) > d.capacity ||
+                (d.step_capacity > 0 && static_cast<double>(d.ranks.size()) > d.step_capacity);
 
   double last_step = -1;
   for (out.rounds = 1; out.rounds <= 200; ++out.rounds) {
@@ -96,14 +102,18 @@ SharedSimulation simulate_shared(const Schedule& sch, const StageCosts& costs, c
             edges.emplace_back(times[r][k].first, +1);
             edges.emplace_back(times[r][k].second, -1);
           }
-      const Progress progress(std::move(edges), devices[g].capacity);
+      const double step_capacity =
+          devices[g].step_capacity > 0 ? devices[g].step_capacity : devices[g].capacity;
+      const Progress progress(edges, devices[g].capacity), step_progress(std::move(edges), step_capacity);
       for (int r : devices[g].ranks)
         for (std::size_t k = 0; k < times[r].size(); ++k) {
           const auto [a, b] = times[r][k];
-          if (!computes(sch.actions[r][k].type) || b <= a) continue;
+          const ActionType t = sch.actions[r][k].type;
+          if (!computes(t) || b <= a) continue;
           // The slowdown under which this interval's progress equals the
           // action's work: interval length over progress (harmonic mean).
-          const double wanted = (b - a) / std::max(1e-12, progress.over(a, b));
+          const Progress& p = is_step_level(t) ? step_progress : progress;
+          const double wanted = (b - a) / std::max(1e-12, p.over(a, b));
           double& s = opt.action_time_scale[r][k];
           s = std::max(1.0, 0.5 * (s + wanted));
         }

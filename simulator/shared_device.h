@@ -2,7 +2,9 @@
 // time-slices between processes) or on cores whose arithmetic units they
 // share (two vCPUs of one physical core). The plain simulator gives every rank
 // its own device; here, while k ranks of a group compute at once, each runs at
-// min(1, capacity / k) of its own speed (processor sharing). capacity = 1 means
+// min(1, capacity / k) of its own speed (processor sharing); a step-level
+// action (STEP) runs at min(1, step_capacity / k), k counting every computing
+// rank of the group. capacity = 1 means
 // the group computes no faster than one rank alone; capacity >= group size
 // means no contention. Measure it with `pipekit corun` (executor/corun_probe.h).
 //
@@ -23,6 +25,10 @@ namespace pipekit {
 struct SharedDevice {
   std::vector<int> ranks;  // ranks sharing it (each rank in at most one group)
   double capacity = 1;     // ranks' worth of full-speed compute it sustains
+  // The same for step-level actions (optimizer STEP, gradient all-reduce):
+  // memory-bound passes over the weights, which share a memory bus worse than
+  // matrix products share cores. 0: as `capacity`.
+  double step_capacity = 0;
 };
 
 struct SharedSimulation {

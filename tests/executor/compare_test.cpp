@@ -57,6 +57,9 @@ TEST_CASE("--compare on a 2-rank gpipe run writes predicted vs measured") {
   CHECK(j["calibration"]["shared_capacity"].get<double>() > 0);
   CHECK(j["calibration"]["corun_alone_per_s"].size() == 2);
   CHECK(j["calibration"]["corun_together_per_s"].size() == 2);
+  // ... and their optimizer steps, for the capacity of step-level actions.
+  CHECK(j["calibration"]["shared_step_capacity"].get<double>() > 0);
+  CHECK(j["calibration"]["corun_step_alone_per_s"].size() == 2);
   REQUIRE(j["calibration"]["shared_groups"].size() == 1);
   CHECK(j["calibration"]["shared_groups"][0]["ranks"] == nlohmann::json::array({0, 1}));
   CHECK(j["predicted_step_ms"].get<double>() >= j["dedicated_step_ms"].get<double>() * (1 - 1e-9));

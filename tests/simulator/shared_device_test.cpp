@@ -92,3 +92,27 @@ TEST_CASE("shared device: the fixed point is found for every schedule kind") {
     }
   }
 }
+
+TEST_CASE("shared device: a lower step capacity slows only the optimizer steps") {
+  // pipedream steps after every backward: with STEPs costed, a memory-bound
+  // step capacity below the compute capacity lengthens the stream; 0 means
+  // "as capacity" and changes nothing.
+  Schedule s = lower_schedule(make_schedule("pipedream", 2, 4, 1, Recompute::never, 4));
+  StageCosts c = synthetic_stage_costs(2, 1, 1.0, 2.0, -1);
+  SimOptions opt;
+  opt.record_timeline = false;
+  opt.step_ms = 1.5;
+  const double same =
+      simulate_shared(s, c, free_cluster(2), opt, {{{0, 1}, 2.0}}).result.metrics.step_time_ms;
+  const double zero =
+      simulate_shared(s, c, free_cluster(2), opt, {{{0, 1}, 2.0, 0.0}}).result.metrics.step_time_ms;
+  const double low =
+      simulate_shared(s, c, free_cluster(2), opt, {{{0, 1}, 2.0, 1.0}}).result.metrics.step_time_ms;
+  CHECK(zero == doctest::Approx(same));
+  CHECK(low > same * 1.02);
+  // Not slower than if everything ran at capacity 1.
+  const double all_low =
+      simulate_shared(s, c, free_cluster(2), opt, {{{0, 1}, 1.0, 1.0}}).result.metrics.step_time_ms;
+  CHECK(low <= all_low * (1 + 1e-9));
+  CHECK_THROWS_AS(simulate_shared(s, c, free_cluster(2), opt, {{{0, 1}, 2.0, -1.0}}), InputError);
+}
