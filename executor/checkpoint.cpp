@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -33,7 +34,11 @@ nlohmann::json manifest_of(const RunConfig& c) {
   j["seq"] = c.seq;
   j["optimizer"] = c.optimizer;
   j["seed"] = c.seed;
-  if (!c.group_replicas.empty() || c.replicas > 1)
+  // Asynchronous replicas each write their own file; flush replicas share one
+  // (replica 0's), which any replica count can resume from.
+  const bool replicated = c.replicas > 1 || std::any_of(c.group_replicas.begin(), c.group_replicas.end(),
+                                                        [](int r) { return r > 1; });
+  if (c.async && replicated)
     j["replicas"] =
         c.group_replicas.empty() ? std::vector<int>(c.schedule.num_ranks, c.replicas) : c.group_replicas;
   return j;
@@ -81,7 +86,8 @@ int find_resume_step(const RunConfig& c) {
       throw InputError(
           "--resume", mpath,
           fmt::format("the checkpoint was made with {} = {}, this run has {}; run with the same model, "
-                      "schedule, stages, micro-batches, batch, seq, optimizer and seed{}",
+                      "schedule, stages, micro-batches, batch, seq, optimizer, seed (and, for pipedream/2bw, "
+                      "replicas){}",
                       key, m.contains(key) ? m[key].dump() : "(none)", value.dump(),
                       key == "stream_minibatches"
                           ? " (an asynchronous stream resumes only as itself: give the same --steps)"
@@ -96,8 +102,12 @@ int find_resume_step(const RunConfig& c) {
   }
   if (step >= c.steps)
     throw InputError("--steps", "",
-                     fmt::format("the checkpoint in {} already has {} steps done; ask for more than {}",
-                                 c.checkpoint_dir, step, step));
+                     c.async
+                         ? fmt::format("the {} stream checkpointed in {} is complete ({} minibatches); start "
+                                       "a new run (another --checkpoint-dir) to train further",
+                                       c.schedule.kind, c.checkpoint_dir, step)
+                         : fmt::format("the checkpoint in {} already has {} steps done; ask for more than {}",
+                                       c.checkpoint_dir, step, step));
   return step;
 }
 

@@ -14,6 +14,7 @@
 #include "executor/run_config.h"
 #include "planner/lowering.h"
 #include "planner/schedule_generator.h"
+#include "simulator/round_robin.h"
 #include "simulator/stream_cut.h"
 
 namespace pipekit {
@@ -265,6 +266,18 @@ void prepare_run(RunConfig& c) {
                           "every replica must take as many: use --microbatches that is a "
                           "multiple of {}",
                           r));
+    // pipedream's per-backward all-reduce can wait on a forward the replica
+    // runs only after it (simulator/round_robin.h): refuse what would hang.
+    if (c.async) {
+      auto stuck = round_robin_deadlocks(c.schedule, c.group_replicas, c.schedule.kind == "pipedream");
+      if (!stuck.empty())
+        throw InputError(
+            rsource, "",
+            fmt::format("{} with these replicas would deadlock ({}{}); use at most 2 replicas per "
+                        "stage, or 2bw, or a flush schedule",
+                        c.schedule.kind, stuck[0],
+                        stuck.size() > 1 ? fmt::format(", and {} more", stuck.size() - 1) : ""));
+    }
     for (int r : c.group_replicas)
       if (!c.async && (c.batch / m) % r != 0)
         throw InputError(

@@ -63,6 +63,7 @@
 #include "executor/reference_training.h"
 #include "executor/replica_layout.h"
 #include "executor/run_config.h"
+#include "simulator/round_robin.h"
 #include "simulator/schedule_validator.h"
 #include "simulator/stream_cut.h"
 
@@ -668,9 +669,9 @@ void RankRunner::async_step(LocalStage& s) {
 bool RankRunner::runs_here(const Action& a) {
   const int r = my_replicas();
   if (!c_.async || r <= 1) return true;
-  if (a.type == ActionType::STEP) return c_.schedule.kind == "2bw" || last_b_[a.stage] % r == replica_;
   if (a.type == ActionType::B) last_b_[a.stage] = a.microbatch;
-  return a.microbatch % r == replica_;
+  const int owner = round_robin_owner(a, r, last_b_[a.stage], c_.schedule.kind == "pipedream");
+  return owner < 0 || owner == replica_;
 }
 
 // Replicated stages: the sum of the replicas' gradients. Each replica's loss
@@ -1215,7 +1216,12 @@ int RankRunner::run() {
         finished = it->second;
         write_progress(finished);
       }
-      if (auto it = save_at_.find(i + 1); it != save_at_.end()) save_stream_checkpoint(it->second);
+      if (auto it = save_at_.find(i + 1); it != save_at_.end()) try {
+          save_stream_checkpoint(it->second);
+        } catch (const std::exception& e) {
+          throw std::runtime_error(fmt::format("rank {}: writing the checkpoint after step {} failed: {}",
+                                               id_.rank, it->second, short_what(e)));
+        }
     }
     finish_step();
     write_progress(c_.async ? c_.steps : step + 1);

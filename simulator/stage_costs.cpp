@@ -1,8 +1,8 @@
 #include "simulator/stage_costs.h"
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <cmath>
-#include <fmt/format.h>
 #include <set>
 
 #include "core/error.h"
@@ -61,7 +61,8 @@ StageCosts build(const Profile& profile, const std::vector<std::vector<int>>& st
     c.weight_grad_ms = weight_grad * scale;
     c.recompute_ms = c.forward_ms;
     c.saved_bytes = static_cast<std::int64_t>(std::llround(static_cast<double>(c.saved_bytes) * scale));
-    c.workspace_bytes = static_cast<std::int64_t>(std::llround(static_cast<double>(c.workspace_bytes) * scale));
+    c.workspace_bytes =
+        static_cast<std::int64_t>(std::llround(static_cast<double>(c.workspace_bytes) * scale));
   }
   out.measured_split = all_split && !stage_layers.empty();
   // Boundary traffic: a producer's output counts once per consuming stage.
@@ -77,8 +78,10 @@ StageCosts build(const Profile& profile, const std::vector<std::vector<int>>& st
   }
   if (!stage_layers.empty()) in_bytes[0] += profile.input_bytes;
   for (std::size_t s = 0; s < stage_layers.size(); ++s) {
-    out.stages[s].output_bytes = static_cast<std::int64_t>(std::llround(static_cast<double>(out_bytes[s]) * scale));
-    out.stages[s].input_bytes = static_cast<std::int64_t>(std::llround(static_cast<double>(in_bytes[s]) * scale));
+    out.stages[s].output_bytes =
+        static_cast<std::int64_t>(std::llround(static_cast<double>(out_bytes[s]) * scale));
+    out.stages[s].input_bytes =
+        static_cast<std::int64_t>(std::llround(static_cast<double>(in_bytes[s]) * scale));
   }
   return out;
 }
@@ -132,8 +135,8 @@ StageCosts stage_costs_from_plan(const Profile& profile, const Plan& plan) {
 }
 
 StageCosts synthetic_stage_costs(int ranks, int virtual_stages, double forward_ms, double backward_ms,
-                                 double weight_grad_ms, std::int64_t activation_bytes, std::int64_t saved_bytes,
-                                 std::int64_t param_bytes) {
+                                 double weight_grad_ms, std::int64_t activation_bytes,
+                                 std::int64_t saved_bytes, std::int64_t param_bytes) {
   if (ranks < 1 || virtual_stages < 1)
     throw InputError("--synthetic", "", "need at least one rank and one virtual stage per rank");
   if (!(forward_ms >= 0) || !(backward_ms >= 0) || !std::isfinite(forward_ms) || !std::isfinite(backward_ms))

@@ -36,9 +36,16 @@ std::vector<RankCut> stream_cut(const Schedule& s, int done) {
             fmt::format("rank {} runs {}: only F, B, STEP and transfers can be resumed "
                         "mid-stream",
                         r, to_string(a)));
+      if (stage_of[r] >= 0 && stage_of[r] != a.stage)
+        throw std::invalid_argument(
+            fmt::format("rank {} runs stages {} and {}: a resumable stream needs one "
+                        "stage per rank",
+                        r, stage_of[r], a.stage));
       stage_of[r] = a.stage;
       if (a.type != ActionType::STEP) where[key(a.stage, a.type, a.microbatch)] = i;
     }
+  for (int r = 0; r < s.num_ranks; ++r)
+    if (stage_of[r] < 0) throw std::invalid_argument(fmt::format("rank {} has no actions", r));
   auto index = [&](int stage, ActionType t, int mb) {
     auto it = where.find(key(stage, t, mb));
     if (it == where.end())

@@ -124,6 +124,15 @@ TEST_CASE(
   CommandResult odd = run("--model mlp --schedule pipedream --microbatches 3 --nproc 3 --stage-replicas 2,1");
   CHECK(odd.status == 2);
   CHECK(odd.err.find("multiple of 2") != std::string::npos);
+  // Three replicas of a pipedream stage would hang on the STEP all-reduce: refused before any rank starts.
+  CommandResult hang = run(
+      "--model gpt-tiny --schedule pipedream --microbatches 3 --nproc 5 --stage-replicas 3,1,1 --steps 2");
+  CHECK(hang.status == 2);
+  CHECK(hang.err.find("would deadlock") != std::string::npos);
+  expect_verified(
+      "--model mlp --schedule 2bw --microbatches 3 --nproc 5 --stage-replicas 3,1,1 --steps 3 "
+      "--optimizer sgd --lr 0.1",
+      3);
 }
 
 TEST_CASE("pipedream with Adam on gpt-tiny equals its reference") {
