@@ -104,6 +104,8 @@ ck_stream() {
 }
 step checkpoint_stream_cuda 150 ck_stream
 step corun_gpu 120 "$P" corun --model gpt2-small --vocab 50257 --device cuda --ranks 2 --microbatch 4 --seq 512
+step corun_gpu_step 120 "$P" corun --model gpt2-small --vocab 50257 --device cuda --ranks 2 --microbatch 4 --seq 512 \
+  --work step
 R=(--model gpt2-small --vocab 50257 --device cuda --seq 512 --steps 4 --timeout 120 --optimizer adam)
 step compare_1f1b_2 150 "$P" run "${R[@]}" --schedule 1f1b --microbatches 8 --batch 32 --nproc 2 \
   --compare "$RES/compare_1f1b_2.json"
