@@ -11,7 +11,7 @@ scripts/build.sh
 pk=build/cli/pipekit
 out=out/demo
 mkdir -p "$out"
-mb=4 seq=64 m=8 ranks=2
+mb=32 seq=64 m=8 ranks=2
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
