@@ -256,30 +256,6 @@ TEST_CASE(
   CHECK(b.at(4) == a.at(4));
 }
 
-TEST_CASE(
-    "checkpoints of a pipedream stream with replicated stages: each replica resumes its own micro-batches") {
-  TempDir dir;
-  const std::string job =
-      "--model mlp --schedule pipedream --microbatches 2 --nproc 3 --stage-replicas 2,1 --steps 6 --quiet ";
-  const std::string ckpt = "--checkpoint-dir " + dir.file("ck") + " --checkpoint-every 2 ";
-  CommandResult full = run(job + "--metrics " + dir.file("full.jsonl"));
-  REQUIRE(full.status == 0);
-  CommandResult killed = run(job + ckpt, "PIPEKIT_KILL_RANK=1 PIPEKIT_KILL_AT_STEP=5 ");
-  REQUIRE(killed.status != 0);
-  CHECK(pipekit::test::slurp(dir.file("ck/latest")) == "4\n");
-  CHECK(std::filesystem::exists(dir.file("ck/step-4/stage0.replica1.pt")));
-  CommandResult resumed = run(job + ckpt + "--resume --verify --metrics " + dir.file("resumed.jsonl"));
-  INFO(resumed.out << resumed.err);
-  REQUIRE(resumed.status == 0);
-  CHECK(resumed.out.find("verify: pipeline equals one-process training") != std::string::npos);
-  auto a = metric_losses(dir.file("full.jsonl"));
-  auto b = metric_losses(dir.file("resumed.jsonl"));
-  REQUIRE(a.size() == 6u);
-  REQUIRE(b.size() == 2u);
-  CHECK(b.at(5) == a.at(5));
-  CHECK(b.at(6) == a.at(6));
-}
-
 TEST_CASE("checkpoints: missing or incompatible checkpoints fail before any rank starts (exit 2)") {
   TempDir dir;
   CommandResult none = run("--model mlp --nproc 2 --checkpoint-dir " + dir.file("none") + " --resume");
@@ -293,44 +269,61 @@ TEST_CASE("checkpoints: missing or incompatible checkpoints fail before any rank
   CHECK(other.out.find("step 2/2") == std::string::npos);
 }
 
-TEST_CASE(
-    "checkpoints of asynchronous streams: pipedream and 2bw killed mid-stream resume from the cut with the "
-    "same "
-    "losses and weights") {
+namespace {
+
+// Runs `job` (6 minibatches) uninterrupted, then with checkpoints every 2 and
+// rank 1 SIGKILLed halfway through minibatch 5, then resumed with --verify:
+// the cut after minibatch 4 is the last complete checkpoint, and the resumed
+// losses of minibatches 5 and 6 equal the uninterrupted run's.
+void expect_stream_resumes(const std::string& job, const std::string& ckpt, const TempDir& dir) {
+  CommandResult full = run(job + "--metrics " + dir.file("full.jsonl"));
+  REQUIRE(full.status == 0);
+  CommandResult killed = run(job + ckpt, "PIPEKIT_KILL_RANK=1 PIPEKIT_KILL_AT_STEP=5 ");
+  INFO(killed.err);
+  REQUIRE(killed.status != 0);
+  CHECK(killed.err.find("rank 1 was killed by signal 9") != std::string::npos);
+  CHECK(killed.err.find("(last completed step 4)") != std::string::npos);
+  CHECK(pipekit::test::slurp(dir.file("ck/latest")) == "4\n");
+  CHECK(!std::filesystem::exists(dir.file("ck/step-6/manifest.json")));
+  // In-flight micro-batches are recomputed with their stashed versions; the
+  // result equals the uninterrupted stream and its one-process reference.
+  CommandResult resumed = run(job + ckpt + "--resume --verify --metrics " + dir.file("resumed.jsonl"));
+  INFO(resumed.out << resumed.err);
+  REQUIRE(resumed.status == 0);
+  CHECK(resumed.out.find("verify: pipeline equals one-process training") != std::string::npos);
+  auto a = metric_losses(dir.file("full.jsonl"));
+  auto b = metric_losses(dir.file("resumed.jsonl"));
+  REQUIRE(a.size() == 6u);
+  REQUIRE(b.size() == 2u);
+  CHECK(b.at(5) == a.at(5));
+  CHECK(b.at(6) == a.at(6));
+}
+
+}  // namespace
+
+TEST_CASE("checkpoints of pipedream and 2bw streams: killed mid-stream, resumed from the cut, same losses") {
   for (std::string kind : {"pipedream", "2bw"}) {
     CAPTURE(kind);
     TempDir dir;
-    const std::string job = "--model gpt-tiny --schedule " + kind +
-                            " --microbatches 2 --nproc 3 --steps 6 --quiet --optimizer adam ";
-    const std::string ck = "--checkpoint-dir " + dir.file("ck") + " --checkpoint-every 2 ";
-    CommandResult full = run(job + "--metrics " + dir.file("full.jsonl"));
-    REQUIRE(full.status == 0);
-    // Rank 1 dies halfway through minibatch 5: the cut after minibatch 4 is the last complete one.
-    CommandResult killed = run(job + ck, "PIPEKIT_KILL_RANK=1 PIPEKIT_KILL_AT_STEP=5 ");
-    INFO(killed.err);
-    REQUIRE(killed.status != 0);
-    CHECK(killed.err.find("rank 1 was killed by signal 9") != std::string::npos);
-    CHECK(killed.err.find("(last completed step 4)") != std::string::npos);
-    CHECK(pipekit::test::slurp(dir.file("ck/latest")) == "4\n");
-    CHECK(!std::filesystem::exists(dir.file("ck/step-6/manifest.json")));
+    const std::string ckpt = "--checkpoint-dir " + dir.file("ck") + " --checkpoint-every 2 ";
+    expect_stream_resumes("--model gpt-tiny --schedule " + kind +
+                              " --microbatches 2 --nproc 3 --steps 6 --quiet --optimizer adam ",
+                          ckpt, dir);
     // The stream resumes as itself only.
     CommandResult longer = run("--model gpt-tiny --schedule " + kind +
-                               " --microbatches 2 --nproc 3 --steps 8 --quiet " + ck + "--resume");
+                               " --microbatches 2 --nproc 3 --steps 8 --quiet " + ckpt + "--resume");
     CHECK(longer.status == 2);
     CHECK(longer.err.find("give the same --steps") != std::string::npos);
-    // In-flight micro-batches are recomputed with their stashed versions;
-    // the result equals the uninterrupted stream and its one-process reference.
-    CommandResult resumed = run(job + ck + "--resume --verify --metrics " + dir.file("resumed.jsonl"));
-    INFO(resumed.out << resumed.err);
-    REQUIRE(resumed.status == 0);
-    CHECK(resumed.out.find("verify: pipeline equals one-process training") != std::string::npos);
-    auto a = metric_losses(dir.file("full.jsonl"));
-    auto b = metric_losses(dir.file("resumed.jsonl"));
-    REQUIRE(a.size() == 6u);
-    REQUIRE(b.size() == 2u);
-    CHECK(b.at(5) == a.at(5));
-    CHECK(b.at(6) == a.at(6));
   }
+}
+
+TEST_CASE(
+    "checkpoints of a pipedream stream with replicated stages: each replica resumes its own micro-batches") {
+  TempDir dir;
+  expect_stream_resumes(
+      "--model mlp --schedule pipedream --microbatches 2 --nproc 3 --stage-replicas 2,1 --steps 6 --quiet ",
+      "--checkpoint-dir " + dir.file("ck") + " --checkpoint-every 2 ", dir);
+  CHECK(std::filesystem::exists(dir.file("ck/step-6/stage0.replica1.pt")));
 }
 
 TEST_CASE(
