@@ -351,17 +351,27 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
     for (int r = 0; r < ranks; ++r) groups.back().push_back(r);
     group_gpu.push_back(-1);
   } else if (ranks > 1) {
+    // The GPU this process probes a group on: the one whose UUID the ranks
+    // recorded (their own index may differ under a per-rank
+    // CUDA_VISIBLE_DEVICES), else the index they saw. Timelines without
+    // devices (older files) keep the old rule: one GPU for fewer GPUs than ranks.
+    std::map<std::string, int> local;
+    for (int i = 0; i < static_cast<int>(torch::cuda::device_count()); ++i)
+      local[cuda_device_identity(i)] = i;
     std::map<std::string, int> by_device;
     for (int r = 0; r < ranks; ++r) {
       auto it = measured.meta.find("device.rank" + std::to_string(r));
-      std::istringstream in(it == measured.meta.end() ? "0 cuda:0 host" : it->second);
+      const bool shared_guess = static_cast<int>(torch::cuda::device_count()) < ranks;
+      std::istringstream in(it != measured.meta.end() ? it->second
+                            : shared_guess            ? std::string("0 cuda:0 host")
+                                                      : fmt::format("{} rank{} host", r, r));
       int index = 0;
       std::string identity, host;
       in >> index >> identity >> host;
       auto [g, fresh] = by_device.emplace(identity + " " + host, static_cast<int>(groups.size()));
       if (fresh) {
         groups.emplace_back();
-        group_gpu.push_back(index);
+        group_gpu.push_back(local.count(identity) ? local[identity] : index);
       }
       groups[g->second].push_back(r);
     }
