@@ -3,9 +3,15 @@
 #include <malloc.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <string>
+#include <vector>
 
 namespace pipekit {
+
+namespace {
+bool g_kept = false;
+}
 
 void keep_host_memory() {
 #if defined(__GLIBC__)
@@ -19,8 +25,21 @@ void keep_host_memory() {
     if (unset("MALLOC_TOP_PAD_")) mallopt(M_TOP_PAD, 256 << 20);
     return true;
   }();
-  (void)done;
+  g_kept = done;
 #endif
+}
+
+void prefault_host_memory(std::int64_t bytes) {
+  if (!g_kept || bytes <= 0) return;
+  constexpr std::size_t kBlock = 16 << 20;  // below the 32 MiB mmap threshold: from the heap
+  std::vector<void*> blocks;
+  for (std::int64_t done = 0; done < bytes; done += static_cast<std::int64_t>(kBlock)) {
+    void* p = std::malloc(kBlock);
+    if (!p) break;
+    std::memset(p, 0, kBlock);
+    blocks.push_back(p);
+  }
+  for (auto it = blocks.rbegin(); it != blocks.rend(); ++it) std::free(*it);
 }
 
 }  // namespace pipekit

@@ -8,6 +8,8 @@
 // pages, as a caching allocator (CUDA's, jemalloc's) would.
 #pragma once
 
+#include <cstdint>
+
 namespace pipekit {
 
 // Serve blocks up to 32 MiB from the heap, never trim it, and grow it 256 MiB
@@ -15,5 +17,12 @@ namespace pipekit {
 // where the user set it, and PIPEKIT_KEEP_HOST_MEMORY=0 leaves glibc as it is
 // (for A/B measurements).
 void keep_host_memory();
+
+// Grows the kept heap by `bytes` of touched pages (in blocks below the mmap
+// threshold, freed at once), so a burst of allocations that comes later, such
+// as Adam's moments and the weight versions at an asynchronous stream's first
+// STEPs, does not page-fault in the middle of the run. No-op unless
+// keep_host_memory() is in effect.
+void prefault_host_memory(std::int64_t bytes);
 
 }  // namespace pipekit

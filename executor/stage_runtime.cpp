@@ -1112,6 +1112,14 @@ int RankRunner::run() {
   }
   const bool has_last = is_local(num_stages_ - 1);
   double total_ms = 0;
+  // An asynchronous stream allocates Adam's moments and new weight versions
+  // during its first STEPs, inside the measured stream: give the heap those
+  // pages now (flush schedules have a whole step to warm up).
+  if (c_.async && !cuda_) {
+    std::int64_t params = 0;
+    for (auto& s : stages_) params += tensor_bytes(flat_params(s.layers));
+    prefault_host_memory(3 * params);
+  }
   // Test hook: PIPEKIT_KILL_RANK=R PIPEKIT_KILL_AT_STEP=K makes rank R SIGKILL
   // itself halfway through its actions of step K (asynchronous: of the stream).
   std::size_t kill_at_step = 0, kill_at = static_cast<std::size_t>(-1);
