@@ -1115,10 +1115,13 @@ int RankRunner::run() {
   // An asynchronous stream allocates Adam's moments and new weight versions
   // during its first STEPs, inside the measured stream: give the heap those
   // pages now (flush schedules have a whole step to warm up).
-  if (c_.async && !cuda_) {
+  if (c_.async) {
     std::int64_t params = 0;
     for (auto& s : stages_) params += tensor_bytes(flat_params(s.layers));
-    prefault_host_memory(3 * params);
+    if (cuda_)  // the caching allocator keeps the freed block and splits it later
+      torch::empty({3 * params}, torch::TensorOptions().dtype(torch::kUInt8).device(dev_));
+    else
+      prefault_host_memory(3 * params);
   }
   // Test hook: PIPEKIT_KILL_RANK=R PIPEKIT_KILL_AT_STEP=K makes rank R SIGKILL
   // itself halfway through its actions of step K (asynchronous: of the stream).
