@@ -75,10 +75,6 @@ void resolve_async(RunConfig& c, int spec_microbatches, const std::string& sourc
     c.loss_scale = s.num_microbatches;
     return;
   }
-  if (c.tie_weights)
-    throw InputError(
-        "--tie-weights", "",
-        "asynchronous schedules (" + s.kind + ") do not support tied weights; drop --tie-weights");
   const int m = s.kind == "2bw" ? two_bw_minibatch(s) : spec_microbatches;
   if (m < 1 || s.num_microbatches % m != 0)
     throw InputError(source, "",
@@ -285,6 +281,10 @@ void prepare_run(RunConfig& c) {
             fmt::format("a micro-batch of {} samples does not split among {} replicas; use a --batch "
                         "that is a multiple of {}",
                         c.batch / m, r, m * r));
+    if (c.model.tie_weights && c.async)
+      throw InputError(
+          rsource, "",
+          "--tie-weights with replicated stages runs flush schedules only, not " + c.schedule.kind);
     if (c.model.tie_weights && c.group_replicas.at(c.schedule.stage_to_rank.front()) !=
                                    c.group_replicas.at(c.schedule.stage_to_rank.back()))
       throw InputError(rsource, "", "--tie-weights needs as many replicas of the first stage as of the last");

@@ -67,6 +67,24 @@ ReferenceResult async_reference_train(const RunConfig& c) {
     history.push_back({v0});
     opts.push_back(make_optimizer(c.optimizer, master.back(), c.lr));
   }
+  // Tied weights: the embedding's copy on the first stage and the head's on
+  // the last; every update gives both the sum of their gradients.
+  int tied_first = -1, tied_last = -1;
+  if (c.model.tie_weights && c.model.kind == ModelKind::gpt) {
+    auto find = [&](int s, bool head) {
+      int i = 0;
+      for (auto& l : stages[s])
+        for (auto& t : l.params) {
+          if (l.tied_weight.defined() && static_cast<bool>(l.tied_slot) == head &&
+              t.unsafeGetTensorImpl() == l.tied_weight.unsafeGetTensorImpl())
+            return i;
+          ++i;
+        }
+      return -1;
+    };
+    tied_first = find(0, false);
+    tied_last = find(S - 1, true);
+  }
   BatchSource data(c.model, c.data, c.batch, c.seq, m, c.seed);
   ReferenceResult r;
   r.losses.assign(c.steps, 0.0);
@@ -81,15 +99,24 @@ ReferenceResult async_reference_train(const RunConfig& c) {
     auto loss = scaled_loss(forward_layers(all, input_tensor(b)), target_tensor(b), c.loss_scale);
     loss.backward();
     r.losses[g / m] += loss.item<double>() * c.loss_scale / m;
+    std::vector<bool> update(S);
     for (int s = 0; s < S; ++s) {
-      const bool update = sch.kind == "pipedream" ? (g + 1) % reps[s] == 0 : (g + 1) % m == 0;
-      if (!update) continue;
+      update[s] = sch.kind == "pipedream" ? (g + 1) % reps[s] == 0 : (g + 1) % m == 0;
+      if (!update[s]) continue;
       const double r = sch.kind == "pipedream" ? reps[s] : 1.0;  // pipedream replicas: their mean
       for (std::size_t i = 0; i < params[s].size(); ++i) {
         auto& p = params[s][i];
         master[s][i].mutable_grad() = p.grad().defined() ? p.grad() / r : torch::zeros_like(p);
         if (p.grad().defined()) p.mutable_grad().zero_();
       }
+    }
+    if (tied_first >= 0 && tied_last >= 0 && update[0] && update[S - 1]) {
+      torch::Tensor sum = master[0][tied_first].grad() + master[S - 1][tied_last].grad();
+      master[0][tied_first].mutable_grad() = sum.clone();
+      master[S - 1][tied_last].mutable_grad() = sum.clone();
+    }
+    for (int s = 0; s < S; ++s) {
+      if (!update[s]) continue;
       opts[s]->step();
       std::vector<torch::Tensor> w;
       for (auto& t : master[s]) w.push_back(t.detach().clone());

@@ -761,6 +761,10 @@ void RankRunner::execute(const Action& a, int step) {
     case ActionType::STEP: {
       const double start = now_ms();
       auto& s = local(a.stage);
+      // Tied weights: both copies take the sum of their gradients, at every
+      // STEP of an asynchronous stream (the first and last stage take their
+      // i-th STEPs for the same micro-batches), once per step otherwise.
+      if (c_.async) tied_done_ = false;
       if (s.tied_embed.defined() || s.tied_head.defined()) sum_tied_grads();
       if (my_replicas() > 1) allreduce_grads(s);
       if (c_.async)

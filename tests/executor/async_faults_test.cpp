@@ -166,6 +166,22 @@ TEST_CASE("2bw needs at least ranks-1 micro-batches per minibatch, refused befor
   CHECK(r.err.find("2bw needs at least ranks-1 = 3") != std::string::npos);
 }
 
+TEST_CASE("pipedream and 2bw with tied weights: both copies take the summed gradient at every STEP") {
+  // The first and last stage's i-th STEPs cover the same micro-batches; the
+  // reference gives both copies the sum, so a missed exchange is a mismatch.
+  expect_verified("--model gpt-tiny --schedule pipedream --microbatches 2 --steps 3 --nproc 3 --tie-weights",
+                  3);
+  expect_verified(
+      "--model gpt-tiny --schedule 2bw --microbatches 2 --steps 3 --nproc 3 --tie-weights --optimizer sgd "
+      "--lr 0.1",
+      3);
+  // Round-robin replicas and tied weights together are not built.
+  CommandResult rr =
+      run("--model gpt-tiny --schedule 2bw --microbatches 2 --nproc 4 --stage-replicas 2,2 --tie-weights");
+  CHECK(rr.status == 2);
+  CHECK(rr.err.find("flush schedules only") != std::string::npos);
+}
+
 TEST_CASE("zero-bubble zb-h1 and zb-h2 (I then W) equal one-process training") {
   expect_verified("--model gpt-tiny --schedule zb-h1 --microbatches 4 --steps 2 --nproc 4", 4);
   expect_verified("--model mlp --schedule zb-h2 --microbatches 6 --steps 2 --nproc 4", 4);
