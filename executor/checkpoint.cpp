@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -36,11 +35,7 @@ nlohmann::json manifest_of(const RunConfig& c) {
   j["seed"] = c.seed;
   // Asynchronous replicas each write their own file; flush replicas share one
   // (replica 0's), which any replica count can resume from.
-  const bool replicated = c.replicas > 1 || std::any_of(c.group_replicas.begin(), c.group_replicas.end(),
-                                                        [](int r) { return r > 1; });
-  if (c.async && replicated)
-    j["replicas"] =
-        c.group_replicas.empty() ? std::vector<int>(c.schedule.num_ranks, c.replicas) : c.group_replicas;
+  if (c.async && c.replicated()) j["replicas"] = c.replica_counts();
   return j;
 }
 
@@ -94,7 +89,7 @@ int find_resume_step(const RunConfig& c) {
                           : ""));
   for (int s = 0; s < c.schedule.num_stages; ++s) {
     const int g = c.schedule.stage_to_rank[s];
-    const int replicas = !c.async ? 1 : c.group_replicas.empty() ? c.replicas : c.group_replicas.at(g);
+    const int replicas = c.async ? c.replica_counts().at(g) : 1;
     for (int j = 0; j < replicas; ++j)
       if (!fs::exists(checkpoint_stage_file(c, step, s, j)))
         throw InputError("--resume", checkpoint_stage_file(c, step, s, j),

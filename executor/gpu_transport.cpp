@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <set>
+#include <sstream>
 
 namespace pipekit {
 
@@ -48,6 +49,17 @@ std::string cuda_device_identity(int gpu) {
 #else
   return fmt::format("cuda:{}", gpu);
 #endif
+}
+
+std::string format_device_id(const DeviceId& d) {
+  return fmt::format("{} {} {}", d.index, d.identity, d.host);
+}
+
+DeviceId parse_device_id(const std::string& text) {
+  DeviceId d;
+  std::istringstream in(text);
+  in >> d.index >> d.identity >> d.host;
+  return d;
 }
 
 int cuda_device_for_local_rank(int local_rank) {

@@ -44,6 +44,17 @@ int cuda_device_for_local_rank(int local_rank);
 // would call distinct GPUs one); "cuda:<index>" where the UUID is unavailable.
 std::string cuda_device_identity(int gpu);
 
+// A rank's device as ranks publish it to each other and timelines record it
+// (meta "device.rank<R>"): "index identity host", index -1 and identity "cpu"
+// for the CPU. Ranks with the same key() share one processor.
+struct DeviceId {
+  int index = -1;
+  std::string identity = "cpu", host;
+  std::string key() const { return identity + " " + host; }
+};
+std::string format_device_id(const DeviceId& d);
+DeviceId parse_device_id(const std::string& text);  // missing fields keep their defaults
+
 // One line saying what was chosen and why (printed by the runtime at start).
 // `devices` names each rank's device ("cuda:0", "cpu").
 std::string describe_transport(Transport t, const std::vector<std::string>& devices);

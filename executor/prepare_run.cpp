@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <numeric>
 #include <sstream>
 
 #include "core/error.h"
@@ -94,6 +95,20 @@ void resolve_async(RunConfig& c, int spec_microbatches, const std::string& sourc
 }
 
 }  // namespace
+
+std::vector<int> RunConfig::replica_counts() const {
+  return group_replicas.empty() ? std::vector<int>(schedule.num_ranks, replicas) : group_replicas;
+}
+
+bool RunConfig::replicated() const {
+  const auto counts = replica_counts();
+  return std::any_of(counts.begin(), counts.end(), [](int r) { return r > 1; });
+}
+
+int RunConfig::world_size() const {
+  const auto counts = replica_counts();
+  return std::accumulate(counts.begin(), counts.end(), 0);
+}
 
 void prepare_run(RunConfig& c) {
   Plan plan;
@@ -248,9 +263,7 @@ void prepare_run(RunConfig& c) {
                           plan.stages[g].ranks.at(k), g, next - k, next - k + plan.stages[g].replicas - 1));
     }
   }
-  const bool replicated =
-      std::any_of(c.group_replicas.begin(), c.group_replicas.end(), [](int r) { return r > 1; });
-  if (replicated) {
+  if (c.replicated()) {
     // Asynchronous schedules deal whole micro-batches round-robin among a
     // stage's replicas (as PipeDream does); flush schedules split each one.
     if (c.async && c.schedule.kind == "pipedream")
@@ -298,7 +311,7 @@ void prepare_run(RunConfig& c) {
     // check every cut this run will write or resume from can be rebuilt.
     if (c.async)
       for (int k = 1; k <= c.steps; ++k) {
-        if (!(k == c.steps || (c.checkpoint_every > 0 && k % c.checkpoint_every == 0))) continue;
+        if (!c.checkpoint_after(k)) continue;
         try {
           stream_cut(c.schedule, k * c.minibatch_mbs);
         } catch (const std::invalid_argument& e) {
@@ -319,12 +332,4 @@ void prepare_run(RunConfig& c) {
   }
 }
 
-}  // namespace pipekit
-
-namespace pipekit {
-int RunConfig::world_size() const {
-  int w = 0;
-  for (int r : group_replicas) w += r;
-  return w > 0 ? w : schedule.num_ranks * replicas;
-}
 }  // namespace pipekit

@@ -27,9 +27,8 @@ namespace {
 ReferenceResult async_reference_train(const RunConfig& c) {
   const Schedule& sch = c.schedule;
   const int S = sch.num_stages, n = sch.num_microbatches, m = c.minibatch_mbs;
-  std::vector<int> reps(S, c.replicas);
-  if (!c.group_replicas.empty())
-    for (int s = 0; s < S; ++s) reps[s] = c.group_replicas.at(sch.stage_to_rank[s]);
+  std::vector<int> reps(S);
+  for (int s = 0; s < S; ++s) reps[s] = c.replica_counts().at(sch.stage_to_rank[s]);
   std::vector<std::vector<int>> version(S, std::vector<int>(n, 0));
   if (sch.kind == "pipedream") {
     for (const auto& list : sch.actions) {

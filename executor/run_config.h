@@ -60,7 +60,16 @@ struct RunConfig {
   // Replicas of each pipeline rank (from the plan, --stage-replicas or
   // --replicas; all 1 without replication); world size = their sum.
   std::vector<int> group_replicas;
+  // Replicas per pipeline rank: group_replicas, or --replicas for every rank
+  // before prepare_run() fills it.
+  std::vector<int> replica_counts() const;
+  bool replicated() const;  // some pipeline rank has more than one replica
   int world_size() const;
+  // Whether a checkpoint is written after step (asynchronous: minibatch) k:
+  // every --checkpoint-every steps, and after the last.
+  bool checkpoint_after(int k) const {
+    return !checkpoint_dir.empty() && (k == steps || (checkpoint_every > 0 && k % checkpoint_every == 0));
+  }
   // Asynchronous schedules (pipedream, 2bw): the schedule is one stream of
   // `steps` minibatches of `minibatch_mbs` micro-batches each, run once with no
   // flush; stream micro-batch g is micro-batch g % m of minibatch g / m.

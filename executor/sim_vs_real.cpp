@@ -12,7 +12,6 @@
 #include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 #include <thread>
 #include <tuple>
 
@@ -237,8 +236,7 @@ std::string compare_timeline_path(const std::string& out) {
 
 void check_compare_options(const RunConfig& c, const CompareOptions& o) {
   if (o.out.empty()) throw InputError("--compare", "", "give the JSON file to write the comparison to");
-  if (std::any_of(c.group_replicas.begin(), c.group_replicas.end(), [](int r) { return r > 1; }) ||
-      c.replicas > 1)
+  if (c.replicated())
     throw InputError("--replicas", "",
                      "--compare predicts straight pipelines only (one replica per stage); drop "
                      "--replicas or compare without it");
@@ -341,40 +339,29 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
     so.step_ms +=
         3.0 * static_cast<double>(base.stages[largest].param_bytes) / so.weight_copy_bytes_per_s * 1e3;
   }
-  // Ranks sharing a processor: on the CPU all of them (one host); on GPUs
-  // those the run recorded on the same device (its UUID and host), each such
-  // group probed on its own GPU.
+  // Ranks sharing a processor: those the run recorded on the same device
+  // (the CPU of one host, or one GPU by its UUID), each group probed on its
+  // own GPU: the one here with that UUID (a rank's own index may differ under
+  // a per-rank CUDA_VISIBLE_DEVICES), else the index the rank saw. Timelines
+  // without devices (older files) keep the old rule: the CPU, or one GPU when
+  // there are fewer GPUs than ranks, is shared by all.
+  const int gpus = c.device == "cuda" ? static_cast<int>(torch::cuda::device_count()) : 0;
+  std::map<std::string, int> local;
+  for (int i = 0; i < gpus; ++i) local[cuda_device_identity(i)] = i;
   std::vector<std::vector<int>> groups;
   std::vector<int> group_gpu;
-  if (ranks > 1 && c.device == "cpu") {
-    groups.emplace_back();
-    for (int r = 0; r < ranks; ++r) groups.back().push_back(r);
-    group_gpu.push_back(-1);
-  } else if (ranks > 1) {
-    // The GPU this process probes a group on: the one whose UUID the ranks
-    // recorded (their own index may differ under a per-rank
-    // CUDA_VISIBLE_DEVICES), else the index they saw. Timelines without
-    // devices (older files) keep the old rule: one GPU for fewer GPUs than ranks.
-    std::map<std::string, int> local;
-    for (int i = 0; i < static_cast<int>(torch::cuda::device_count()); ++i)
-      local[cuda_device_identity(i)] = i;
-    std::map<std::string, int> by_device;
-    for (int r = 0; r < ranks; ++r) {
-      auto it = measured.meta.find("device.rank" + std::to_string(r));
-      const bool shared_guess = static_cast<int>(torch::cuda::device_count()) < ranks;
-      std::istringstream in(it != measured.meta.end() ? it->second
-                            : shared_guess            ? std::string("0 cuda:0 host")
-                                                      : fmt::format("{} rank{} host", r, r));
-      int index = 0;
-      std::string identity, host;
-      in >> index >> identity >> host;
-      auto [g, fresh] = by_device.emplace(identity + " " + host, static_cast<int>(groups.size()));
-      if (fresh) {
-        groups.emplace_back();
-        group_gpu.push_back(local.count(identity) ? local[identity] : index);
-      }
-      groups[g->second].push_back(r);
+  std::map<std::string, int> by_device;
+  for (int r = 0; r < ranks; ++r) {
+    auto it = measured.meta.find("device.rank" + std::to_string(r));
+    DeviceId d = parse_device_id(it != measured.meta.end() ? it->second : std::string());
+    if (it == measured.meta.end() && c.device == "cuda")
+      d = gpus < ranks ? DeviceId{0, "cuda:0", ""} : DeviceId{r, fmt::format("cuda:{}", r), ""};
+    auto [g, fresh] = by_device.emplace(d.key(), static_cast<int>(groups.size()));
+    if (fresh) {
+      groups.emplace_back();
+      group_gpu.push_back(local.count(d.identity) ? local[d.identity] : d.index);
     }
+    groups[g->second].push_back(r);
   }
   const bool shared = std::any_of(groups.begin(), groups.end(), [](const auto& g) { return g.size() > 1; });
   std::vector<SharedDevice> devices;

@@ -122,8 +122,7 @@ class RankRunner {
   RankRunner(const RunConfig& c, const RankIdentity& id)
       : c_(c),
         id_(id),
-        layout_(c.group_replicas.empty() ? std::vector<int>(c.schedule.num_ranks, c.replicas)
-                                         : c.group_replicas),
+        layout_(c.replica_counts()),
         prank_(layout_.group_of(id.rank)),
         replica_(layout_.replica_of(id.rank)),
         data_(c.model, c.data, c.batch, c.seq, c.minibatch_mbs, c.seed) {}
@@ -184,8 +183,8 @@ class RankRunner {
   // replicas, and for asynchronous schedules, which deal whole micro-batches).
   torch::Tensor rows(torch::Tensor t) const {
     if (my_replicas() <= 1 || c_.async) return t;
-    const std::int64_t n = t.size(0) / my_replicas();
-    return t.narrow(0, replica_ * n, n).contiguous();
+    const std::int64_t n = t.size(0);
+    return t.narrow(0, layout_.first_row(prank_, replica_, n), layout_.slice_rows(prank_, n)).contiguous();
   }
   int pick_version(LocalStage& s, int mb);
   void load_version(LocalStage& s, int v);
@@ -200,8 +199,8 @@ class RankRunner {
   RankCut my_cut(int minibatches) const;
   void report_memory(int step, std::int64_t peak_act);
   Pending start_transfer(const Action& a, Stream stream, torch::Tensor buf, int peer);
-  void post_send(const Action& a, torch::Tensor t, int peer, int tag);
-  void post_recv(const Action& a, std::vector<std::int64_t> shape, int peer, int tag);
+  void post_send(const Action& a, torch::Tensor t, int stage, int tag);
+  void post_recv(const Action& a, std::vector<std::int64_t> shape, int stage, int tag);
   torch::Tensor take_recv(int stage, int mb, ActionType type);
   void poll_sends();
   void finish_step();
@@ -296,9 +295,10 @@ void RankRunner::choose_device_and_transport() {
   }
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
-  // "index identity host": ranks on one physical GPU have the same identity
-  // (its UUID) even when each sees it under another index.
-  const std::string mine = fmt::format("{} {} {}", gpu, gpu < 0 ? "cpu" : cuda_device_identity(gpu), host);
+  // Ranks on one physical GPU have the same identity (its UUID) even when
+  // each sees it under another index.
+  const std::string mine =
+      format_device_id(DeviceId{gpu, gpu < 0 ? std::string("cpu") : cuda_device_identity(gpu), host});
   device_key_ = mine;
   store_->set("pipekit/device/" + std::to_string(id_.rank),
               std::vector<std::uint8_t>(mine.begin(), mine.end()));
@@ -307,13 +307,9 @@ void RankRunner::choose_device_and_transport() {
   std::vector<std::string> names;
   for (int r = 0; r < id_.world_size; ++r) {
     auto b = store_->get("pipekit/device/" + std::to_string(r));
-    std::istringstream in(std::string(b.begin(), b.end()));
-    int g = -1;
-    std::string identity, where;
-    in >> g >> identity >> where;
-    names.push_back(g < 0 ? std::string("cpu") : fmt::format("cuda:{} on {}", g, where));
-    rank_gpu.push_back(
-        g < 0 ? -1 : ids.emplace(identity + " " + where, static_cast<int>(ids.size())).first->second);
+    const DeviceId d = parse_device_id(std::string(b.begin(), b.end()));
+    names.push_back(d.index < 0 ? std::string("cpu") : fmt::format("cuda:{} on {}", d.index, d.host));
+    rank_gpu.push_back(d.index < 0 ? -1 : ids.emplace(d.key(), static_cast<int>(ids.size())).first->second);
   }
   transport_ = choose_transport(rank_gpu);
   std::string note;
@@ -896,19 +892,46 @@ void RankRunner::report_memory(int step, std::int64_t peak_act) {
   std::fflush(stdout);
 }
 
+// A stage file's weights and optimizer state: param<i> and optimizer.
+void write_weights(torch::serialize::OutputArchive& ar, const std::vector<torch::Tensor>& weights,
+                   torch::optim::Optimizer& opt) {
+  torch::serialize::OutputArchive state;
+  for (std::size_t i = 0; i < weights.size(); ++i) ar.write("param" + std::to_string(i), weights[i].detach());
+  opt.save(state);
+  ar.write("optimizer", state);
+}
+
+void read_weights(torch::serialize::InputArchive& ar, const std::string& path,
+                  std::vector<torch::Tensor>& weights, torch::optim::Optimizer& opt) {
+  torch::NoGradGuard no_grad;
+  for (std::size_t i = 0; i < weights.size(); ++i) {
+    torch::Tensor t;
+    ar.read("param" + std::to_string(i), t);
+    if (!t.sizes().equals(weights[i].sizes()))
+      throw std::runtime_error(fmt::format("checkpoint {}: parameter {} has shape {}, the model's is {}",
+                                           path, i, fmt::join(t.sizes(), "x"),
+                                           fmt::join(weights[i].sizes(), "x")));
+    weights[i].copy_(t);
+  }
+  torch::serialize::InputArchive state;
+  ar.read("optimizer", state);
+  opt.load(state);
+}
+
+// Written to a temporary name and renamed: a stage file is whole or absent.
+void save_atomically(torch::serialize::OutputArchive& ar, const std::string& path) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  ar.save_to(path + ".tmp");
+  if (std::rename((path + ".tmp").c_str(), path.c_str()) != 0)
+    throw std::runtime_error("cannot rename the checkpoint file " + path + ".tmp");
+}
+
 void RankRunner::save_checkpoint(int step) {
   for (auto& s : stages_) {
     if (replica_ != 0) break;  // replicas hold identical weights
-    const std::string path = checkpoint_stage_file(c_, step, s.stage);
-    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-    torch::serialize::OutputArchive ar, opt;
-    for (std::size_t i = 0; i < s.params.size(); ++i)
-      ar.write("param" + std::to_string(i), s.params[i].detach());
-    s.opt->save(opt);
-    ar.write("optimizer", opt);
-    ar.save_to(path + ".tmp");
-    if (std::rename((path + ".tmp").c_str(), path.c_str()) != 0)
-      throw std::runtime_error("cannot rename the checkpoint file " + path + ".tmp");
+    torch::serialize::OutputArchive ar;
+    write_weights(ar, s.params, *s.opt);
+    save_atomically(ar, checkpoint_stage_file(c_, step, s.stage));
   }
   pg_->barrier()->wait(timeout());  // every stage file is in place before the manifest names the checkpoint
   if (id_.rank == 0) write_checkpoint_manifest(c_, step);
@@ -917,20 +940,9 @@ void RankRunner::save_checkpoint(int step) {
 void RankRunner::load_checkpoint(int step) {
   for (auto& s : stages_) {
     const std::string path = checkpoint_stage_file(c_, step, s.stage);
-    torch::serialize::InputArchive ar, opt;
+    torch::serialize::InputArchive ar;
     ar.load_from(path);
-    torch::NoGradGuard no_grad;
-    for (std::size_t i = 0; i < s.params.size(); ++i) {
-      torch::Tensor t;
-      ar.read("param" + std::to_string(i), t);
-      if (!t.sizes().equals(s.params[i].sizes()))
-        throw std::runtime_error(fmt::format("checkpoint {}: parameter {} has shape {}, the model's is {}",
-                                             path, i, fmt::join(t.sizes(), "x"),
-                                             fmt::join(s.params[i].sizes(), "x")));
-      s.params[i].copy_(t);
-    }
-    ar.read("optimizer", opt);
-    s.opt->load(opt);
+    read_weights(ar, path, s.params, *s.opt);
   }
 }
 
@@ -939,13 +951,8 @@ void RankRunner::load_checkpoint(int step) {
 // its own micro-batches in flight.
 void RankRunner::save_stream_checkpoint(int minibatch) {
   for (auto& s : stages_) {
-    const std::string path = checkpoint_stage_file(c_, minibatch, s.stage, replica_);
-    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-    torch::serialize::OutputArchive ar, opt;
-    for (std::size_t i = 0; i < s.master.size(); ++i)
-      ar.write("param" + std::to_string(i), s.master[i].detach());
-    s.opt->save(opt);
-    ar.write("optimizer", opt);
+    torch::serialize::OutputArchive ar;
+    write_weights(ar, s.master, *s.opt);
     const std::vector<std::int64_t> state = {s.updates, s.forwards,
                                              static_cast<std::int64_t>(s.max_versions)};
     ar.write("state", torch::tensor(state, torch::kInt64));
@@ -964,9 +971,7 @@ void RankRunner::save_stream_checkpoint(int minibatch) {
     if (s.last)
       for (auto& [mb, l] : mb_loss_) losses.insert(losses.end(), {static_cast<double>(mb), l});
     ar.write("losses", torch::tensor(losses, torch::kFloat64));
-    ar.save_to(path + ".tmp");
-    if (std::rename((path + ".tmp").c_str(), path.c_str()) != 0)
-      throw std::runtime_error("cannot rename the checkpoint file " + path + ".tmp");
+    save_atomically(ar, checkpoint_stage_file(c_, minibatch, s.stage, replica_));
   }
   // No barrier mid-stream: the others say they are done and go on; rank 0
   // (stage 0 passes its cut last) names the checkpoint once all have.
@@ -984,24 +989,15 @@ void RankRunner::save_stream_checkpoint(int minibatch) {
 void RankRunner::load_stream_checkpoint(int minibatch, const RankCut& cut) {
   for (auto& s : stages_) {
     const std::string path = checkpoint_stage_file(c_, minibatch, s.stage, replica_);
-    torch::serialize::InputArchive ar, opt;
+    torch::serialize::InputArchive ar;
     ar.load_from(path);
+    read_weights(ar, path, s.master, *s.opt);
     torch::NoGradGuard no_grad;
     auto read = [&](const std::string& name) {
       torch::Tensor t;
       ar.read(name, t);
       return t;
     };
-    for (std::size_t i = 0; i < s.master.size(); ++i) {
-      torch::Tensor t = read("param" + std::to_string(i));
-      if (!t.sizes().equals(s.master[i].sizes()))
-        throw std::runtime_error(fmt::format("checkpoint {}: parameter {} has shape {}, the model's is {}",
-                                             path, i, fmt::join(t.sizes(), "x"),
-                                             fmt::join(s.master[i].sizes(), "x")));
-      s.master[i].copy_(t);
-    }
-    ar.read("optimizer", opt);
-    s.opt->load(opt);
     torch::Tensor state = read("state");
     s.updates = static_cast<int>(state[0].item<std::int64_t>());
     s.forwards = static_cast<int>(state[1].item<std::int64_t>());
@@ -1134,21 +1130,18 @@ int RankRunner::run() {
     const char* st = std::getenv("PIPEKIT_KILL_AT_STEP");
     kill_at_step = st ? static_cast<std::size_t>(std::max(1, std::atoi(st))) : 1;
   }
-  // An asynchronous schedule is one stream covering all minibatches; its
-  // checkpoints are cuts through it, written where each rank passes them.
+  // An asynchronous schedule is one stream covering all minibatches. A rank
+  // has finished minibatch K where its cut after K lies, and writes the
+  // checkpoint of K there.
   const int passes = c_.async ? 1 : c_.steps;
-  if (c_.async && !c_.checkpoint_dir.empty())
-    for (int k = c_.start_step + 1; k <= c_.steps; ++k)
-      if (k == c_.steps || (c_.checkpoint_every > 0 && k % c_.checkpoint_every == 0))
-        save_at_[stream_cut(c_.schedule, k * c_.minibatch_mbs).at(prank_).position] = k;
-  // Asynchronous progress: a rank has finished minibatch K at its cut after K
-  // (a schedule file that cannot be cut reports the whole stream as one step).
-  if (c_.async) try {
-      for (int k = 1; k <= c_.steps; ++k)
-        done_at_[stream_cut(c_.schedule, k * c_.minibatch_mbs).at(prank_).position] = k;
-    } catch (const std::invalid_argument&) {
-      done_at_.clear();
+  if (c_.async) {
+    const auto ends = minibatch_ends(c_.schedule, prank_, c_.minibatch_mbs);
+    for (std::size_t k = 1; k <= ends.size(); ++k) {
+      done_at_[ends[k - 1]] = static_cast<int>(k);
+      if (static_cast<int>(k) > c_.start_step && c_.checkpoint_after(static_cast<int>(k)))
+        save_at_[ends[k - 1]] = static_cast<int>(k);
     }
+  }
   std::size_t begin = 0;
   RankCut resume_cut;
   if (c_.start_step > 0) {
@@ -1258,9 +1251,7 @@ int RankRunner::run() {
       store_->set("pipekit/loss/" + std::to_string(step), std::vector<std::uint8_t>(v.begin(), v.end()));
     }
     if (recording_) gather_timeline(step_ms, peak_act);
-    if (!c_.checkpoint_dir.empty() && !c_.async &&
-        ((c_.checkpoint_every > 0 && (step + 1) % c_.checkpoint_every == 0) || step + 1 == c_.steps))
-      save_checkpoint(step + 1);
+    if (!c_.async && c_.checkpoint_after(step + 1)) save_checkpoint(step + 1);
     if (c_.async && !c_.quiet)
       for (auto& s : stages_)
         std::printf(

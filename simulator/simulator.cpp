@@ -74,6 +74,29 @@ bool before(const Delta& x, const Delta& y) {
   return x.t < y.t || (x.t == y.t && x.code < 0 && y.code >= 0);
 }
 
+// What an action costs before weight copies and sharing: its stage's cost of
+// that kind (0 for transfers, which links time).
+double duration_ms(const StageCost& c, ActionType t, double step_ms) {
+  switch (t) {
+    case ActionType::F:
+      return c.forward_ms;
+    case ActionType::B:
+      return c.backward_ms;
+    case ActionType::I:
+      return c.input_grad_ms;
+    case ActionType::W:
+      return c.weight_grad_ms;
+    case ActionType::R:
+      return c.recompute_ms;
+    case ActionType::REDUCE_GRAD:
+      return c.allreduce_ms;
+    case ActionType::STEP:
+      return step_ms;
+    default:
+      return 0;
+  }
+}
+
 bool is_async(const std::string& kind) {
   return kind == "pipedream" || kind == "2bw";
 }
@@ -299,33 +322,8 @@ bool Engine::step_rank(int r) {
       ++pc;
       continue;
     }
-    double dur = 0;
+    double dur = duration_ms(c, a.type, opt_.step_ms);
     int version = -1;
-    switch (a.type) {
-      case ActionType::F:
-        dur = c.forward_ms;
-        break;
-      case ActionType::B:
-        dur = c.backward_ms;
-        break;
-      case ActionType::I:
-        dur = c.input_grad_ms;
-        break;
-      case ActionType::W:
-        dur = c.weight_grad_ms;
-        break;
-      case ActionType::R:
-        dur = c.recompute_ms;
-        break;
-      case ActionType::REDUCE_GRAD:
-        dur = c.allreduce_ms;
-        break;
-      case ActionType::STEP:
-        dur = opt_.step_ms;
-        break;
-      default:
-        break;
-    }
     if (async_ && opt_.weight_copy_bytes_per_s > 0 && is_compute(a.type)) {
       const int v = a.type == ActionType::F ? steps_done_[s] : cell_[idx(s, mb)].version;
       if (v >= 0 && v != loaded_[s]) {

@@ -117,4 +117,19 @@ std::vector<RankCut> stream_cut(const Schedule& s, int done) {
   return cuts;
 }
 
+std::vector<std::size_t> minibatch_ends(const Schedule& s, int rank, int m) {
+  std::vector<std::size_t> ends;
+  bool ended = false;  // the backward that ends the next minibatch has run; its STEP comes next
+  const auto& list = s.actions.at(rank);
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const Action& a = list[i];
+    if (a.type == ActionType::B && a.microbatch == static_cast<int>(ends.size() + 1) * m - 1) ended = true;
+    if (ended && a.type == ActionType::STEP) {
+      ends.push_back(i + 1);
+      ended = false;
+    }
+  }
+  return ends;
+}
+
 }  // namespace pipekit

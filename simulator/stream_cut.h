@@ -36,4 +36,12 @@ struct RankCut {
 // minibatch size, 1..num_microbatches) of a lowered schedule; one entry per rank.
 std::vector<RankCut> stream_cut(const Schedule& lowered, int microbatches_done);
 
+// Where every minibatch of `m` micro-batches ends on `rank` (one stage per
+// rank): entry K-1 is stream_cut(lowered, K*m)[rank].position, the position
+// just after the STEP that follows the rank's backward of micro-batch K*m-1.
+// One pass over the rank's list and no rebuildability checks, for marking
+// progress and checkpoint positions; a list without such a STEP for some K
+// yields fewer entries.
+std::vector<std::size_t> minibatch_ends(const Schedule& lowered, int rank, int m);
+
 }  // namespace pipekit

@@ -65,6 +65,8 @@ TEST_CASE("every generated pipedream and 2bw stream can be cut after every minib
           CAPTURE(k);
           std::vector<RankCut> cuts;
           REQUIRE_NOTHROW(cuts = stream_cut(s, k * m));
+          // The one-pass positions agree with the full cut.
+          for (int r = 0; r < p; ++r) CHECK(minibatch_ends(s, r, m).at(k - 1) == cuts[r].position);
           for (int r = 0; r < p; ++r) {
             const std::set<int> flying(cuts[r].in_flight.begin(), cuts[r].in_flight.end());
             // What is re-sent is rebuilt by recomputing an in-flight forward.
