@@ -4,6 +4,7 @@
 // training, the memory ordering of gpipe/1f1b/pipedream/2bw (measured and as
 // the simulator predicts), and failures: a SIGKILLed rank, NaN losses.
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <filesystem>
 #include <map>
@@ -245,31 +246,44 @@ std::map<int, std::string> metric_losses(const std::string& path) {
   return out;
 }
 
-}  // namespace
-
-TEST_CASE(
-    "checkpoints: a run killed mid-step resumes from its last complete checkpoint with the same loss curve") {
-  TempDir dir;
-  const std::string job = "--model gpt-tiny --schedule 1f1b --microbatches 2 --nproc 2 --steps 4 --quiet ";
-  const std::string ck = "--checkpoint-dir " + dir.file("ck") + " --checkpoint-every 1 ";
+// Runs `job` (`steps` steps) uninterrupted, then with `ckpt` and rank 1
+// SIGKILLed halfway through step `kill`, then resumed with --verify: the
+// checkpoint after step kill-1 is the last complete one, and the resumed
+// losses of the remaining steps equal the uninterrupted run's.
+void expect_resumes(const std::string& job, const std::string& ckpt, const TempDir& dir, int steps,
+                    int kill) {
   CommandResult full = run(job + "--metrics " + dir.file("full.jsonl"));
   REQUIRE(full.status == 0);
-  CommandResult killed = run(job + ck, "PIPEKIT_KILL_RANK=1 PIPEKIT_KILL_AT_STEP=3 ");
+  CommandResult killed = run(job + ckpt, fmt::format("PIPEKIT_KILL_RANK=1 PIPEKIT_KILL_AT_STEP={} ", kill));
   INFO(killed.err);
   REQUIRE(killed.status != 0);
-  CHECK(pipekit::test::slurp(dir.file("ck/latest")) == "2\n");  // step 3 never completed
-  CHECK(!std::filesystem::exists(dir.file("ck/step-3/manifest.json")));
-  CommandResult resumed = run(job + ck + "--resume --verify --metrics " + dir.file("resumed.jsonl"));
+  CHECK(killed.err.find("rank 1 was killed by signal 9") != std::string::npos);
+  CHECK(killed.err.find(fmt::format("(last completed step {})", kill - 1)) != std::string::npos);
+  CHECK(pipekit::test::slurp(dir.file("ck/latest")) == fmt::format("{}\n", kill - 1));
+  for (int k = kill; k <= steps; ++k)  // no checkpoint after the last completed step
+    CHECK(!std::filesystem::exists(dir.file(fmt::format("ck/step-{}/manifest.json", k))));
+  // Asynchronous streams recompute their in-flight micro-batches with the
+  // stashed versions; either way the result equals the uninterrupted run and
+  // its one-process reference.
+  CommandResult resumed = run(job + ckpt + "--resume --verify --metrics " + dir.file("resumed.jsonl"));
   INFO(resumed.out << resumed.err);
   REQUIRE(resumed.status == 0);
   CHECK(resumed.out.find("resumed from") != std::string::npos);
   CHECK(resumed.out.find("verify: pipeline equals one-process training") != std::string::npos);
   auto a = metric_losses(dir.file("full.jsonl"));
   auto b = metric_losses(dir.file("resumed.jsonl"));
-  REQUIRE(a.size() == 4u);
-  REQUIRE(b.size() == 2u);
-  CHECK(b.at(3) == a.at(3));
-  CHECK(b.at(4) == a.at(4));
+  REQUIRE(a.size() == static_cast<std::size_t>(steps));
+  REQUIRE(b.size() == static_cast<std::size_t>(steps - kill + 1));
+  for (int k = kill; k <= steps; ++k) CHECK(b.at(k) == a.at(k));
+}
+
+}  // namespace
+
+TEST_CASE(
+    "checkpoints: a run killed mid-step resumes from its last complete checkpoint with the same loss curve") {
+  TempDir dir;
+  expect_resumes("--model gpt-tiny --schedule 1f1b --microbatches 2 --nproc 2 --steps 4 --quiet ",
+                 "--checkpoint-dir " + dir.file("ck") + " --checkpoint-every 1 ", dir, 4, 3);
 }
 
 TEST_CASE("checkpoints: missing or incompatible checkpoints fail before any rank starts (exit 2)") {
@@ -285,46 +299,14 @@ TEST_CASE("checkpoints: missing or incompatible checkpoints fail before any rank
   CHECK(other.out.find("step 2/2") == std::string::npos);
 }
 
-namespace {
-
-// Runs `job` (6 minibatches) uninterrupted, then with checkpoints every 2 and
-// rank 1 SIGKILLed halfway through minibatch 5, then resumed with --verify:
-// the cut after minibatch 4 is the last complete checkpoint, and the resumed
-// losses of minibatches 5 and 6 equal the uninterrupted run's.
-void expect_stream_resumes(const std::string& job, const std::string& ckpt, const TempDir& dir) {
-  CommandResult full = run(job + "--metrics " + dir.file("full.jsonl"));
-  REQUIRE(full.status == 0);
-  CommandResult killed = run(job + ckpt, "PIPEKIT_KILL_RANK=1 PIPEKIT_KILL_AT_STEP=5 ");
-  INFO(killed.err);
-  REQUIRE(killed.status != 0);
-  CHECK(killed.err.find("rank 1 was killed by signal 9") != std::string::npos);
-  CHECK(killed.err.find("(last completed step 4)") != std::string::npos);
-  CHECK(pipekit::test::slurp(dir.file("ck/latest")) == "4\n");
-  CHECK(!std::filesystem::exists(dir.file("ck/step-6/manifest.json")));
-  // In-flight micro-batches are recomputed with their stashed versions; the
-  // result equals the uninterrupted stream and its one-process reference.
-  CommandResult resumed = run(job + ckpt + "--resume --verify --metrics " + dir.file("resumed.jsonl"));
-  INFO(resumed.out << resumed.err);
-  REQUIRE(resumed.status == 0);
-  CHECK(resumed.out.find("verify: pipeline equals one-process training") != std::string::npos);
-  auto a = metric_losses(dir.file("full.jsonl"));
-  auto b = metric_losses(dir.file("resumed.jsonl"));
-  REQUIRE(a.size() == 6u);
-  REQUIRE(b.size() == 2u);
-  CHECK(b.at(5) == a.at(5));
-  CHECK(b.at(6) == a.at(6));
-}
-
-}  // namespace
-
 TEST_CASE("checkpoints of pipedream and 2bw streams: killed mid-stream, resumed from the cut, same losses") {
   for (std::string kind : {"pipedream", "2bw"}) {
     CAPTURE(kind);
     TempDir dir;
     const std::string ckpt = "--checkpoint-dir " + dir.file("ck") + " --checkpoint-every 2 ";
-    expect_stream_resumes("--model gpt-tiny --schedule " + kind +
-                              " --microbatches 2 --nproc 3 --steps 6 --quiet --optimizer adam ",
-                          ckpt, dir);
+    expect_resumes("--model gpt-tiny --schedule " + kind +
+                       " --microbatches 2 --nproc 3 --steps 6 --quiet --optimizer adam ",
+                   ckpt, dir, 6, 5);
     // The stream resumes as itself only.
     CommandResult longer = run("--model gpt-tiny --schedule " + kind +
                                " --microbatches 2 --nproc 3 --steps 8 --quiet " + ckpt + "--resume");
@@ -336,9 +318,9 @@ TEST_CASE("checkpoints of pipedream and 2bw streams: killed mid-stream, resumed 
 TEST_CASE(
     "checkpoints of a pipedream stream with replicated stages: each replica resumes its own micro-batches") {
   TempDir dir;
-  expect_stream_resumes(
+  expect_resumes(
       "--model mlp --schedule pipedream --microbatches 2 --nproc 3 --stage-replicas 2,1 --steps 6 --quiet ",
-      "--checkpoint-dir " + dir.file("ck") + " --checkpoint-every 2 ", dir);
+      "--checkpoint-dir " + dir.file("ck") + " --checkpoint-every 2 ", dir, 6, 5);
   CHECK(std::filesystem::exists(dir.file("ck/step-6/stage0.replica1.pt")));
 }
 
