@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "core/error.h"
 
@@ -104,7 +105,11 @@ SharedSimulation simulate_shared(const Schedule& sch, const StageCosts& costs, c
           }
       const double step_capacity =
           devices[g].step_capacity > 0 ? devices[g].step_capacity : devices[g].capacity;
-      const Progress progress(edges, devices[g].capacity), step_progress(std::move(edges), step_capacity);
+      // A second integral only when steps share differently (it sorts the edges again).
+      const bool separate = step_capacity != devices[g].capacity;
+      const Progress progress(separate ? edges : std::move(edges), devices[g].capacity);
+      const std::optional<Progress> step_progress =
+          separate ? std::optional<Progress>(Progress(std::move(edges), step_capacity)) : std::nullopt;
       for (int r : devices[g].ranks)
         for (std::size_t k = 0; k < times[r].size(); ++k) {
           const auto [a, b] = times[r][k];
@@ -112,7 +117,7 @@ SharedSimulation simulate_shared(const Schedule& sch, const StageCosts& costs, c
           if (!computes(t) || b <= a) continue;
           // The slowdown under which this interval's progress equals the
           // action's work: interval length over progress (harmonic mean).
-          const Progress& p = is_step_level(t) ? step_progress : progress;
+          const Progress& p = is_step_level(t) && step_progress ? *step_progress : progress;
           const double wanted = (b - a) / std::max(1e-12, p.over(a, b));
           double& s = opt.action_time_scale[r][k];
           s = std::max(1.0, 0.5 * (s + wanted));
