@@ -15,6 +15,7 @@
 #include "executor/run_config.h"
 #include "planner/lowering.h"
 #include "planner/schedule_generator.h"
+#include "simulator/early_receives.h"
 #include "simulator/round_robin.h"
 #include "simulator/stream_cut.h"
 
@@ -180,6 +181,14 @@ void prepare_run(RunConfig& c) {
   check_actions(c.schedule, source);
   if (c.steps < 1) throw InputError("--steps", "", "needs at least 1 step");
   resolve_async(c, c.plan_path.empty() ? c.microbatches : plan.schedule.microbatches, source);
+  // Receives are posted ahead of their use (Gloo moves a payload only once its
+  // receive is posted). NCCL queues a receive on the stream its sends to the
+  // same peer use, where an early receive could hold up a send the peer waits
+  // for, so CUDA ranks of an NCCL build keep the schedule's positions unless told.
+  if (c.recv_lookahead < -1)
+    throw InputError("--recv-lookahead", "", "needs 0 (post where the schedule says) or more");
+  if (c.recv_lookahead == -1) c.recv_lookahead = c.device == "cuda" && PIPEKIT_TORCH_NCCL ? 0 : 2;
+  c.schedule = post_receives_early(c.schedule, c.recv_lookahead);
 
   const int m = c.minibatch_mbs;
   if (c.batch == 0) c.batch = 2 * m;

@@ -187,6 +187,9 @@ void add_run(CLI::App& app) {
   cmd->add_option("--tolerance", c.verify_tolerance, "--verify: largest allowed relative difference")
       ->capture_default_str();
   cmd->add_option("--threads", c.threads, "Intra-op threads per rank")->capture_default_str();
+  cmd->add_option("--recv-lookahead", c.recv_lookahead,
+                  "Post each receive this many compute actions before the one that uses it (0: where the "
+                  "schedule puts it; default 2, or 0 for --device cuda on a build with NCCL)");
   cmd->add_option(
          "--device", c.device,
          "cpu, or cuda: each rank computes on GPU LOCAL_RANK % visible GPUs (NCCL between distinct GPUs, "

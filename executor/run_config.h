@@ -42,6 +42,9 @@ struct RunConfig {
   bool verify = false;
   double verify_tolerance = 1e-5;  // relative to the stage's largest |parameter|
   int threads = 1;
+  // Post each receive this many compute actions early (simulator/early_receives.h);
+  // -1: 2, or 0 with --device cuda on a build with NCCL (its receives queue behind sends).
+  int recv_lookahead = -1;
   std::string device = "cpu";  // cpu | cuda: where each rank's stages compute
   double timeout_s = 120;      // every wait on another rank
   bool quiet = false;

@@ -52,6 +52,7 @@
 #include <unistd.h>
 
 #include "core/formats.h"
+#include "core/timeline_merge.h"
 #include "executor/batch_source.h"
 #include "executor/checkpoint.h"
 #include "executor/compute_threads.h"
@@ -233,6 +234,7 @@ class RankRunner {
   std::map<int, double> mb_loss_;       // last stage: scaled loss of each micro-batch this step
   std::map<std::size_t, int> save_at_;  // asynchronous: list position -> minibatch checkpointed there
   std::string device_key_;              // "gpu-index identity host" (recorded in the timeline's meta)
+  std::string clock_id_;                // ranks with the same id share one steady clock
   std::map<int, int> last_b_;  // asynchronous replicas: stage -> micro-batch of the last B in the list
   std::map<std::size_t, int> done_at_;  // asynchronous: list position -> minibatches this rank has finished
   std::int64_t step_base_bytes_ = 0;
@@ -300,6 +302,12 @@ void RankRunner::choose_device_and_transport() {
   const std::string mine =
       format_device_id(DeviceId{gpu, gpu < 0 ? std::string("cpu") : cuda_device_identity(gpu), host});
   device_key_ = mine;
+  // One booted kernel has one CLOCK_MONOTONIC (steady_clock), so its boot id
+  // names the clock; the timeline merge aligns the ranks that share it.
+  {
+    std::ifstream boot("/proc/sys/kernel/random/boot_id");
+    if (!(boot >> clock_id_)) clock_id_ = host;
+  }
   store_->set("pipekit/device/" + std::to_string(id_.rank),
               std::vector<std::uint8_t>(mine.begin(), mine.end()));
   std::map<std::string, int> ids;  // "identity host" -> physical GPU id
@@ -805,20 +813,21 @@ void RankRunner::gather_timeline(double step_ms, std::int64_t peak_act) {
   t.memory = memory_;
   t.meta["peak_activation_bytes.rank" + std::to_string(id_.rank)] = std::to_string(peak_act);
   t.meta["device.rank" + std::to_string(id_.rank)] = device_key_;
+  t.meta["clock.rank" + std::to_string(id_.rank)] = format_rank_clock(
+      clock_id_, std::chrono::duration_cast<std::chrono::nanoseconds>(t0_.time_since_epoch()).count());
   if (id_.rank != 0) {
     const std::string js = timeline_to_json(t);
     store_->set("pipekit/timeline/" + std::to_string(id_.rank),
                 std::vector<std::uint8_t>(js.begin(), js.end()));
     return;
   }
+  std::vector<Timeline> parts;
+  parts.push_back(std::move(t));
   for (int r = 1; r < id_.world_size; ++r) {
     auto bytes = store_->get("pipekit/timeline/" + std::to_string(r));
-    Timeline o = timeline_from_json(std::string(bytes.begin(), bytes.end()), "rank " + std::to_string(r));
-    t.events.insert(t.events.end(), o.events.begin(), o.events.end());
-    t.memory.insert(t.memory.end(), o.memory.begin(), o.memory.end());
-    t.step_time_ms = std::max(t.step_time_ms, o.step_time_ms);
-    for (auto& [k, v] : o.meta) t.meta[k] = v;
+    parts.push_back(timeline_from_json(std::string(bytes.begin(), bytes.end()), "rank " + std::to_string(r)));
   }
+  t = merge_rank_timelines(std::move(parts));
   t.meta["model"] = c_.model.name;
   t.meta["method"] =
       cuda_ ? "activation bytes = CUDA caching allocator's allocated bytes minus those at step start; "

@@ -248,26 +248,26 @@ class Validator {
     const int st = a.stage, mb = a.microbatch;
     switch (a.type) {
       case T::F:
-        if (st == 0 || count(T::F, st - 1, mb) == 0) return false;
+        if (st == 0) return false;
+        // A receive is only posted; the forward waits for the message itself.
+        if (lowered_ && owner_[st - 1] != owner_[st] && count(T::SEND_F, st - 1, mb) > 0) {
+          dep = Action{st - 1, T::SEND_F, mb};
+          return true;
+        }
+        if (count(T::F, st - 1, mb) == 0) return false;
         dep = Action{st - 1, T::F, mb};
         return true;
       case T::B:
       case T::I:
         if (st + 1 >= S_) return false;
-        if (count(T::B, st + 1, mb) > 0)
+        if (lowered_ && owner_[st + 1] != owner_[st] && count(T::SEND_B, st + 1, mb) > 0)
+          dep = Action{st + 1, T::SEND_B, mb};
+        else if (count(T::B, st + 1, mb) > 0)
           dep = Action{st + 1, T::B, mb};
         else if (count(T::I, st + 1, mb) > 0)
           dep = Action{st + 1, T::I, mb};
         else
           return false;
-        return true;
-      case T::RECV_F:
-        if (st == 0 || count(T::SEND_F, st - 1, mb) == 0) return false;
-        dep = Action{st - 1, T::SEND_F, mb};
-        return true;
-      case T::RECV_B:
-        if (st + 1 >= S_ || count(T::SEND_B, st + 1, mb) == 0) return false;
-        dep = Action{st + 1, T::SEND_B, mb};
         return true;
       default:
         return false;

@@ -10,8 +10,10 @@
 // SEND on the producer's rank after its producer and one RECV on the consumer's
 // rank before its consumer, and no SEND/RECV joins stages on the same rank.
 // Cross-rank order is checked by a dependency replay: every rank executes its
-// list in order; F(s,mb) waits for F(s-1,mb), B/I(s,mb) for B/I(s+1,mb), a RECV
-// for its peer's SEND (sends never block). If ranks remain blocked, there is one
+// list in order; F(s,mb) waits for F(s-1,mb), B/I(s,mb) for B/I(s+1,mb), or for
+// the SEND of that result when the producer is on another rank of a lowered
+// schedule. Sends and receives are only posted and never block (the executor
+// waits for a receive where its result is used). If ranks remain blocked, there is one
 // "deadlock" violation per unfinished rank naming its blocked action, what it
 // waits for and where that is. Dependencies on actions missing from the
 // schedule count as met (they are reported as missing instead).
