@@ -7,8 +7,11 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <fstream>
 #include <map>
 #include <set>
@@ -34,7 +37,17 @@ struct LinkCalibration {
   double latency_s = 0, bandwidth_bytes_per_s = 0;
   double small_one_way_s = 0, large_one_way_s = 0;
   std::int64_t large_bytes = 0;
+  // Processor time per message of the run's boundary size, both ends and the
+  // transport's threads together (process CPU time over a ping-pong).
+  double cpu_per_message_s = 0;
+  std::int64_t message_bytes = 0;
 };
+
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
 
 // Median seconds of `work` over `rounds` timed runs after `warmup` untimed
 // ones, the device synchronized around each when `cuda`.
@@ -70,22 +83,90 @@ double measure_copy_bandwidth(std::int64_t bytes, const std::string& device) {
   return static_cast<double>(n * 4) / median_seconds(2, 7, cuda, [&] { dst.copy_(src); });
 }
 
-LinkCalibration measure_gloo_link() {
+// One end of a two-rank Gloo group over loopback (both ends are threads of
+// this process); rank 0 serves the store on `port`.
+c10::intrusive_ptr<c10d::ProcessGroupGloo> local_gloo_pair(int port, int rank) {
+  c10d::TCPStoreOptions so;
+  so.port = static_cast<std::uint16_t>(port);
+  so.isServer = rank == 0;
+  so.numWorkers = 2;
+  so.waitWorkers = true;
+  so.timeout = std::chrono::milliseconds(30000);
+  auto store = c10::make_intrusive<c10d::TCPStore>("127.0.0.1", so);
+  auto opts = c10d::ProcessGroupGloo::Options::create(std::chrono::milliseconds(30000));
+  opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+  opts->threads = 2;
+  return c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, 2, opts);
+}
+
+// Keeps this thread's core busy for `ms` milliseconds (stands in for compute).
+void burn_cpu(double ms) {
+  const auto until = Clock::now() + std::chrono::duration<double, std::milli>(ms);
+  volatile double x = 1.0;
+  while (Clock::now() < until)
+    for (int i = 0; i < 2000; ++i) x = x * 1.0000001 + 1e-9;
+}
+
+// Mean delay of a message that a rank waits for on a loaded processor: two
+// threads play two pipeline ranks, each posting its receive, computing
+// `burst_ms`, sending `message_bytes` and waiting for the other's message,
+// while `extra_threads` more threads compute throughout (the run's other
+// ranks). The delay of a message is when its receiver has it minus the later
+// of its sending and the receiver starting to wait: the run's own measure.
+double measure_loaded_delay(std::int64_t message_bytes, double burst_ms, int extra_threads) {
+  const int port = free_local_port();
+  constexpr int kRounds = 60, kWarmup = 5;
+  std::vector<double> sent[2], waited[2], got[2];
+  for (auto* v : {sent, waited, got})
+    for (int r = 0; r < 2; ++r) v[r].assign(kRounds, 0);
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> load;
+  for (int i = 0; i < extra_threads; ++i)
+    load.emplace_back([&] {
+      while (!stop) burn_cpu(1.0);
+    });
+  const auto t0 = Clock::now();
+  auto ms = [&] { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); };
+  auto body = [&](int rank) {
+    auto pg = local_gloo_pair(port, rank);
+    std::vector<torch::Tensor> out = {torch::zeros({std::max<std::int64_t>(1, message_bytes / 4)})};
+    std::vector<torch::Tensor> in = {torch::zeros_like(out[0])};
+    pg->barrier()->wait();
+    for (int i = 0; i < kRounds; ++i) {
+      auto rw = pg->recv(in, 1 - rank, 500 + i);
+      burn_cpu(burst_ms);
+      sent[rank][i] = ms();
+      auto sw = pg->send(out, 1 - rank, 500 + i);
+      waited[rank][i] = ms();
+      rw->wait();
+      got[rank][i] = ms();
+      sw->wait();
+    }
+    pg->barrier()->wait();
+  };
+  std::thread peer(body, 1);
+  body(0);
+  peer.join();
+  stop = true;
+  for (auto& t : load) t.join();
+  double sum = 0;
+  int n = 0;
+  for (int r = 0; r < 2; ++r)
+    for (int i = kWarmup; i < kRounds; ++i) {
+      sum += std::max(0.0, got[r][i] - std::max(waited[r][i], sent[1 - r][i]));
+      ++n;
+    }
+  return n ? sum / n / 1e3 : 0;
+}
+
+LinkCalibration measure_gloo_link(std::int64_t message_bytes) {
   const int port = free_local_port();
   const std::int64_t large = 1 << 20;
-  double one_way[2] = {0, 0}, fastest[2] = {0, 0};
+  message_bytes = std::max<std::int64_t>(4, message_bytes);
+  constexpr int kCpuRounds = 100;
+  double one_way[2] = {0, 0}, fastest[2] = {0, 0}, cpu_s = 0;
   auto body = [&](int rank) {
-    c10d::TCPStoreOptions so;
-    so.port = static_cast<std::uint16_t>(port);
-    so.isServer = rank == 0;
-    so.numWorkers = 2;
-    so.waitWorkers = true;
-    so.timeout = std::chrono::milliseconds(30000);
-    auto store = c10::make_intrusive<c10d::TCPStore>("127.0.0.1", so);
-    auto opts = c10d::ProcessGroupGloo::Options::create(std::chrono::milliseconds(30000));
-    opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
-    opts->threads = 2;
-    auto pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, 2, opts);
+    auto pg = local_gloo_pair(port, rank);
     const std::int64_t sizes[2] = {1, large / 4};
     for (int k = 0; k < 2; ++k) {
       std::vector<torch::Tensor> buf = {torch::zeros({sizes[k]})};
@@ -108,6 +189,22 @@ LinkCalibration measure_gloo_link() {
         fastest[k] = rtt.front() / 2;
       }
     }
+    // Both ranks are threads of this process: its CPU time over a ping-pong of
+    // the run's message size is what both ends spend (waits cost nothing).
+    std::vector<torch::Tensor> msg = {torch::zeros({message_bytes / 4})};
+    pg->barrier()->wait();
+    const double cpu0 = process_cpu_seconds();
+    for (int i = 0; i < kCpuRounds; ++i) {
+      if (rank == 0) {
+        pg->send(msg, 1, 300)->wait();
+        pg->recv(msg, 1, 400)->wait();
+      } else {
+        pg->recv(msg, 0, 300)->wait();
+        pg->send(msg, 0, 400)->wait();
+      }
+    }
+    pg->barrier()->wait();
+    if (rank == 0) cpu_s = process_cpu_seconds() - cpu0;
     pg->barrier()->wait();
   };
   std::thread peer(body, 1);
@@ -118,6 +215,8 @@ LinkCalibration measure_gloo_link() {
   c.large_one_way_s = one_way[1];
   c.large_bytes = large;
   c.latency_s = one_way[0];
+  c.message_bytes = message_bytes;
+  c.cpu_per_message_s = cpu_s / (2.0 * kCpuRounds);
   // Bandwidth from the fastest rounds: on a loaded machine the medians carry
   // scheduling delays that can swamp the size difference.
   const double extra = std::max(1e-6, fastest[1] - fastest[0]);
@@ -298,8 +397,12 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
     auto& v = step_transient[sch.stage_to_rank[s]];
     v = std::max(v, sc.transient_bytes);
   }
-  // 4. Links.
-  LinkCalibration link = measure_gloo_link();
+  // 4. Links, and the processor time a message costs at the run's boundary size.
+  std::int64_t boundary_bytes = 4;
+  for (int s = 0; s + 1 < sch.num_stages; ++s)
+    if (sch.stage_to_rank[s] != sch.stage_to_rank[s + 1])
+      boundary_bytes = std::max(boundary_bytes, base.stages[s].output_bytes);
+  LinkCalibration link = measure_gloo_link(boundary_bytes);
   // CUDA ranks that share a GPU send through host memory: a device-to-host
   // copy before the Gloo send and a host-to-device copy after the receive,
   // both on the ranks' own threads. Their time joins the link's.
@@ -330,6 +433,11 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
   optimizer_from_string(c.optimizer, opt);
   so.optimizer = opt;
   so.step_ms = step.ms;
+  // Gloo messages cost both ends processor time (posting, the transport's
+  // threads copying and waking the rank): half of the measured per-message
+  // time at each end. NCCL's copies run on the GPUs.
+  const bool nccl = transport != measured.meta.end() && transport->second == to_string(Transport::nccl);
+  if (!nccl) so.message_overhead_ms = link.cpu_per_message_s * 1e3 / 2;
   // Weight stashing copies a stage's weights whenever consecutive actions use
   // different versions.
   // Each asynchronous STEP also moves the gradients to the master weights,
@@ -404,6 +512,18 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
     }
     devices.push_back(SharedDevice{groups[gi], probed.capacity, probed_step.capacity});
   }
+  // Ranks sharing this CPU wait longer for a message than an idle ping-pong
+  // says: the threads that move it and the one waiting for it must get a core
+  // from the ranks' compute. Probe that with the run's message size and a
+  // compute burst of its mean action, and use the mean delay as the latency.
+  double loaded_delay_s = 0;
+  if (shared && c.device == "cpu") {
+    double action_ms = 0;
+    for (const auto& st : base.stages) action_ms += (st.forward_ms + st.backward_ms) / 2;
+    action_ms /= std::max<std::size_t>(1, base.stages.size());
+    loaded_delay_s = measure_loaded_delay(boundary_bytes, action_ms, std::max(0, ranks - 2));
+    cluster = flat_cluster(ranks, link.bandwidth_bytes_per_s, std::max(link.latency_s, loaded_delay_s));
+  }
   SharedSimulation sh = simulate_shared(sch, base, cluster, so, devices);
   SimulationResult res = sh.result;
   // The same model with the stretch the run really saw (its measured compute
@@ -418,13 +538,19 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
   for (const auto& e : measured.events)
     if (e.stream == Stream::compute) run_busy += e.end_ms - e.start_ms;
   const double seen_stretch = base_busy > 0 ? run_busy / base_busy : 1;
-  // ... and the message delivery delay it saw: a receive's end minus the later
-  // of its posting and the matching send's posting (on a loaded machine mostly
-  // the time a sleeping rank waits for a core), mean over the step's messages.
+  // ... and the message delivery delay it saw: a receive's end (when the rank
+  // had it in hand) minus the latest of the matching send's posting, the
+  // receive's posting and the end of the rank's compute before it (receives are
+  // posted ahead, so a message that arrived while the rank computed cost no
+  // wait), mean over the step's messages.
   std::map<std::tuple<int, int, int>, double> send_posted;  // (stage, mb, type)
-  for (const auto& e : measured.events)
+  std::map<int, std::vector<double>> compute_ends;          // rank -> sorted compute ends
+  for (const auto& e : measured.events) {
     if (e.stream == Stream::send)
       send_posted[{e.action.stage, e.action.microbatch, static_cast<int>(e.action.type)}] = e.start_ms;
+    if (e.stream == Stream::compute) compute_ends[e.rank].push_back(e.end_ms);
+  }
+  for (auto& [r, v] : compute_ends) std::sort(v.begin(), v.end());
   double delay_sum = 0;
   int delays = 0;
   for (const auto& e : measured.events) {
@@ -433,7 +559,11 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
     auto it = send_posted.find({fwd ? e.action.stage - 1 : e.action.stage + 1, e.action.microbatch,
                                 static_cast<int>(fwd ? ActionType::SEND_F : ActionType::SEND_B)});
     if (it == send_posted.end()) continue;
-    delay_sum += e.end_ms - std::max(e.start_ms, it->second);
+    double waited_from = std::max(e.start_ms, it->second);
+    const auto& ends = compute_ends[e.rank];
+    auto before = std::upper_bound(ends.begin(), ends.end(), e.end_ms);
+    if (before != ends.begin()) waited_from = std::max(waited_from, *std::prev(before));
+    delay_sum += std::max(0.0, e.end_ms - waited_from);
     ++delays;
   }
   const double seen_latency_s = delays ? std::max(link.latency_s, delay_sum / delays / 1e3) : link.latency_s;
@@ -521,6 +651,10 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
   cal["logical_cores"] = cores;
   cal["profiler_wall_over_cpu"] = wall_over_cpu;
   cal["link_latency_us"] = link.latency_s * 1e6;
+  cal["message_bytes"] = link.message_bytes;
+  cal["loaded_message_delay_us"] = loaded_delay_s * 1e6;
+  cal["message_cpu_us"] = link.cpu_per_message_s * 1e6;
+  cal["message_overhead_per_end_us"] = so.message_overhead_ms * 1e3;
   cal["link_bandwidth_MBps"] = link.bandwidth_bytes_per_s / 1e6;
   cal["host_staging_MBps"] = staging_bytes_per_s / 1e6;        // 0: not staged
   cal["weight_copy_MBps"] = so.weight_copy_bytes_per_s / 1e6;  // 0: not an asynchronous schedule

@@ -331,6 +331,12 @@ bool Engine::step_rank(int r) {
         loaded_[s] = v;
       }
     }
+    if (opt_.message_overhead_ms > 0 && is_compute(a.type) && a.type != ActionType::W &&
+        a.type != ActionType::R) {
+      // F consumes an activation and produces one; B and I a gradient each.
+      const int remote = (s > 0 && rank_of_[s - 1] != r) + (s + 1 < S_ && rank_of_[s + 1] != r);
+      dur += opt_.message_overhead_ms * remote;
+    }
     if (static_cast<std::size_t>(r) < opt_.action_time_scale.size() && pc < opt_.action_time_scale[r].size())
       dur *= opt_.action_time_scale[r][pc];
     const double end = start + dur;

@@ -50,6 +50,11 @@ struct SimOptions {
   // one its stage last computed with first copies the stage's parameters
   // (param_bytes) at this rate, as the executor's weight stashing does. 0: free.
   double weight_copy_bytes_per_s = 0;
+  // Processor time a rank spends on each message it sends to or receives from
+  // another rank (LogP's overhead o: posting, the transport's threads copying
+  // and waking it), added to the compute action that produces or consumes the
+  // message. 0: free, as on a transport that offloads it.
+  double message_overhead_ms = 0;
 };
 
 struct RankMetrics {

@@ -64,6 +64,13 @@ TEST_CASE("--compare on a 2-rank gpipe run writes predicted vs measured") {
   CHECK(j["calibration"]["shared_groups"][0]["ranks"] == nlohmann::json::array({0, 1}));
   CHECK(j["predicted_step_ms"].get<double>() >= j["dedicated_step_ms"].get<double>() * (1 - 1e-9));
   CHECK(j["calibration"]["link_bandwidth_MBps"].get<double>() > 0);
+  // Messages: processor time per message of the run's boundary size, half of
+  // it charged at each end, and the delay a waiting rank saw on a loaded CPU.
+  CHECK(j["calibration"]["message_bytes"].get<std::int64_t>() > 4);
+  CHECK(j["calibration"]["message_cpu_us"].get<double>() > 0);
+  CHECK(j["calibration"]["message_overhead_per_end_us"].get<double>() ==
+        doctest::Approx(j["calibration"]["message_cpu_us"].get<double>() / 2));
+  CHECK(j["calibration"]["loaded_message_delay_us"].get<double>() > 0);
   // The measured timeline it compared against, and the report with both.
   auto t = pipekit::timeline_from_json(pipekit::read_text_file(out + ".measured-timeline.json"), "timeline");
   CHECK(t.source == "measured");

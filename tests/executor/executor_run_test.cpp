@@ -52,9 +52,12 @@ TEST_CASE("gpt-tiny naive on 2 ranks equals one process") {
 TEST_CASE("gpt-tiny gpipe (no recompute) on 2 ranks, trained on a text file, equals one process") {
   TempDir dir;
   std::string text;
-  for (int i = 0; i < 40; ++i) text += "It was the best of times, it was the worst of times, line " + std::to_string(i) + ".\n";
+  for (int i = 0; i < 40; ++i)
+    text += "It was the best of times, it was the worst of times, line " + std::to_string(i) + ".\n";
   pipekit::test::write_file(dir.file("text.txt"), text);
-  expect_verified("--model gpt-tiny --schedule gpipe --microbatches 4 --seq 32 --data " + dir.file("text.txt") + " --nproc 2", 2);
+  expect_verified("--model gpt-tiny --schedule gpipe --microbatches 4 --seq 32 --data " +
+                      dir.file("text.txt") + " --nproc 2",
+                  2);
 }
 TEST_CASE("gpt-tiny gpipe recompute except_last on 4 ranks equals one process") {
   expect_verified("--model gpt-tiny --schedule gpipe --recompute except_last --microbatches 4 --nproc 4", 4);
@@ -69,7 +72,9 @@ TEST_CASE("gpt-tiny interleaved (2 stages per rank) on 2 ranks equals one proces
   expect_verified("--model gpt-tiny --schedule interleaved --virtual 2 --microbatches 4 --nproc 2", 4);
 }
 TEST_CASE("gpt-tiny with tied embedding/head across ranks equals one process") {
-  expect_verified("--model gpt-tiny --tie-weights --schedule 1f1b --microbatches 4 --nproc 2 --optimizer sgd --lr 0.1", 2);
+  expect_verified(
+      "--model gpt-tiny --tie-weights --schedule 1f1b --microbatches 4 --nproc 2 --optimizer sgd --lr 0.1",
+      2);
 }
 TEST_CASE("mlp naive on 4 ranks equals one process") {
   expect_verified("--model mlp --schedule naive --microbatches 1 --nproc 4", 4);
@@ -88,9 +93,11 @@ TEST_CASE("a hand-written schedule file runs unchanged and equals one process") 
   // Backward in reverse micro-batch order and three micro-batches: no generator
   // makes this, so the executor must follow the file, not re-derive a schedule.
   TempDir dir;
-  pipekit::test::write_file(dir.file("s.txt"), "rank 0: 0F0 0F1 0F2 0B2 0B1 0B0 0STEP\n"
-                                               "rank 1: 1F0 1F1 1F2 1B2 1B1 1B0 1STEP\n");
-  expect_verified("--schedule-file " + dir.file("s.txt") + " --model mlp --nproc 2 --timeline " + dir.file("t.json"), 2);
+  pipekit::test::write_file(dir.file("s.txt"),
+                            "rank 0: 0F0 0F1 0F2 0B2 0B1 0B0 0STEP\n"
+                            "rank 1: 1F0 1F1 1F2 1B2 1B1 1B0 1STEP\n");
+  expect_verified(
+      "--schedule-file " + dir.file("s.txt") + " --model mlp --nproc 2 --timeline " + dir.file("t.json"), 2);
   pipekit::Timeline t = pipekit::timeline_from_json(pipekit::test::slurp(dir.file("t.json")), "t.json");
   std::vector<std::string> rank1;
   for (const auto& e : t.events)
@@ -114,12 +121,15 @@ TEST_CASE("two nodes started separately on 127.0.0.1 equal one process") {
     port = ntohs(addr.sin_port);
     close(fd);
   }
-  const std::string common = "run" + kBounded +
-                             "--verify --model gpt-tiny --schedule 1f1b --microbatches 4 --nproc 1 --nnodes 2 "
-                             "--master-addr 127.0.0.1 --master-port " + std::to_string(port);
-  const std::string script = pipekit_cmd(common + " --node-rank 1") + " >" + dir.file("node1") + " 2>&1 & n1=$!; " +
-                             pipekit_cmd(common + " --node-rank 0") + "; r0=$?; wait $n1; r1=$?; " +
-                             "cat " + dir.file("node1") + "; exit $((r0 | r1))";
+  const std::string common =
+      "run" + kBounded +
+      "--verify --model gpt-tiny --schedule 1f1b --microbatches 4 --nproc 1 --nnodes 2 "
+      "--master-addr 127.0.0.1 --master-port " +
+      std::to_string(port);
+  const std::string script = pipekit_cmd(common + " --node-rank 1") + " >" + dir.file("node1") +
+                             " 2>&1 & n1=$!; " + pipekit_cmd(common + " --node-rank 0") +
+                             "; r0=$?; wait $n1; r1=$?; " + "cat " + dir.file("node1") +
+                             "; exit $((r0 | r1))";
   CommandResult r = run_command("sh -c '" + script + "'");
   INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
   REQUIRE(r.status == 0);
@@ -137,13 +147,18 @@ TEST_CASE("a TorchScript Sequential and per-layer TorchScript files run and veri
   const std::string py =
       "import torch, torch.nn as nn\n"
       "torch.manual_seed(0)\n"
-      "m = nn.Sequential(nn.Embedding(256, 32), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 32), nn.Tanh(), nn.Linear(32, 256))\n"
-      "torch.jit.script(m).save('" + dir.file("seq.pt") + "')\n"
+      "m = nn.Sequential(nn.Embedding(256, 32), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 32), nn.Tanh(), "
+      "nn.Linear(32, 256))\n"
+      "torch.jit.script(m).save('" +
+      dir.file("seq.pt") +
+      "')\n"
       "for i, c in enumerate(m):\n"
-      "    torch.jit.script(c).save('" + dir.file("l") + "%d.pt' % i)\n";
+      "    torch.jit.script(c).save('" +
+      dir.file("l") + "%d.pt' % i)\n";
   pipekit::test::write_file(dir.file("make.py"), py);
   REQUIRE(run_command(python + " " + dir.file("make.py")).status == 0);
-  expect_verified("--model script:" + dir.file("seq.pt") + " --schedule 1f1b --microbatches 4 --seq 16 --nproc 2", 2);
+  expect_verified(
+      "--model script:" + dir.file("seq.pt") + " --schedule 1f1b --microbatches 4 --seq 16 --nproc 2", 2);
   std::string files;
   for (int i = 0; i < 6; ++i) files += (i ? "," : "") + dir.file("l" + std::to_string(i) + ".pt");
   expect_verified("--model script:" + files + " --schedule gpipe --microbatches 2 --seq 16 --nproc 3", 3);
@@ -151,9 +166,10 @@ TEST_CASE("a TorchScript Sequential and per-layer TorchScript files run and veri
 
 TEST_CASE("the timeline and metrics files describe the run") {
   TempDir dir;
-  CommandResult r = run_command(pipekit_cmd("run" + kBounded + "--model gpt-tiny --schedule 1f1b --microbatches 4 "
-                                            "--nproc 2 --timeline " + dir.file("t.json") + " --metrics " +
-                                            dir.file("m.jsonl")));
+  CommandResult r = run_command(pipekit_cmd("run" + kBounded +
+                                            "--model gpt-tiny --schedule 1f1b --microbatches 4 "
+                                            "--nproc 2 --timeline " +
+                                            dir.file("t.json") + " --metrics " + dir.file("m.jsonl")));
   INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
   REQUIRE(r.status == 0);
   CHECK(r.out.find("timeline: " + dir.file("t.json")) != std::string::npos);
@@ -183,6 +199,14 @@ TEST_CASE("the timeline and metrics files describe the run") {
       CHECK(f->second->rank == s);
       CHECK(f->second->end_ms <= b->second->start_ms);
     }
+  // Receives are posted two compute actions ahead (simulator/early_receives.h):
+  // rank 1 posts micro-batch 1's activation receive before its F0 starts.
+  REQUIRE(by_action.count("1RECV_F1") == 1);
+  CHECK(by_action["1RECV_F1"]->start_ms <= by_action["1F0"]->start_ms);
+  // Both ranks' events are on rank 0's clock: a message is received after it is sent.
+  CHECK(t.meta.at("clock") == "one");
+  CHECK(by_action["1RECV_F0"]->end_ms >= by_action["0SEND_F0"]->start_ms);
+  CHECK(by_action["0RECV_B0"]->end_ms >= by_action["1SEND_B0"]->start_ms);
   CHECK(std::stoll(t.meta.at("peak_activation_bytes.rank0")) > 0);
   CHECK(std::stoll(t.meta.at("peak_activation_bytes.rank1")) > 0);
   CHECK(!t.memory.empty());
@@ -203,8 +227,10 @@ TEST_CASE("recomputation keeps less activation memory than keeping every graph")
   TempDir dir;
   auto peak = [&](const std::string& recompute) {
     const std::string file = dir.file(recompute + ".json");
-    CommandResult r = run_command(pipekit_cmd("run" + kBounded + "--model gpt-tiny --schedule gpipe --microbatches 4 "
-                                              "--nproc 2 --recompute " + recompute + " --timeline " + file));
+    CommandResult r = run_command(pipekit_cmd("run" + kBounded +
+                                              "--model gpt-tiny --schedule gpipe --microbatches 4 "
+                                              "--nproc 2 --recompute " +
+                                              recompute + " --timeline " + file));
     INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
     REQUIRE(r.status == 0);
     pipekit::Timeline t = pipekit::timeline_from_json(pipekit::test::slurp(file), file);
@@ -219,9 +245,10 @@ TEST_CASE("recomputation keeps less activation memory than keeping every graph")
 TEST_CASE("--verify fails when the pipeline differs beyond the tolerance") {
   // Tied weights are summed in a different order than in one process, so the
   // parameters differ by rounding: a zero tolerance must catch that.
-  CommandResult r = run_command(pipekit_cmd("run" + kBounded +
-                                            "--verify --tolerance 0 --tie-weights --model gpt-tiny --schedule 1f1b "
-                                            "--microbatches 4 --nproc 2"));
+  CommandResult r =
+      run_command(pipekit_cmd("run" + kBounded +
+                              "--verify --tolerance 0 --tie-weights --model gpt-tiny --schedule 1f1b "
+                              "--microbatches 4 --nproc 2"));
   INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
   CHECK(r.status != 0);
   CHECK(r.out.find("MISMATCH") != std::string::npos);
@@ -229,8 +256,9 @@ TEST_CASE("--verify fails when the pipeline differs beyond the tolerance") {
 }
 
 TEST_CASE("a failing rank stops the others and is named") {
-  CommandResult r = run_command("PIPEKIT_FAIL_RANK=1 " +
-                                pipekit_cmd("run" + kBounded + "--model mlp --schedule 1f1b --microbatches 2 --nproc 2"));
+  CommandResult r =
+      run_command("PIPEKIT_FAIL_RANK=1 " +
+                  pipekit_cmd("run" + kBounded + "--model mlp --schedule 1f1b --microbatches 2 --nproc 2"));
   INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
   CHECK(r.status != 0);
   CHECK(r.err.find("rank 1 exited with status 7") != std::string::npos);

@@ -113,6 +113,33 @@ TEST_CASE("transfers: a 2-stage naive pipeline pays latency + bytes/bandwidth ea
   }
 }
 
+TEST_CASE("message overhead: each remote message costs its producer and its consumer o") {
+  // 3 stages on 3 ranks, gpipe, m micro-batches: the middle rank receives and
+  // sends in both directions (4 messages per micro-batch), the ends 2.
+  const int m = 4;
+  const double o = 0.25;
+  for (bool lower : {false, true}) {
+    Schedule s = make_schedule("gpipe", 3, m);
+    if (lower) s = lower_schedule(s);
+    SimOptions opt;
+    const SimulationResult base = run_synthetic(s, 1.0, 2.0, -1, opt);
+    opt.message_overhead_ms = o;
+    const SimulationResult r = run_synthetic(s, 1.0, 2.0, -1, opt);
+    CHECK(r.metrics.ranks[0].busy_ms == doctest::Approx(base.metrics.ranks[0].busy_ms + 2 * m * o));
+    CHECK(r.metrics.ranks[1].busy_ms == doctest::Approx(base.metrics.ranks[1].busy_ms + 4 * m * o));
+    CHECK(r.metrics.ranks[2].busy_ms == doctest::Approx(base.metrics.ranks[2].busy_ms + 2 * m * o));
+    // The middle rank (F 1 + 2o, B 2 + 2o) paces both phases; the ends add one
+    // F and one B each (one message each: 1 + o, 2 + o).
+    CHECK(r.metrics.step_time_ms ==
+          doctest::Approx(2 * (1 + o) + m * (1 + 2 * o) + 2 * (2 + o) + m * (2 + 2 * o)));
+  }
+  // Stages on one rank exchange nothing.
+  Schedule one = make_schedule("gpipe", 1, m);
+  SimOptions opt;
+  opt.message_overhead_ms = o;
+  CHECK(run_synthetic(one, 1.0, 2.0, -1, opt).metrics.step_time_ms == doctest::Approx(m * 3.0));
+}
+
 TEST_CASE("transfers overlap compute; one link direction carries one transfer at a time") {
   // gpipe p=2, m=3 with a transfer (4 ms) longer than the forward (1 ms): the
   // sends queue on the link, so stage 1's forwards start 4 ms apart.
