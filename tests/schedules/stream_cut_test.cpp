@@ -11,19 +11,11 @@
 #include "planner/lowering.h"
 #include "schedule_test_support.h"
 #include "simulator/stream_cut.h"
+#include "tests/support/action_names.h"
 
 using namespace pipekit;
+using pipekit::test::action_names;
 using pipekit::test::make_schedule;
-
-namespace {
-
-std::string names(const std::vector<Action>& v) {
-  std::string out;
-  for (const Action& a : v) out += (out.empty() ? "" : " ") + to_string(a);
-  return out;
-}
-
-}  // namespace
 
 TEST_CASE("pipedream on 3 ranks cut after minibatch 1 of 2 micro-batches") {
   Schedule s = lower_schedule(make_schedule("pipedream", 3, 2, 1, Recompute::never, 3));
@@ -44,8 +36,8 @@ TEST_CASE("pipedream on 3 ranks cut after minibatch 1 of 2 micro-batches") {
   CHECK(cuts[1].in_flight == std::vector<int>{2});
   CHECK(cuts[2].in_flight.empty());
   // Activations sent before the cut that the next stage uses after its own.
-  CHECK(names(cuts[0].resend) == "0SEND_F3");
-  CHECK(names(cuts[1].resend) == "1SEND_F2");
+  CHECK(action_names(cuts[0].resend) == "0SEND_F3");
+  CHECK(action_names(cuts[1].resend) == "1SEND_F2");
   CHECK(cuts[2].resend.empty());
   for (auto& c : cuts) CHECK(c.repost.empty());
 }

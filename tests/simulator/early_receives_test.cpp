@@ -13,17 +13,13 @@
 #include "sim_test_support.h"
 #include "simulator/schedule_validator.h"
 #include "simulator/stream_cut.h"
+#include "tests/support/action_names.h"
 
 using namespace pipekit;
+using pipekit::test::action_names;
 using pipekit::test::make_schedule;
 
 namespace {
-
-std::string names(const std::vector<Action>& v) {
-  std::string out;
-  for (const Action& a : v) out += (out.empty() ? "" : " ") + to_string(a);
-  return out;
-}
 
 bool is_recv(const Action& a) {
   return a.type == ActionType::RECV_F || a.type == ActionType::RECV_B;
@@ -40,17 +36,19 @@ std::vector<Action> only(const std::vector<Action>& v, bool recvs) {
 
 TEST_CASE("gpipe on 2 ranks: each receive moves before the compute action ahead of it") {
   Schedule s = lower_schedule(make_schedule("gpipe", 2, 3));
-  REQUIRE(names(s.actions[1]).rfind("1RECV_F0 1F0 1RECV_F1 1F1 1RECV_F2 1F2", 0) == 0);
+  REQUIRE(action_names(s.actions[1]).rfind("1RECV_F0 1F0 1RECV_F1 1F1 1RECV_F2 1F2", 0) == 0);
   Schedule one = post_receives_early(s, 1);
-  CHECK(names(one.actions[1]).rfind("1RECV_F0 1RECV_F1 1F0 1RECV_F2 1F1 1F2", 0) == 0);
+  CHECK(action_names(one.actions[1]).rfind("1RECV_F0 1RECV_F1 1F0 1RECV_F2 1F1 1F2", 0) == 0);
   // Rank 0: RECV_B0 goes before F2 (the compute before it), RECV_B1 before B0.
-  CHECK(names(one.actions[0]).rfind("0F0 0SEND_F0 0F1 0SEND_F1 0RECV_B0 0F2 0SEND_F2 0RECV_B1 0B0", 0) == 0);
+  CHECK(
+      action_names(one.actions[0]).rfind("0F0 0SEND_F0 0F1 0SEND_F1 0RECV_B0 0F2 0SEND_F2 0RECV_B1 0B0", 0) ==
+      0);
   // Two ahead: before F1 and F2.
   Schedule two = post_receives_early(s, 2);
-  CHECK(names(two.actions[0]).rfind("0F0 0SEND_F0 0RECV_B0 0F1 0SEND_F1 0RECV_B1 0F2", 0) == 0);
-  CHECK(names(two.actions[1]).rfind("1RECV_F0 1RECV_F1 1RECV_F2 1F0", 0) == 0);
+  CHECK(action_names(two.actions[0]).rfind("0F0 0SEND_F0 0RECV_B0 0F1 0SEND_F1 0RECV_B1 0F2", 0) == 0);
+  CHECK(action_names(two.actions[1]).rfind("1RECV_F0 1RECV_F1 1RECV_F2 1F0", 0) == 0);
   // Zero: unchanged.
-  CHECK(names(post_receives_early(s, 0).actions[0]) == names(s.actions[0]));
+  CHECK(action_names(post_receives_early(s, 0).actions[0]) == action_names(s.actions[0]));
   CHECK_THROWS_AS(post_receives_early(s, -1), std::invalid_argument);
 }
 
@@ -80,8 +78,8 @@ TEST_CASE("every generated schedule stays valid and the simulator's step time do
             const auto& after = e.actions[r];
             REQUIRE(after.size() == before.size());
             // Everything but the receives in place; the receives in their order.
-            CHECK(names(only(after, false)) == names(only(before, false)));
-            CHECK(names(only(after, true)) == names(only(before, true)));
+            CHECK(action_names(only(after, false)) == action_names(only(before, false)));
+            CHECK(action_names(only(after, true)) == action_names(only(before, true)));
             // No receive later than it was.
             for (std::size_t q = 0, seen = 0; q < before.size(); ++q) {
               if (!is_recv(before[q])) continue;
