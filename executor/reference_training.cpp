@@ -5,6 +5,7 @@
 
 #include "executor/batch_source.h"
 #include "executor/model_layers.h"
+#include "simulator/round_robin.h"
 
 namespace pipekit {
 
@@ -31,14 +32,14 @@ ReferenceResult async_reference_train(const RunConfig& c) {
   for (int s = 0; s < S; ++s) reps[s] = c.replica_counts().at(sch.stage_to_rank[s]);
   std::vector<std::vector<int>> version(S, std::vector<int>(n, 0));
   if (sch.kind == "pipedream") {
-    for (const auto& list : sch.actions) {
+    for (std::size_t g = 0; g < sch.actions.size(); ++g) {
+      const auto& list = sch.actions[g];
+      const auto owners = round_robin_owners(list, c.replica_counts().at(g), true);
       std::map<std::pair<int, int>, int> steps;  // (stage, replica) -> STEPs so far
-      std::map<int, int> last_b;
-      for (const Action& a : list) {
-        const int r = reps[a.stage];
-        if (a.type == ActionType::B) last_b[a.stage] = a.microbatch;
-        if (a.type == ActionType::STEP) ++steps[{a.stage, last_b[a.stage] % r}];
-        if (a.type == ActionType::F) version[a.stage][a.microbatch] = steps[{a.stage, a.microbatch % r}];
+      for (std::size_t i = 0; i < list.size(); ++i) {
+        const Action& a = list[i];
+        if (a.type == ActionType::STEP) ++steps[{a.stage, owners[i]}];
+        if (a.type == ActionType::F) version[a.stage][a.microbatch] = steps[{a.stage, owners[i]}];
       }
     }
   } else {
@@ -102,10 +103,10 @@ ReferenceResult async_reference_train(const RunConfig& c) {
     for (int s = 0; s < S; ++s) {
       update[s] = sch.kind == "pipedream" ? (g + 1) % reps[s] == 0 : (g + 1) % m == 0;
       if (!update[s]) continue;
-      const double r = sch.kind == "pipedream" ? reps[s] : 1.0;  // pipedream replicas: their mean
+      const double div = sch.kind == "pipedream" ? reps[s] : 1.0;  // pipedream replicas: their mean
       for (std::size_t i = 0; i < params[s].size(); ++i) {
         auto& p = params[s][i];
-        master[s][i].mutable_grad() = p.grad().defined() ? p.grad() / r : torch::zeros_like(p);
+        master[s][i].mutable_grad() = p.grad().defined() ? p.grad() / div : torch::zeros_like(p);
         if (p.grad().defined()) p.mutable_grad().zero_();
       }
     }

@@ -112,6 +112,13 @@ std::int64_t tensor_bytes(const torch::Tensor& t) {
   return t.defined() ? static_cast<std::int64_t>(t.numel() * t.element_size()) : 0;
 }
 
+// Bytes of one copy of a stage's weights (counted, not copied).
+std::int64_t param_bytes(const LocalStage& s) {
+  std::int64_t n = 0;
+  for (const auto& p : s.params) n += tensor_bytes(p);
+  return n;
+}
+
 // c10 errors carry a C++ backtrace the user does not need.
 std::string short_what(const std::exception& e) {
   if (auto* c = dynamic_cast<const c10::Error*>(&e)) return c->what_without_backtrace();
@@ -166,7 +173,9 @@ class RankRunner {
     }
     return layout_.overlaps(prank_, replica_, g, mb_rows());
   }
-  bool runs_here(const Action& a);
+  bool runs_here(std::size_t position) const {
+    return owners_.empty() || owners_[position] < 0 || owners_[position] == replica_;
+  }
   std::int64_t mb_rows() const { return c_.batch / c_.minibatch_mbs; }  // a whole micro-batch
   void allreduce_grads(LocalStage& s);
   int tag(int boundary, int mb, int dir) const { return (boundary * mbs_ + mb) * 2 + dir; }
@@ -235,7 +244,8 @@ class RankRunner {
   std::map<std::size_t, int> save_at_;  // asynchronous: list position -> minibatch checkpointed there
   std::string device_key_;              // "gpu-index identity host" (recorded in the timeline's meta)
   std::string clock_id_;                // ranks with the same id share one steady clock
-  std::map<int, int> last_b_;  // asynchronous replicas: stage -> micro-batch of the last B in the list
+  std::vector<int>
+      owners_;  // asynchronous replicas: round-robin owner of each action of the list; empty: all mine
   std::map<std::size_t, int> done_at_;  // asynchronous: list position -> minibatches this rank has finished
   std::int64_t step_base_bytes_ = 0;
   std::vector<TimelineEvent> events_;
@@ -668,16 +678,6 @@ void RankRunner::async_step(LocalStage& s) {
   s.max_versions = std::max(s.max_versions, s.versions.size());
 }
 
-// Asynchronous replicas: micro-batch g belongs to replica g mod r; a pipedream
-// STEP to the replica whose B it follows, a 2bw STEP (one per minibatch) to all.
-bool RankRunner::runs_here(const Action& a) {
-  const int r = my_replicas();
-  if (!c_.async || r <= 1) return true;
-  if (a.type == ActionType::B) last_b_[a.stage] = a.microbatch;
-  const int owner = round_robin_owner(a, r, last_b_[a.stage], c_.schedule.kind == "pipedream");
-  return owner < 0 || owner == replica_;
-}
-
 // Replicated stages: the sum of the replicas' gradients. Each replica's loss
 // share is already divided by the whole micro-batch's rows (see forward), so
 // the sum is the full-batch gradient and every replica takes the same step.
@@ -869,7 +869,7 @@ void RankRunner::report_memory(int step, std::int64_t peak_act) {
   std::int64_t params = 0;
   std::size_t versions = 1;
   for (auto& s : stages_) {
-    params += tensor_bytes(flat_params(s.layers));
+    params += param_bytes(s);
     versions = std::max(versions, s.max_versions);
   }
   const std::string key = "pipekit/memory/" + std::to_string(step) + "/";
@@ -1114,6 +1114,10 @@ int RankRunner::run() {
   connect();
   build();
   const auto& mine = c_.schedule.actions.at(prank_);
+  // Asynchronous replicas: micro-batch g belongs to replica g mod r; a pipedream
+  // STEP to the replica whose B it follows, a 2bw STEP (one per minibatch) to all.
+  if (c_.async && my_replicas() > 1)
+    owners_ = round_robin_owners(mine, my_replicas(), c_.schedule.kind == "pipedream");
   std::ofstream metrics;
   if (id_.rank == 0 && !c_.metrics_path.empty()) {
     metrics.open(c_.metrics_path);
@@ -1126,7 +1130,7 @@ int RankRunner::run() {
   // pages now (flush schedules have a whole step to warm up).
   if (c_.async) {
     std::int64_t params = 0;
-    for (auto& s : stages_) params += tensor_bytes(flat_params(s.layers));
+    for (auto& s : stages_) params += param_bytes(s);
     if (cuda_)  // the caching allocator keeps the freed block and splits it later
       torch::empty({3 * params}, torch::TensorOptions().dtype(torch::kUInt8).device(dev_));
     else
@@ -1158,8 +1162,6 @@ int RankRunner::run() {
       resume_cut = my_cut(c_.start_step);
       load_stream_checkpoint(c_.start_step, resume_cut);
       begin = resume_cut.position;
-      for (std::size_t i = 0; i < begin; ++i)  // the round-robin owner of each stage's last STEP
-        if (mine[i].type == ActionType::B) last_b_[mine[i].stage] = mine[i].microbatch;
     } else {
       load_checkpoint(c_.start_step);
     }
@@ -1207,7 +1209,7 @@ int RankRunner::run() {
         raise(SIGKILL);
       }
       try {
-        if (runs_here(mine[i])) execute(mine[i], step);
+        if (runs_here(i)) execute(mine[i], step);
       } catch (const std::exception& e) {
         // Gloo/store failures: say where, and which rank we were waiting on.
         const Action& a = mine[i];
@@ -1245,7 +1247,7 @@ int RankRunner::run() {
     const double step_ms = now_ms();
     std::int64_t peak_act = memory_meter::peak_bytes() - step_base_bytes_;
     if (c_.async && c_.optimizer == "adam")  // Adam's moments appear at the first STEP of the one stream
-      for (auto& s : stages_) peak_act -= 2 * tensor_bytes(flat_params(s.layers));
+      for (auto& s : stages_) peak_act -= 2 * param_bytes(s);
     if (c_.predict_memory) report_memory(step, peak_act);
     sample_memory();
     std::vector<double> losses = has_last ? step_losses() : std::vector<double>{};
@@ -1265,8 +1267,7 @@ int RankRunner::run() {
       for (auto& s : stages_)
         std::printf(
             "weights: stage %d (rank %d) kept up to %zu weight version(s) (%.1f KiB each), %d updates\n",
-            s.stage, id_.rank, s.max_versions,
-            static_cast<double>(tensor_bytes(flat_params(s.layers))) / 1024.0, s.updates);
+            s.stage, id_.rank, s.max_versions, static_cast<double>(param_bytes(s)) / 1024.0, s.updates);
     if (id_.rank == 0) {
       if (!has_last) {
         auto v = store_->get("pipekit/loss/" + std::to_string(step));

@@ -14,6 +14,17 @@ int round_robin_owner(const Action& a, int replicas, int last_b, bool step_per_b
   return a.microbatch % replicas;
 }
 
+std::vector<int> round_robin_owners(const std::vector<Action>& list, int replicas, bool step_per_backward) {
+  std::vector<int> owners;
+  owners.reserve(list.size());
+  std::map<int, int> last_b;  // stage -> micro-batch of its latest B so far
+  for (const Action& a : list) {
+    if (a.type == ActionType::B) last_b[a.stage] = a.microbatch;
+    owners.push_back(round_robin_owner(a, replicas, last_b[a.stage], step_per_backward));
+  }
+  return owners;
+}
+
 std::vector<std::string> round_robin_deadlocks(const Schedule& s, const std::vector<int>& group_replicas,
                                                bool step_per_backward) {
   // One process per (pipeline rank, replica): its own list and position.
@@ -23,28 +34,24 @@ std::vector<std::string> round_robin_deadlocks(const Schedule& s, const std::vec
     std::size_t next = 0;
     int steps = 0;  // STEPs completed
   };
+  std::vector<int> reps(s.num_ranks, 1);
+  for (int g = 0; g < s.num_ranks && g < static_cast<int>(group_replicas.size()); ++g)
+    reps[g] = std::max(1, group_replicas[g]);
   std::vector<Proc> procs;
   for (int g = 0; g < s.num_ranks; ++g) {
-    const int r = g < static_cast<int>(group_replicas.size()) ? std::max(1, group_replicas[g]) : 1;
+    const int r = reps[g];
+    const std::vector<int> owners = round_robin_owners(s.actions[g], r, step_per_backward);
     for (int j = 0; j < r; ++j) {
       Proc p;
       p.group = g;
       p.replica = j;
-      std::map<int, int> last_b;
-      for (const Action& a : s.actions[g]) {
-        if (a.type == ActionType::B) last_b[a.stage] = a.microbatch;
-        const int owner =
-            round_robin_owner(a, r, last_b.count(a.stage) ? last_b[a.stage] : 0, step_per_backward);
-        if (owner < 0 || owner == j) p.list.push_back(a);
-      }
+      for (std::size_t i = 0; i < owners.size(); ++i)
+        if (owners[i] < 0 || owners[i] == j) p.list.push_back(s.actions[g][i]);
       procs.push_back(std::move(p));
     }
   }
   std::set<std::tuple<int, int, int>> sent;    // (stage, type, micro-batch) of SENDs posted
   std::map<std::pair<int, int>, int> arrived;  // (group, q) -> replicas that reached their q-th STEP
-  auto group_size = [&](int g) {
-    return g < static_cast<int>(group_replicas.size()) ? std::max(1, group_replicas[g]) : 1;
-  };
   // A forward or backward waits for the message that feeds it (none when the
   // neighbouring stage is on the same pipeline rank); everything else but a
   // STEP goes ahead (sends and receive postings never block).
@@ -74,7 +81,7 @@ std::vector<std::string> round_robin_deadlocks(const Schedule& s, const std::vec
             ++arrived[{p.group, p.steps}];
             progress = true;
           }
-          if (arrived[{p.group, p.steps}] < group_size(p.group)) break;
+          if (arrived[{p.group, p.steps}] < reps[p.group]) break;
           waiting[k] = false;
           ++p.steps;
           ++p.next;

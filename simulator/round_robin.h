@@ -27,6 +27,9 @@ namespace pipekit {
 // otherwise (2bw: one STEP per minibatch).
 int round_robin_owner(const Action& a, int replicas, int last_b, bool step_per_backward);
 
+// round_robin_owner() of every action of one pipeline rank's list, in one pass.
+std::vector<int> round_robin_owners(const std::vector<Action>& list, int replicas, bool step_per_backward);
+
 // `group_replicas[g]`: replicas of pipeline rank g. Empty when every replica
 // runs to the end of its list.
 std::vector<std::string> round_robin_deadlocks(const Schedule& lowered,
