@@ -56,7 +56,9 @@ Timeline merge_rank_timelines(std::vector<Timeline> parts) {
         one_clock = false;
     }
   }
-  Timeline out;
+  Timeline out = parts[0];  // the step's description (schedule, counts, limits) is rank 0's
+  out.events.clear();
+  out.memory.clear();
   out.step_time_ms = 0;
   for (std::size_t i = 0; i < parts.size(); ++i) {
     Timeline& p = parts[i];
@@ -71,15 +73,6 @@ Timeline merge_rank_timelines(std::vector<Timeline> parts) {
     }
     out.step_time_ms = std::max(out.step_time_ms, p.step_time_ms + shift[i]);
     for (auto& [k, v] : p.meta) out.meta[k] = v;
-    if (i == 0) {  // the step's description is rank 0's
-      out.source = p.source;
-      out.schedule = p.schedule;
-      out.num_ranks = p.num_ranks;
-      out.num_stages = p.num_stages;
-      out.num_microbatches = p.num_microbatches;
-      out.virtual_stages = p.virtual_stages;
-      out.device_memory_bytes = p.device_memory_bytes;
-    }
   }
   out.meta["clock"] = one_clock ? "one" : "per-rank";
   return out;

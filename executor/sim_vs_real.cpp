@@ -163,16 +163,20 @@ LinkCalibration measure_gloo_link(std::int64_t message_bytes) {
   const int port = free_local_port();
   const std::int64_t large = 1 << 20;
   message_bytes = std::max<std::int64_t>(4, message_bytes);
-  constexpr int kCpuRounds = 100;
+  // Ping-pongs of a 4-byte, a 1 MiB and the run's message: the first two time
+  // the link; over the third, the process's CPU time (both ranks are threads
+  // of this process; waits cost nothing) is what both ends spend per message.
+  const std::int64_t sizes[3] = {1, large / 4, message_bytes / 4};
+  const int rounds[3] = {200, 30, 100};
   double one_way[2] = {0, 0}, fastest[2] = {0, 0}, cpu_s = 0;
   auto body = [&](int rank) {
     auto pg = local_gloo_pair(port, rank);
-    const std::int64_t sizes[2] = {1, large / 4};
-    for (int k = 0; k < 2; ++k) {
+    for (int k = 0; k < 3; ++k) {
       std::vector<torch::Tensor> buf = {torch::zeros({sizes[k]})};
-      const int rounds = k == 0 ? 200 : 30;
       std::vector<double> rtt;
-      for (int i = 0; i < rounds + 5; ++i) {
+      double cpu0 = 0;
+      for (int i = 0; i < rounds[k] + 5; ++i) {
+        if (i == 5) cpu0 = process_cpu_seconds();
         const auto t0 = Clock::now();
         if (rank == 0) {
           pg->send(buf, 1, 100 + k)->wait();
@@ -183,28 +187,15 @@ LinkCalibration measure_gloo_link(std::int64_t message_bytes) {
         }
         if (i >= 5) rtt.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
       }
+      if (rank != 0) continue;
+      if (k == 2) {
+        cpu_s = process_cpu_seconds() - cpu0;
+        continue;
+      }
       std::sort(rtt.begin(), rtt.end());
-      if (rank == 0) {
-        one_way[k] = rtt[rtt.size() / 2] / 2;
-        fastest[k] = rtt.front() / 2;
-      }
+      one_way[k] = rtt[rtt.size() / 2] / 2;
+      fastest[k] = rtt.front() / 2;
     }
-    // Both ranks are threads of this process: its CPU time over a ping-pong of
-    // the run's message size is what both ends spend (waits cost nothing).
-    std::vector<torch::Tensor> msg = {torch::zeros({message_bytes / 4})};
-    pg->barrier()->wait();
-    const double cpu0 = process_cpu_seconds();
-    for (int i = 0; i < kCpuRounds; ++i) {
-      if (rank == 0) {
-        pg->send(msg, 1, 300)->wait();
-        pg->recv(msg, 1, 400)->wait();
-      } else {
-        pg->recv(msg, 0, 300)->wait();
-        pg->send(msg, 0, 400)->wait();
-      }
-    }
-    pg->barrier()->wait();
-    if (rank == 0) cpu_s = process_cpu_seconds() - cpu0;
     pg->barrier()->wait();
   };
   std::thread peer(body, 1);
@@ -216,7 +207,7 @@ LinkCalibration measure_gloo_link(std::int64_t message_bytes) {
   c.large_bytes = large;
   c.latency_s = one_way[0];
   c.message_bytes = message_bytes;
-  c.cpu_per_message_s = cpu_s / (2.0 * kCpuRounds);
+  c.cpu_per_message_s = cpu_s / (2.0 * rounds[2]);
   // Bandwidth from the fastest rounds: on a loaded machine the medians carry
   // scheduling delays that can swamp the size difference.
   const double extra = std::max(1e-6, fastest[1] - fastest[0]);
@@ -406,17 +397,24 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
   // CUDA ranks that share a GPU send through host memory: a device-to-host
   // copy before the Gloo send and a host-to-device copy after the receive,
   // both on the ranks' own threads. Their time joins the link's.
-  // The transport is the one the run recorded.
+  // The transport is the one the run recorded; timelines without it (older
+  // files) get the runtime's choice for the old placement rule: one GPU
+  // shared by all when there are fewer GPUs than ranks, else one GPU each.
+  const int gpus = c.device == "cuda" ? static_cast<int>(torch::cuda::device_count()) : 0;
+  auto old_rule_gpu = [&](int r) { return gpus < ranks ? 0 : r; };
+  Transport run_transport = Transport::gloo;
+  if (auto t = measured.meta.find("transport"); t != measured.meta.end()) {
+    for (Transport k : {Transport::gloo, Transport::gloo_host_staged, Transport::nccl})
+      if (t->second == to_string(k)) run_transport = k;
+  } else if (c.device == "cuda") {
+    std::vector<int> rank_gpu(ranks);
+    for (int r = 0; r < ranks; ++r) rank_gpu[r] = old_rule_gpu(r);
+    run_transport = choose_transport(rank_gpu);
+  }
   double staging_bytes_per_s = 0;
-  const auto transport = measured.meta.find("transport");
-  const bool staged = c.device == "cuda" && ranks > 1 &&
-                      (transport != measured.meta.end()
-                           ? transport->second == to_string(Transport::gloo_host_staged)
-                           : !PIPEKIT_TORCH_NCCL || static_cast<int>(torch::cuda::device_count()) < ranks);
+  const bool staged = ranks > 1 && run_transport == Transport::gloo_host_staged;
   if (staged) {
-    std::int64_t largest = 1 << 20;
-    for (int s = 0; s + 1 < sch.num_stages; ++s) largest = std::max(largest, base.stages[s].output_bytes);
-    staging_bytes_per_s = measure_host_staging(largest);
+    staging_bytes_per_s = measure_host_staging(std::max<std::int64_t>(1 << 20, boundary_bytes));
     link.bandwidth_bytes_per_s = 1.0 / (1.0 / link.bandwidth_bytes_per_s + 1.0 / staging_bytes_per_s);
   }
   Cluster cluster = flat_cluster(ranks, link.bandwidth_bytes_per_s, link.latency_s);
@@ -436,8 +434,7 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
   // Gloo messages cost both ends processor time (posting, the transport's
   // threads copying and waking the rank): half of the measured per-message
   // time at each end. NCCL's copies run on the GPUs.
-  const bool nccl = transport != measured.meta.end() && transport->second == to_string(Transport::nccl);
-  if (!nccl) so.message_overhead_ms = link.cpu_per_message_s * 1e3 / 2;
+  if (run_transport != Transport::nccl) so.message_overhead_ms = link.cpu_per_message_s * 1e3 / 2;
   // Weight stashing copies a stage's weights whenever consecutive actions use
   // different versions.
   // Each asynchronous STEP also moves the gradients to the master weights,
@@ -453,7 +450,6 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
   // a per-rank CUDA_VISIBLE_DEVICES), else the index the rank saw. Timelines
   // without devices (older files) keep the old rule: the CPU, or one GPU when
   // there are fewer GPUs than ranks, is shared by all.
-  const int gpus = c.device == "cuda" ? static_cast<int>(torch::cuda::device_count()) : 0;
   std::map<std::string, int> local;
   for (int i = 0; i < gpus; ++i) local[cuda_device_identity(i)] = i;
   std::vector<std::vector<int>> groups;
@@ -463,7 +459,7 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
     auto it = measured.meta.find("device.rank" + std::to_string(r));
     DeviceId d = parse_device_id(it != measured.meta.end() ? it->second : std::string());
     if (it == measured.meta.end() && c.device == "cuda")
-      d = gpus < ranks ? DeviceId{0, "cuda:0", ""} : DeviceId{r, fmt::format("cuda:{}", r), ""};
+      d = DeviceId{old_rule_gpu(r), fmt::format("cuda:{}", old_rule_gpu(r)), ""};
     auto [g, fresh] = by_device.emplace(d.key(), static_cast<int>(groups.size()));
     if (fresh) {
       groups.emplace_back();

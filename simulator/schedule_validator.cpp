@@ -250,7 +250,7 @@ class Validator {
       case T::F:
         if (st == 0) return false;
         // A receive is only posted; the forward waits for the message itself.
-        if (lowered_ && owner_[st - 1] != owner_[st] && count(T::SEND_F, st - 1, mb) > 0) {
+        if (lowered_ && remote(st - 1, st) && count(T::SEND_F, st - 1, mb) > 0) {
           dep = Action{st - 1, T::SEND_F, mb};
           return true;
         }
@@ -260,7 +260,7 @@ class Validator {
       case T::B:
       case T::I:
         if (st + 1 >= S_) return false;
-        if (lowered_ && owner_[st + 1] != owner_[st] && count(T::SEND_B, st + 1, mb) > 0)
+        if (lowered_ && remote(st + 1, st) && count(T::SEND_B, st + 1, mb) > 0)
           dep = Action{st + 1, T::SEND_B, mb};
         else if (count(T::B, st + 1, mb) > 0)
           dep = Action{st + 1, T::B, mb};

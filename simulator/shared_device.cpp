@@ -19,8 +19,8 @@ bool computes(ActionType t) {
 // integral of 1 / slowdown, so any interval's progress is one subtraction.
 class Progress {
  public:
-  Progress(std::vector<std::pair<double, int>> edges, double capacity) {
-    std::sort(edges.begin(), edges.end());
+  // `edges`: (time, +1 start / -1 end) of every computing interval, sorted.
+  Progress(const std::vector<std::pair<double, int>>& edges, double capacity) {
     int k = 0;
     double integral = 0, t = edges.empty() ? 0 : edges.front().first;
     for (std::size_t i = 0; i < edges.size();) {
@@ -105,11 +105,12 @@ SharedSimulation simulate_shared(const Schedule& sch, const StageCosts& costs, c
           }
       const double step_capacity =
           devices[g].step_capacity > 0 ? devices[g].step_capacity : devices[g].capacity;
-      // A second integral only when steps share differently (it sorts the edges again).
-      const bool separate = step_capacity != devices[g].capacity;
-      const Progress progress(separate ? edges : std::move(edges), devices[g].capacity);
+      std::sort(edges.begin(), edges.end());
+      const Progress progress(edges, devices[g].capacity);
+      // A second integral only when steps share differently.
       const std::optional<Progress> step_progress =
-          separate ? std::optional<Progress>(Progress(std::move(edges), step_capacity)) : std::nullopt;
+          step_capacity != devices[g].capacity ? std::optional<Progress>(Progress(edges, step_capacity))
+                                               : std::nullopt;
       for (int r : devices[g].ranks)
         for (std::size_t k = 0; k < times[r].size(); ++k) {
           const auto [a, b] = times[r][k];

@@ -138,6 +138,7 @@ class Engine {
   int P_ = 0, S_ = 0, M_ = 0;
   bool lowered_ = false, async_ = false;
   std::vector<int> rank_of_;
+  std::vector<double> msg_ms_;  // per stage: message overhead added to each F, B and I
   std::vector<char> has_w_, has_r_;
   // Everything known about one (stage, micro-batch), together for locality.
   struct Cell {
@@ -220,6 +221,11 @@ void Engine::check_shape() {
       else
         throw InputError("schedule", "", fmt::format("stage {} has no actions on any rank", s));
     }
+  // Message overhead of a stage's F, B or I: one message per neighbour on another rank.
+  msg_ms_.assign(S_, 0.0);
+  for (int s = 0; s < S_; ++s)
+    msg_ms_[s] = opt_.message_overhead_ms *
+                 ((s > 0 && rank_of_[s - 1] != rank_of_[s]) + (s + 1 < S_ && rank_of_[s + 1] != rank_of_[s]));
 }
 
 double Engine::transfer(int from, int to, std::int64_t bytes, double ready, const Action& send,
@@ -331,12 +337,8 @@ bool Engine::step_rank(int r) {
         loaded_[s] = v;
       }
     }
-    if (opt_.message_overhead_ms > 0 && is_compute(a.type) && a.type != ActionType::W &&
-        a.type != ActionType::R) {
-      // F consumes an activation and produces one; B and I a gradient each.
-      const int remote = (s > 0 && rank_of_[s - 1] != r) + (s + 1 < S_ && rank_of_[s + 1] != r);
-      dur += opt_.message_overhead_ms * remote;
-    }
+    // F consumes an activation and produces one; B and I a gradient each.
+    if (a.type == ActionType::F || a.type == ActionType::B || a.type == ActionType::I) dur += msg_ms_[s];
     if (static_cast<std::size_t>(r) < opt_.action_time_scale.size() && pc < opt_.action_time_scale[r].size())
       dur *= opt_.action_time_scale[r][pc];
     const double end = start + dur;
