@@ -1,6 +1,7 @@
 #include "executor/host_memory.h"
 
 #include <malloc.h>
+#include <sys/resource.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -40,6 +41,12 @@ void prefault_host_memory(std::int64_t bytes) {
     blocks.push_back(p);
   }
   for (auto it = blocks.rbegin(); it != blocks.rend(); ++it) std::free(*it);
+}
+
+long minor_page_faults() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_minflt;
 }
 
 }  // namespace pipekit

@@ -25,4 +25,7 @@ void keep_host_memory();
 // keep_host_memory() is in effect.
 void prefault_host_memory(std::int64_t bytes);
 
+// Minor page faults of this process so far (pages touched for the first time).
+long minor_page_faults();
+
 }  // namespace pipekit

@@ -626,6 +626,10 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
     const double me = rel_error(static_cast<double>(p_act[r]), static_cast<double>(m_act));
     jr["peak_activation_error"] = me;
     worst_mem = std::max(worst_mem, std::abs(me));
+    // Pages the rank first touched inside the measured step: a warm step has
+    // next to none, and thousands say the measurement includes warm-up.
+    if (measured.meta.count("page_faults.rank" + std::to_string(r)))
+      jr["measured_page_faults"] = meta_int(measured, "page_faults.rank" + std::to_string(r));
     j["per_rank"].push_back(jr);
   }
   j["worst_peak_activation_error"] = worst_mem;

@@ -199,6 +199,7 @@ class RankRunner {
   int pick_version(LocalStage& s, int mb);
   void load_version(LocalStage& s, int v);
   void async_step(LocalStage& s);
+  void prefault_stream_memory(const std::vector<Action>& mine);
   std::vector<double> step_losses() const;
   void write_progress(int step);
   void save_checkpoint(int step);
@@ -248,6 +249,7 @@ class RankRunner {
       owners_;  // asynchronous replicas: round-robin owner of each action of the list; empty: all mine
   std::map<std::size_t, int> done_at_;  // asynchronous: list position -> minibatches this rank has finished
   std::int64_t step_base_bytes_ = 0;
+  long step_faults_ = 0;  // the process's minor page faults in the step (at its start, then the count)
   std::vector<TimelineEvent> events_;
   std::vector<MemorySample> memory_;
 };
@@ -678,6 +680,31 @@ void RankRunner::async_step(LocalStage& s) {
   s.max_versions = std::max(s.max_versions, s.versions.size());
 }
 
+// An asynchronous stream allocates the optimizer's state and new weight
+// versions at its first STEPs, inside the measured stream (flush schedules
+// have a whole step to warm up). Give the heap those pages first: per stage,
+// the optimizer's state (Adam: two moments) plus one version per micro-batch
+// that can be in flight (2bw keeps two versions at most). Called after the
+// gradients exist, so they do not take these pages.
+void RankRunner::prefault_stream_memory(const std::vector<Action>& mine) {
+  const int state = c_.optimizer == "adam" ? 2 : 0;
+  std::int64_t bytes = 0;
+  for (auto& s : stages_) {
+    int flying = 0, most = 0;
+    for (std::size_t i = 0; i < mine.size(); ++i) {
+      if (mine[i].stage != s.stage || !runs_here(i)) continue;
+      if (mine[i].type == ActionType::F) most = std::max(most, ++flying);
+      if (mine[i].type == ActionType::B) --flying;
+    }
+    if (c_.schedule.kind == "2bw") most = std::min(most, 2);
+    bytes += param_bytes(s) * (state + most);
+  }
+  if (cuda_)  // the caching allocator keeps the freed block and splits it later
+    torch::empty({bytes}, torch::TensorOptions().dtype(torch::kUInt8).device(dev_));
+  else
+    prefault_host_memory(bytes);
+}
+
 // Replicated stages: the sum of the replicas' gradients. Each replica's loss
 // share is already divided by the whole micro-batch's rows (see forward), so
 // the sum is the full-batch gradient and every replica takes the same step.
@@ -812,6 +839,9 @@ void RankRunner::gather_timeline(double step_ms, std::int64_t peak_act) {
   t.events = events_;
   t.memory = memory_;
   t.meta["peak_activation_bytes.rank" + std::to_string(id_.rank)] = std::to_string(peak_act);
+  // Pages first touched inside the step: memory the run grew into while
+  // measured (a warm step touches none; see prefault_stream_memory).
+  t.meta["page_faults.rank" + std::to_string(id_.rank)] = std::to_string(step_faults_);
   t.meta["device.rank" + std::to_string(id_.rank)] = device_key_;
   t.meta["clock.rank" + std::to_string(id_.rank)] = format_rank_clock(
       clock_id_, std::chrono::duration_cast<std::chrono::nanoseconds>(t0_.time_since_epoch()).count());
@@ -1125,17 +1155,6 @@ int RankRunner::run() {
   }
   const bool has_last = is_local(num_stages_ - 1);
   double total_ms = 0;
-  // An asynchronous stream allocates Adam's moments and new weight versions
-  // during its first STEPs, inside the measured stream: give the heap those
-  // pages now (flush schedules have a whole step to warm up).
-  if (c_.async) {
-    std::int64_t params = 0;
-    for (auto& s : stages_) params += param_bytes(s);
-    if (cuda_)  // the caching allocator keeps the freed block and splits it later
-      torch::empty({3 * params}, torch::TensorOptions().dtype(torch::kUInt8).device(dev_));
-    else
-      prefault_host_memory(3 * params);
-  }
   // Test hook: PIPEKIT_KILL_RANK=R PIPEKIT_KILL_AT_STEP=K makes rank R SIGKILL
   // itself halfway through its actions of step K (asynchronous: of the stream).
   std::size_t kill_at_step = 0, kill_at = static_cast<std::size_t>(-1);
@@ -1194,9 +1213,11 @@ int RankRunner::run() {
           s.master[i].mutable_grad() = torch::zeros_like(s.master[i]);
         }
     }
+    if (c_.async && step == 0) prefault_stream_memory(mine);
     pg_->barrier()->wait(timeout());
     t0_ = Clock::now();
     step_base_bytes_ = memory_meter::live_bytes();
+    step_faults_ = minor_page_faults();
     memory_meter::reset_peak();
     sample_memory();
     if (c_.async && c_.start_step > 0) resume_stream(resume_cut);
@@ -1245,6 +1266,7 @@ int RankRunner::run() {
     finish_step();
     write_progress(c_.async ? c_.steps : step + 1);
     const double step_ms = now_ms();
+    step_faults_ = minor_page_faults() - step_faults_;
     std::int64_t peak_act = memory_meter::peak_bytes() - step_base_bytes_;
     if (c_.async && c_.optimizer == "adam")  // Adam's moments appear at the first STEP of the one stream
       for (auto& s : stages_) peak_act -= 2 * param_bytes(s);

@@ -51,6 +51,8 @@ TEST_CASE("--compare on a 2-rank gpipe run writes predicted vs measured") {
     CHECK(rk["predicted_peak_activation_bytes"].get<std::int64_t>() > 0);
     CHECK(rk["measured_peak_activation_bytes"].get<std::int64_t>() > 0);
     CHECK(rk["measured_busy_ms"].get<double>() > 0);
+    REQUIRE(rk.contains("measured_page_faults"));
+    CHECK(rk["measured_page_faults"].get<std::int64_t>() >= 0);
   }
   // The two CPU ranks share this machine: the co-run probe measured both workers.
   CHECK(j["calibration"]["shared_device"].get<bool>());
