@@ -32,7 +32,64 @@ std::optional<RankClock> part_clock(const Timeline& t) {
   return std::nullopt;
 }
 
+// The part's per-step spans, if recorded.
+std::optional<std::vector<RankStepSpan>> part_spans(const Timeline& t) {
+  for (const auto& [k, v] : t.meta) {
+    if (k.rfind("step_spans.rank", 0) != 0) continue;
+    std::vector<RankStepSpan> out;
+    std::istringstream in(v);
+    for (std::string tok; in >> tok;) {
+      RankStepSpan sp;
+      const auto colon = tok.find(':');
+      try {
+        if (colon == std::string::npos) throw std::invalid_argument(tok);
+        std::size_t used = 0;
+        sp.origin_ns = std::stoll(tok.substr(0, colon), &used);
+        if (used != colon) throw std::invalid_argument(tok);
+        sp.end_ms = std::stod(tok.substr(colon + 1), &used);
+        if (used != tok.size() - colon - 1) throw std::invalid_argument(tok);
+      } catch (const std::exception&) {
+        throw InputError("timeline", "$.meta." + k,
+                         fmt::format("\"{}\" is not \"<origin ns>:<end ms>\" (a rank's step span; write "
+                                     "the timeline with this pipekit)",
+                                     tok));
+      }
+      out.push_back(sp);
+    }
+    return out;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+std::string format_step_spans(const std::vector<RankStepSpan>& spans) {
+  std::string out;
+  for (const auto& sp : spans)
+    out += fmt::format("{}{}:{:.6f}", out.empty() ? "" : " ", sp.origin_ns, sp.end_ms);
+  return out;
+}
+
+std::vector<double> step_times_ms(const Timeline& merged) {
+  std::vector<double> out;
+  auto it = merged.meta.find("step_times_ms");
+  if (it == merged.meta.end()) return out;
+  std::istringstream in(it->second);
+  for (std::string tok; in >> tok;) {
+    std::size_t used = 0;
+    double v = 0;
+    try {
+      v = std::stod(tok, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != tok.size() || !(v >= 0))
+      throw InputError("timeline", "$.meta.step_times_ms",
+                       fmt::format("\"{}\" is not a step time in ms (the list is \"t1 t2 ...\")", tok));
+    out.push_back(v);
+  }
+  return out;
+}
 
 std::string format_rank_clock(const std::string& clock_id, std::int64_t origin_ns) {
   return fmt::format("{} {}", clock_id, origin_ns);
@@ -75,6 +132,31 @@ Timeline merge_rank_timelines(std::vector<Timeline> parts) {
     for (auto& [k, v] : p.meta) out.meta[k] = v;
   }
   out.meta["clock"] = one_clock ? "one" : "per-rank";
+  // Every step's span, on the same rules as the recorded step's.
+  std::vector<std::vector<RankStepSpan>> spans;
+  for (const auto& p : parts)
+    if (auto sp = part_spans(p)) spans.push_back(std::move(*sp));
+  const bool all = spans.size() == parts.size() && !spans.empty() &&
+                   std::all_of(spans.begin(), spans.end(),
+                               [&](const auto& v) { return v.size() == spans[0].size() && !v.empty(); });
+  out.meta.erase("step_times_ms");
+  if (all) {
+    std::string times;
+    for (std::size_t k = 0; k < spans[0].size(); ++k) {
+      std::int64_t zero = spans[0][k].origin_ns;
+      for (std::size_t i = 0; i < parts.size(); ++i)
+        if (clocks[0] && clocks[i] && clocks[i]->id == clocks[0]->id)
+          zero = std::min(zero, spans[i][k].origin_ns);
+      double end = 0;
+      for (std::size_t i = 0; i < parts.size(); ++i) {
+        const bool same = clocks[0] && clocks[i] && clocks[i]->id == clocks[0]->id;
+        const double sh = same ? static_cast<double>(spans[i][k].origin_ns - zero) / 1e6 : 0.0;
+        end = std::max(end, spans[i][k].end_ms + sh);
+      }
+      times += fmt::format("{}{:.6f}", times.empty() ? "" : " ", end);
+    }
+    out.meta["step_times_ms"] = times;
+  }
   return out;
 }
 

@@ -249,6 +249,7 @@ class RankRunner {
       owners_;  // asynchronous replicas: round-robin owner of each action of the list; empty: all mine
   std::map<std::size_t, int> done_at_;  // asynchronous: list position -> minibatches this rank has finished
   std::int64_t step_base_bytes_ = 0;
+  std::vector<RankStepSpan> step_spans_;  // every step this run: origin and end (the timeline's meta)
   long step_faults_ = 0;  // the process's minor page faults in the step (at its start, then the count)
   std::vector<TimelineEvent> events_;
   std::vector<MemorySample> memory_;
@@ -843,6 +844,7 @@ void RankRunner::gather_timeline(double step_ms, std::int64_t peak_act) {
   // measured (a warm step touches none; see prefault_stream_memory).
   t.meta["page_faults.rank" + std::to_string(id_.rank)] = std::to_string(step_faults_);
   t.meta["device.rank" + std::to_string(id_.rank)] = device_key_;
+  t.meta["step_spans.rank" + std::to_string(id_.rank)] = format_step_spans(step_spans_);
   t.meta["clock.rank" + std::to_string(id_.rank)] = format_rank_clock(
       clock_id_, std::chrono::duration_cast<std::chrono::nanoseconds>(t0_.time_since_epoch()).count());
   if (id_.rank != 0) {
@@ -1267,6 +1269,8 @@ int RankRunner::run() {
     write_progress(c_.async ? c_.steps : step + 1);
     const double step_ms = now_ms();
     step_faults_ = minor_page_faults() - step_faults_;
+    step_spans_.push_back(
+        {std::chrono::duration_cast<std::chrono::nanoseconds>(t0_.time_since_epoch()).count(), step_ms});
     std::int64_t peak_act = memory_meter::peak_bytes() - step_base_bytes_;
     if (c_.async && c_.optimizer == "adam")  // Adam's moments appear at the first STEP of the one stream
       for (auto& s : stages_) peak_act -= 2 * param_bytes(s);

@@ -1,5 +1,5 @@
 // Per-rank timelines onto one clock: the shift, the step end, ranks on
-// another clock, and unreadable clock records.
+// another clock, unreadable clock records, and every step's span.
 #include "core/timeline_merge.h"
 
 #include <doctest/doctest.h>
@@ -81,4 +81,45 @@ TEST_CASE("timelines without clock records merge unshifted") {
 TEST_CASE("an unreadable clock record is an input error naming the key") {
   std::vector<Timeline> parts = {part(0, "boot-a", 1, 2, 10)};
   CHECK_THROWS_WITH_AS(merge_rank_timelines(parts), doctest::Contains("clock.rank0"), InputError);
+}
+
+TEST_CASE("every step's span over the ranks lands in step_times_ms") {
+  // Step 1: rank 1 starts 2 ms before rank 0 and ends 9 ms after its own
+  // start; rank 0 ends at 10: the span is 2 + 10. Step 2: rank 0 starts
+  // first (1 ms earlier) and ends last: its 8 ms. Rank 2 is on another clock
+  // and counts from its own origin.
+  std::vector<Timeline> parts = {part(0, format_rank_clock("boot-a", 12'000'000), 1, 2, 8),
+                                 part(1, format_rank_clock("boot-a", 10'000'000), 1, 3, 5),
+                                 part(2, format_rank_clock("boot-b", 1), 0, 1, 2)};
+  parts[0].meta["step_spans.rank0"] = format_step_spans({{12'000'000, 10.0}, {30'000'000, 8.0}});
+  parts[1].meta["step_spans.rank1"] = format_step_spans({{10'000'000, 9.0}, {31'000'000, 5.0}});
+  parts[2].meta["step_spans.rank2"] = format_step_spans({{1, 11.5}, {2, 3.0}});
+  Timeline t = merge_rank_timelines(parts);
+  std::vector<double> steps = step_times_ms(t);
+  REQUIRE(steps.size() == 2);
+  CHECK(steps[0] == doctest::Approx(12.0));
+  CHECK(steps[1] == doctest::Approx(8.0));
+  // Rank 2's 11.5 ms from its own origin would be the longest in step 1.
+  parts[2].meta["step_spans.rank2"] = format_step_spans({{1, 13.5}, {2, 3.0}});
+  CHECK(step_times_ms(merge_rank_timelines(parts))[0] == doctest::Approx(13.5));
+}
+
+TEST_CASE("step spans missing on a rank or of another length give no step list") {
+  std::vector<Timeline> parts = {part(0, format_rank_clock("boot-a", 1), 1, 2, 8),
+                                 part(1, format_rank_clock("boot-a", 1), 1, 3, 5)};
+  parts[0].meta["step_spans.rank0"] = format_step_spans({{1, 10.0}, {2, 8.0}});
+  CHECK(step_times_ms(merge_rank_timelines(parts)).empty());
+  parts[1].meta["step_spans.rank1"] = format_step_spans({{1, 10.0}});
+  CHECK(step_times_ms(merge_rank_timelines(parts)).empty());
+}
+
+TEST_CASE("an unreadable step span or step list is an input error naming the key") {
+  std::vector<Timeline> parts = {part(0, format_rank_clock("boot-a", 1), 1, 2, 8)};
+  parts[0].meta["step_spans.rank0"] = "12:3.5 oops";
+  CHECK_THROWS_WITH_AS(merge_rank_timelines(parts), doctest::Contains("step_spans.rank0"), InputError);
+  parts[0].meta["step_spans.rank0"] = "12x:3.5";
+  CHECK_THROWS_WITH_AS(merge_rank_timelines(parts), doctest::Contains("12x:3.5"), InputError);
+  Timeline t;
+  t.meta["step_times_ms"] = "3.5 -1";
+  CHECK_THROWS_WITH_AS(step_times_ms(t), doctest::Contains("step_times_ms"), InputError);
 }

@@ -24,11 +24,19 @@ const std::string kRun =
 TEST_CASE("--compare on a 2-rank gpipe run writes predicted vs measured") {
   TempDir dir;
   const std::string out = dir.file("cmp.json");
-  CommandResult r = run_command(pipekit_cmd(kRun + "--steps 2 --quiet --compare " + out));
+  CommandResult r = run_command(pipekit_cmd(kRun + "--steps 3 --quiet --compare " + out));
   INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
   REQUIRE(r.status == 0);
   CHECK(r.out.find("sim vs real") != std::string::npos);
   auto j = nlohmann::json::parse(pipekit::read_text_file(out));
+  // Every step's span is kept; the measured step is the median of those after
+  // the first (here the mean of steps 2 and 3), the timeline's is the last.
+  REQUIRE(j["measured_step_times_ms"].size() == 3);
+  const auto& steps = j["measured_step_times_ms"];
+  CHECK(j["measured_last_step_ms"].get<double>() == doctest::Approx(steps[2].get<double>()));
+  CHECK(j["measured_step_ms"].get<double>() ==
+        doctest::Approx((steps[1].get<double>() + steps[2].get<double>()) / 2));
+  CHECK(r.out.find("step ms (median of 2)") != std::string::npos);
   for (const char* k : {"predicted_step_ms", "measured_step_ms", "step_time_error"}) {
     INFO(k);
     REQUIRE(j.contains(k));
