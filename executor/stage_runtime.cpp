@@ -64,6 +64,7 @@
 #include "executor/reference_training.h"
 #include "executor/replica_layout.h"
 #include "executor/run_config.h"
+#include "executor/thread_cpu.h"
 #include "simulator/round_robin.h"
 #include "simulator/schedule_validator.h"
 #include "simulator/stream_cut.h"
@@ -250,7 +251,10 @@ class RankRunner {
   std::map<std::size_t, int> done_at_;  // asynchronous: list position -> minibatches this rank has finished
   std::int64_t step_base_bytes_ = 0;
   std::vector<RankStepSpan> step_spans_;  // every step this run: origin and end (the timeline's meta)
-  long step_faults_ = 0;  // the process's minor page faults in the step (at its start, then the count)
+  long step_faults_ = 0;
+  double step_other_cpu_ms_ =
+      0;  // the process's other threads' CPU ms in the step (at its start, then the sum)  // the process's
+          // minor page faults in the step (at its start, then the count)
   std::vector<TimelineEvent> events_;
   std::vector<MemorySample> memory_;
 };
@@ -844,6 +848,8 @@ void RankRunner::gather_timeline(double step_ms, std::int64_t peak_act) {
   // measured (a warm step touches none; see prefault_stream_memory).
   t.meta["page_faults.rank" + std::to_string(id_.rank)] = std::to_string(step_faults_);
   t.meta["device.rank" + std::to_string(id_.rank)] = device_key_;
+  // Processor time of the rank's other threads (Gloo's transport, mostly).
+  t.meta["other_threads_cpu_ms.rank" + std::to_string(id_.rank)] = fmt::format("{:.3f}", step_other_cpu_ms_);
   t.meta["step_spans.rank" + std::to_string(id_.rank)] = format_step_spans(step_spans_);
   t.meta["clock.rank" + std::to_string(id_.rank)] = format_rank_clock(
       clock_id_, std::chrono::duration_cast<std::chrono::nanoseconds>(t0_.time_since_epoch()).count());
@@ -1220,6 +1226,7 @@ int RankRunner::run() {
     t0_ = Clock::now();
     step_base_bytes_ = memory_meter::live_bytes();
     step_faults_ = minor_page_faults();
+    step_other_cpu_ms_ = other_threads_cpu_ms();
     memory_meter::reset_peak();
     sample_memory();
     if (c_.async && c_.start_step > 0) resume_stream(resume_cut);
@@ -1269,6 +1276,7 @@ int RankRunner::run() {
     write_progress(c_.async ? c_.steps : step + 1);
     const double step_ms = now_ms();
     step_faults_ = minor_page_faults() - step_faults_;
+    step_other_cpu_ms_ = other_threads_cpu_ms() - step_other_cpu_ms_;
     step_spans_.push_back(
         {std::chrono::duration_cast<std::chrono::nanoseconds>(t0_.time_since_epoch()).count(), step_ms});
     std::int64_t peak_act = memory_meter::peak_bytes() - step_base_bytes_;

@@ -61,6 +61,12 @@ TEST_CASE("--compare on a 2-rank gpipe run writes predicted vs measured") {
     CHECK(rk["measured_busy_ms"].get<double>() > 0);
     REQUIRE(rk.contains("measured_page_faults"));
     CHECK(rk["measured_page_faults"].get<std::int64_t>() >= 0);
+    // 2 stages on 2 ranks, 2 micro-batches: each rank sends 2 and receives 2.
+    CHECK(rk["message_ends"].get<int>() == 4);
+    CHECK(rk["predicted_message_cpu_ms"].get<double>() ==
+          doctest::Approx(4 * j["calibration"]["message_overhead_per_end_us"].get<double>() / 1e3));
+    REQUIRE(rk.contains("measured_other_threads_cpu_ms"));
+    CHECK(rk["measured_other_threads_cpu_ms"].get<double>() > 0);  // Gloo's transport thread moved them
   }
   // The two CPU ranks share this machine: the co-run probe measured both workers.
   CHECK(j["calibration"]["shared_device"].get<bool>());
