@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <optional>
 #include <sstream>
 
@@ -47,7 +48,8 @@ std::optional<std::vector<RankStepSpan>> part_spans(const Timeline& t) {
         sp.origin_ns = std::stoll(tok.substr(0, colon), &used);
         if (used != colon) throw std::invalid_argument(tok);
         sp.end_ms = std::stod(tok.substr(colon + 1), &used);
-        if (used != tok.size() - colon - 1) throw std::invalid_argument(tok);
+        if (used != tok.size() - colon - 1 || !std::isfinite(sp.end_ms) || sp.end_ms < 0)
+          throw std::invalid_argument(tok);
       } catch (const std::exception&) {
         throw InputError("timeline", "$.meta." + k,
                          fmt::format("\"{}\" is not \"<origin ns>:<end ms>\" (a rank's step span; write "
@@ -83,7 +85,7 @@ std::vector<double> step_times_ms(const Timeline& merged) {
     } catch (const std::exception&) {
       used = 0;
     }
-    if (used != tok.size() || !(v >= 0))
+    if (used != tok.size() || !std::isfinite(v) || v < 0)
       throw InputError("timeline", "$.meta.step_times_ms",
                        fmt::format("\"{}\" is not a step time in ms (the list is \"t1 t2 ...\")", tok));
     out.push_back(v);

@@ -33,6 +33,8 @@ struct RankStepSpan {
   std::int64_t origin_ns = 0;
   double end_ms = 0;
 };
+// The meta value a rank records: "<origin ns>:<end ms> ..." in step order,
+// end ms with 6 decimals (ns resolution).
 std::string format_step_spans(const std::vector<RankStepSpan>& spans);
 
 // The merged "step_times_ms" meta value read back; empty when absent.

@@ -3,6 +3,7 @@
 #include <malloc.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -30,9 +31,14 @@ void keep_host_memory() {
 #endif
 }
 
+bool heap_serves(std::int64_t bytes) {
+  return g_kept && bytes < (32 << 20);
+}
+
 void prefault_host_memory(std::int64_t bytes) {
   if (!g_kept || bytes <= 0) return;
-  constexpr std::size_t kBlock = 16 << 20;  // below the 32 MiB mmap threshold: from the heap
+  bytes = std::min<std::int64_t>(bytes, 768LL << 20);  // below the trim threshold less the top pad
+  constexpr std::size_t kBlock = 16 << 20;             // below the 32 MiB mmap threshold: from the heap
   std::vector<void*> blocks;
   for (std::int64_t done = 0; done < bytes; done += static_cast<std::int64_t>(kBlock)) {
     void* p = std::malloc(kBlock);

@@ -21,9 +21,15 @@ void keep_host_memory();
 // Grows the kept heap by `bytes` of touched pages (in blocks below the mmap
 // threshold, freed at once), so a burst of allocations that comes later, such
 // as Adam's moments and the weight versions at an asynchronous stream's first
-// STEPs, does not page-fault in the middle of the run. No-op unless
-// keep_host_memory() is in effect.
+// STEPs, does not page-fault in the middle of the run. At most 768 MiB: glibc
+// trims a free heap top above the 1 GiB trim threshold back to the 256 MiB
+// pad. No-op unless keep_host_memory() is in effect.
 void prefault_host_memory(std::int64_t bytes);
+
+// Whether an allocation of `bytes` comes from the kept heap (below the 32 MiB
+// mmap threshold), i.e. whether prefault_host_memory() can help it. False
+// unless keep_host_memory() is in effect.
+bool heap_serves(std::int64_t bytes);
 
 // Minor page faults of this process so far (pages touched for the first time).
 long minor_page_faults();

@@ -221,25 +221,29 @@ double rel_error(double predicted, double measured) {
   return (predicted - measured) / measured;
 }
 
-std::int64_t meta_int(const Timeline& t, const std::string& key) {
+// A number the run recorded in the timeline's meta: -1 where the key is
+// missing; an InputError naming the key where the value is not a finite
+// non-negative number.
+double meta_number(const Timeline& t, const std::string& key) {
   auto it = t.meta.find(key);
   if (it == t.meta.end()) return -1;
+  double v = -1;
+  std::size_t used = 0;
   try {
-    return std::stoll(it->second);
-  } catch (...) {
-    return -1;
+    v = std::stod(it->second, &used);
+  } catch (const std::exception&) {
+    used = 0;
   }
+  if (used == 0 || used != it->second.size() || !std::isfinite(v) || v < 0)
+    throw InputError(
+        "timeline", "$.meta." + key,
+        fmt::format("\"{}\" is not a count the run records; write the timeline with this pipekit",
+                    it->second));
+  return v;
 }
 
-// -1 where the key is missing or not a number.
-double meta_double(const Timeline& t, const std::string& key) {
-  auto it = t.meta.find(key);
-  if (it == t.meta.end()) return -1;
-  try {
-    return std::stod(it->second);
-  } catch (...) {
-    return -1;
-  }
+std::int64_t meta_int(const Timeline& t, const std::string& key) {
+  return static_cast<std::int64_t>(meta_number(t, key));
 }
 
 std::string load_average() {
@@ -342,10 +346,12 @@ void check_compare_options(const RunConfig& c, const CompareOptions& o) {
     throw InputError("--replicas", "",
                      "--compare predicts straight pipelines only (one replica per stage); drop "
                      "--replicas or compare without it");
-  if (!c.async && c.steps < 2)
+  if (!c.async && c.steps - c.start_step < 2)
     throw InputError("--steps", "",
-                     "--compare needs at least 2 steps: the first step includes warm-up (lazy "
-                     "optimizer state, allocator growth), so the measured step is the last one");
+                     fmt::format("--compare needs this run to make at least 2 steps (it makes {}): the "
+                                 "first includes warm-up (lazy optimizer state, allocator growth), so the "
+                                 "measured step is the median of the steps after it",
+                                 c.steps - c.start_step));
   if (!o.profile_path.empty()) {
     Profile p = profile_from_json(read_text_file(o.profile_path), o.profile_path);
     if (static_cast<int>(p.layers.size()) != c.model.num_layers())
@@ -629,6 +635,7 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
   j["measured_step_ms"] = measured_ms;
   j["step_time_error"] = rel_error(res.metrics.step_time_ms, measured_ms);
   j["measured_step_times_ms"] = all_steps;
+  j["measured_first_step"] = c.start_step + 1;  // the step measured_step_times_ms starts at
   j["measured_last_step_ms"] = measured.step_time_ms;
   // What the same plan would take with a device per rank (the planner's view).
   j["dedicated_step_ms"] = sh.dedicated_step_ms;
@@ -664,7 +671,7 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
       if (e.rank == r && (e.stream == Stream::send || e.stream == Stream::recv)) ++ends;
     jr["message_ends"] = ends;
     jr["predicted_message_cpu_ms"] = ends * so.message_overhead_ms;
-    if (double ms = meta_double(measured, "other_threads_cpu_ms.rank" + std::to_string(r)); ms >= 0)
+    if (double ms = meta_number(measured, "other_threads_cpu_ms.rank" + std::to_string(r)); ms >= 0)
       jr["measured_other_threads_cpu_ms"] = ms;
     j["per_rank"].push_back(jr);
   }
@@ -708,8 +715,16 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
                                    ? o.out.substr(0, o.out.size() - 5) + ".html"
                                    : o.out + ".html")
                             : o.html;
-  viz.title = fmt::format("{} {} on {} ranks: measured vs predicted (step {:.1f} vs {:.1f} ms)", c.model.name,
-                          sch.kind, ranks, measured_ms, res.metrics.step_time_ms);
+  // The charts show the recorded last step; the title also gives the median
+  // the error is computed from.
+  viz.title = all_steps.size() >= 2
+                  ? fmt::format(
+                        "{} {} on {} ranks: measured vs predicted (median step {:.1f} ms over {} "
+                        "steps, the last {:.1f} shown, vs {:.1f} ms predicted)",
+                        c.model.name, sch.kind, ranks, measured_ms, all_steps.size() - 1,
+                        measured.step_time_ms, res.metrics.step_time_ms)
+                  : fmt::format("{} {} on {} ranks: measured vs predicted (step {:.1f} vs {:.1f} ms)",
+                                c.model.name, sch.kind, ranks, measured_ms, res.metrics.step_time_ms);
   // The report's throughput row reads samples per step from each timeline's meta.
   Timeline measured_shown = measured, predicted_shown = predicted;
   const std::string samples = std::to_string(static_cast<long long>(mb_rows) * sch.num_microbatches);

@@ -46,6 +46,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -251,10 +252,12 @@ class RankRunner {
   std::map<std::size_t, int> done_at_;  // asynchronous: list position -> minibatches this rank has finished
   std::int64_t step_base_bytes_ = 0;
   std::vector<RankStepSpan> step_spans_;  // every step this run: origin and end (the timeline's meta)
+  // The process's minor page faults in the step (at its start, then the count).
   long step_faults_ = 0;
-  double step_other_cpu_ms_ =
-      0;  // the process's other threads' CPU ms in the step (at its start, then the sum)  // the process's
-          // minor page faults in the step (at its start, then the count)
+  // Other threads' processor time in the step (thread_cpu.h): the sample at
+  // its start, then the ms; none where unreadable or not measured.
+  std::optional<std::map<std::string, double>> step_other_cpu_;
+  std::optional<double> step_other_cpu_ms_;
   std::vector<TimelineEvent> events_;
   std::vector<MemorySample> memory_;
 };
@@ -702,7 +705,14 @@ void RankRunner::prefault_stream_memory(const std::vector<Action>& mine) {
       if (mine[i].type == ActionType::B) --flying;
     }
     if (c_.schedule.kind == "2bw") most = std::min(most, 2);
-    bytes += param_bytes(s) * (state + most);
+    // On the host only blocks the heap serves can be paged in ahead; larger
+    // ones are fresh mappings whenever they are allocated.
+    std::int64_t per_copy = 0;
+    for (const auto& p : s.params) {
+      const std::int64_t b = p.numel() * static_cast<std::int64_t>(p.element_size());
+      if (cuda_ || heap_serves(b)) per_copy += b;
+    }
+    bytes += per_copy * (state + most);
   }
   if (cuda_)  // the caching allocator keeps the freed block and splits it later
     torch::empty({bytes}, torch::TensorOptions().dtype(torch::kUInt8).device(dev_));
@@ -849,7 +859,9 @@ void RankRunner::gather_timeline(double step_ms, std::int64_t peak_act) {
   t.meta["page_faults.rank" + std::to_string(id_.rank)] = std::to_string(step_faults_);
   t.meta["device.rank" + std::to_string(id_.rank)] = device_key_;
   // Processor time of the rank's other threads (Gloo's transport, mostly).
-  t.meta["other_threads_cpu_ms.rank" + std::to_string(id_.rank)] = fmt::format("{:.3f}", step_other_cpu_ms_);
+  if (step_other_cpu_ms_)
+    t.meta["other_threads_cpu_ms.rank" + std::to_string(id_.rank)] =
+        fmt::format("{:.3f}", *step_other_cpu_ms_);
   t.meta["step_spans.rank" + std::to_string(id_.rank)] = format_step_spans(step_spans_);
   t.meta["clock.rank" + std::to_string(id_.rank)] = format_rank_clock(
       clock_id_, std::chrono::duration_cast<std::chrono::nanoseconds>(t0_.time_since_epoch()).count());
@@ -1221,12 +1233,16 @@ int RankRunner::run() {
           s.master[i].mutable_grad() = torch::zeros_like(s.master[i]);
         }
     }
-    if (c_.async && step == 0) prefault_stream_memory(mine);
+    // Once, before the stream (an asynchronous run makes one pass); a resumed
+    // stream got its optimizer state and weight versions from the checkpoint.
+    if (c_.async && c_.start_step == 0) prefault_stream_memory(mine);
     pg_->barrier()->wait(timeout());
+    // Sampled before the clock starts: reading them costs time and pages.
+    step_faults_ = minor_page_faults();
+    step_other_cpu_.reset();
+    if (c_.threads == 1 && !cuda_) step_other_cpu_ = other_threads_cpu_ns();
     t0_ = Clock::now();
     step_base_bytes_ = memory_meter::live_bytes();
-    step_faults_ = minor_page_faults();
-    step_other_cpu_ms_ = other_threads_cpu_ms();
     memory_meter::reset_peak();
     sample_memory();
     if (c_.async && c_.start_step > 0) resume_stream(resume_cut);
@@ -1276,11 +1292,15 @@ int RankRunner::run() {
     write_progress(c_.async ? c_.steps : step + 1);
     const double step_ms = now_ms();
     step_faults_ = minor_page_faults() - step_faults_;
-    step_other_cpu_ms_ = other_threads_cpu_ms() - step_other_cpu_ms_;
+    step_other_cpu_ms_.reset();
+    if (step_other_cpu_)
+      if (auto now = other_threads_cpu_ns()) step_other_cpu_ms_ = cpu_ms_since(*step_other_cpu_, *now);
     step_spans_.push_back(
         {std::chrono::duration_cast<std::chrono::nanoseconds>(t0_.time_since_epoch()).count(), step_ms});
     std::int64_t peak_act = memory_meter::peak_bytes() - step_base_bytes_;
-    if (c_.async && c_.optimizer == "adam")  // Adam's moments appear at the first STEP of the one stream
+    // Adam's moments appear at the first STEP of the one stream (a resumed
+    // stream loaded them before it started).
+    if (c_.async && c_.optimizer == "adam" && c_.start_step == 0)
       for (auto& s : stages_) peak_act -= 2 * param_bytes(s);
     if (c_.predict_memory) report_memory(step, peak_act);
     sample_memory();

@@ -119,7 +119,22 @@ TEST_CASE("an unreadable step span or step list is an input error naming the key
   CHECK_THROWS_WITH_AS(merge_rank_timelines(parts), doctest::Contains("step_spans.rank0"), InputError);
   parts[0].meta["step_spans.rank0"] = "12x:3.5";
   CHECK_THROWS_WITH_AS(merge_rank_timelines(parts), doctest::Contains("12x:3.5"), InputError);
+  parts[0].meta["step_spans.rank0"] = "12:nan";
+  CHECK_THROWS_WITH_AS(merge_rank_timelines(parts), doctest::Contains("12:nan"), InputError);
+  parts[0].meta["step_spans.rank0"] = "12:-1";
+  CHECK_THROWS_AS(merge_rank_timelines(parts), InputError);
   Timeline t;
   t.meta["step_times_ms"] = "3.5 -1";
   CHECK_THROWS_WITH_AS(step_times_ms(t), doctest::Contains("step_times_ms"), InputError);
+  t.meta["step_times_ms"] = "3.5 inf";
+  CHECK_THROWS_AS(step_times_ms(t), InputError);
+}
+
+TEST_CASE("without rank 0's clock every rank's steps count from its own origin") {
+  std::vector<Timeline> parts = {part(0, "", 1, 2, 8), part(1, format_rank_clock("boot-a", 1), 1, 3, 5)};
+  parts[0].meta["step_spans.rank0"] = format_step_spans({{5'000'000, 7.0}});
+  parts[1].meta["step_spans.rank1"] = format_step_spans({{1'000'000, 6.0}});
+  std::vector<double> steps = step_times_ms(merge_rank_timelines(parts));
+  REQUIRE(steps.size() == 1);
+  CHECK(steps[0] == doctest::Approx(7.0));  // not 6 + 4 ms of origin difference
 }
