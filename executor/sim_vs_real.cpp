@@ -336,6 +336,10 @@ std::vector<std::int64_t> executor_order_peaks(const Schedule& sch, const StageC
 
 }  // namespace
 
+std::string predicted_timeline_path(const std::string& out) {
+  return out + ".predicted-timeline.json";
+}
+
 std::string compare_timeline_path(const std::string& out) {
   return out + ".measured-timeline.json";
 }
@@ -709,6 +713,7 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
   cal["cpu"] = cpu_model_name();
   cal["torch"] = TORCH_VERSION;
   write_text_file(o.out, j.dump(2) + "\n");
+  write_text_file(predicted_timeline_path(o.out), timeline_to_json(predicted));
 
   VizOutputs viz;
   viz.html = o.html.empty() ? (o.out.size() > 5 && o.out.substr(o.out.size() - 5) == ".json"
@@ -767,7 +772,7 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
                jr["measured_peak_activation_bytes"].get<std::int64_t>(),
                100 * jr["peak_activation_error"].get<double>());
   }
-  fmt::print("compare: {}\n", o.out);
+  fmt::print("compare: {} (predicted timeline: {})\n", o.out, predicted_timeline_path(o.out));
   for (const auto& l : lines) fmt::print("{}\n", l);
   std::fflush(stdout);
   return 0;

@@ -1,20 +1,22 @@
 // `pipekit run --compare FILE`: predicts the run with the simulator from a
-// profile measured on this machine, then sets the prediction against the
-// measured timeline of the run's last (steady) step.
+// profile measured on this machine, then sets the prediction against what the
+// run measured: the median step after the first, and the recorded last step's
+// timeline for per-rank busy time, bubble and memory.
 //
-// What the simulator is given, and how each number is obtained:
+// What the simulator is given, and how each number is obtained
+// (docs/sim-vs-real.md has the whole table):
 //  - stage costs: the profile (measured now with the run's micro-batch, seq and
 //    threads, or --profile) summed over the run's exact layer split; the
 //    stage's saved bytes also include its received input when the previous
 //    stage is on another rank (the runtime keeps that buffer until B).
 //  - links: latency and bandwidth of Gloo over loopback from an in-process
-//    ping-pong between two ranks (small and 1 MiB messages).
-//  - optimizer step: timed on the parameters of the largest stage.
-//  - cores: when the ranks' compute threads outnumber the logical cores, compute
-//    stretches. Processor sharing: with busy_r the simulated compute time of
-//    rank r and T the step, the mean demand is sum_r busy_r * threads / T; compute
-//    runs max(1, demand / cores) times slower. Solved as a fixed point (simulate,
-//    rescale the profile times, simulate again) and reported as `compute_stretch`.
+//    ping-pong; the processor time per message (LogP's overhead) from a
+//    ping-pong at the run's message size; on a shared CPU the latency a
+//    waiting rank sees while the other computes.
+//  - optimizer step: timed on the parameters of the largest stage (plus the
+//    weight copies of asynchronous schedules at the measured copy speed).
+//  - sharing: ranks on one CPU or GPU are simulated as one shared device of
+//    the capacity the co-run probe measures (simulator/shared_device.h).
 //  - activation memory: the executor's rules replayed over each rank's action
 //    list in order (saved bytes per micro-batch in flight, receive buffers from
 //    posting to use, sent tensors held until the step ends, workspace during
@@ -23,8 +25,10 @@
 //  - run-calibrated step: the same simulation with the compute stretch and the
 //    mean message delay the run itself showed (says how much of a miss is the
 //    machine's load rather than the model; not a prediction).
-// The result JSON has predicted/measured step time, per-rank busy, bubble and
-// peak activation bytes with relative errors ((predicted - measured) / measured).
+// Writes FILE (JSON: predicted/measured step time, per-rank busy, bubble, peak
+// activation bytes with relative errors (predicted - measured) / measured,
+// and every calibration number), the HTML report, and the predicted timeline
+// (predicted_timeline_path(FILE)) for `pipekit viz`.
 #pragma once
 
 #include <string>
@@ -44,6 +48,9 @@ struct CompareOptions {
 
 // Where the ranks write the measured timeline when --timeline is not given.
 std::string compare_timeline_path(const std::string& out);
+
+// Where --compare writes the predicted timeline: FILE.predicted-timeline.json.
+std::string predicted_timeline_path(const std::string& out);
 
 // Throws InputError when the options cannot work (e.g. a single step, whose
 // timeline includes warm-up). Call before the ranks start.

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "core/formats.h"
 #include "tests/support/run_command.h"
@@ -39,6 +40,22 @@ TEST_CASE("--compare on a 2-rank gpipe run writes predicted vs measured") {
         doctest::Approx((steps[1].get<double>() + steps[2].get<double>()) / 2));
   CHECK(r.out.find("step ms (median of 2)") != std::string::npos);
   CHECK(j["measured_first_step"].get<int>() == 1);
+  // The predicted timeline is written beside it, with the same compute
+  // actions per rank as the measured one and the predicted step time.
+  auto compute_actions = [](const pipekit::Timeline& t) {
+    std::multiset<std::pair<int, std::string>> out;
+    for (const auto& e : t.events)
+      if (e.stream == pipekit::Stream::compute) out.insert({e.rank, pipekit::to_string(e.action)});
+    return out;
+  };
+  const std::string pred_path = out + ".predicted-timeline.json";
+  pipekit::Timeline pred = pipekit::timeline_from_json(pipekit::read_text_file(pred_path), pred_path);
+  const std::string meas_path = out + ".measured-timeline.json";
+  pipekit::Timeline meas = pipekit::timeline_from_json(pipekit::read_text_file(meas_path), meas_path);
+  CHECK(pred.source == "predicted");
+  CHECK(pred.step_time_ms == doctest::Approx(j["predicted_step_ms"].get<double>()));
+  CHECK(compute_actions(pred) == compute_actions(meas));
+  CHECK(compute_actions(pred).size() == 2 * (2 + 2 + 1));  // per rank: 2 F, 2 B, 1 STEP
   // The report shows the last step and says which median the error uses.
   CHECK(pipekit::read_text_file(dir.file("cmp.html")).find("median step") != std::string::npos);
   for (const char* k : {"predicted_step_ms", "measured_step_ms", "step_time_error"}) {
