@@ -34,6 +34,7 @@ struct StaticMemory {
   std::int64_t weights = 0, gradients = 0, optimizer = 0;
 };
 // Static terms of one stage.
-StaticMemory static_memory(const StageCost& c, const std::string& kind, int stage, int num_stages, Optimizer o);
+StaticMemory static_memory(const StageCost& c, const std::string& kind, int stage, int num_stages,
+                           Optimizer o);
 
 }  // namespace pipekit

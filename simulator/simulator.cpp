@@ -91,7 +91,7 @@ double duration_ms(const StageCost& c, ActionType t, double step_ms) {
     case ActionType::REDUCE_GRAD:
       return c.allreduce_ms;
     case ActionType::STEP:
-      return step_ms;
+      return c.step_ms >= 0 ? c.step_ms : step_ms;
     default:
       return 0;
   }

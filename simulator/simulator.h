@@ -38,7 +38,7 @@ struct SimOptions {
   Optimizer optimizer = Optimizer::adam;
   int microbatch_size = 1;             // samples per micro-batch (throughput)
   int microbatches_per_minibatch = 0;  // async schedules; 0: total / STEPs of stage 0
-  double step_ms = 0;                  // optimizer step cost of one stage
+  double step_ms = 0;                  // optimizer step cost of a stage without its own (StageCost::step_ms)
   std::vector<int> rank_device;        // cluster device of each rank; empty: identity
   bool record_timeline = true;         // events and memory samples; metrics always
   // Multiplies the duration of action k of rank r's list by

@@ -35,6 +35,7 @@ struct StageCost {
   std::int64_t saved_bytes = 0;
   std::int64_t workspace_bytes = 0;
   int replicas = 1;
+  double step_ms = -1;  // this stage's optimizer step; < 0: SimOptions::step_ms (one cost for all)
 };
 
 struct StageCosts {

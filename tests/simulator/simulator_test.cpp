@@ -312,3 +312,21 @@ TEST_CASE("pipedream: switching weight versions costs a parameter copy where ver
   CHECK(simulate(f, c, free_cluster(2), paid).metrics.step_time_ms ==
         simulate(f, c, free_cluster(2), free_copy).metrics.step_time_ms);
 }
+
+TEST_CASE("a stage's own optimizer step cost replaces the common one") {
+  Schedule s = make_schedule("1f1b", 2, 4);
+  StageCosts c = synthetic_stage_costs(2, 1, 1.0, 2.0, -1);
+  SimOptions o;
+  o.step_ms = 5.0;
+  c.stages[1].step_ms = 2.0;  // stage 0 keeps the common 5 ms
+  const auto r = simulate(s, c, free_cluster(2), o);
+  int steps = 0;
+  for (const auto& e : r.timeline.events)
+    if (e.action.type == ActionType::STEP) {
+      ++steps;
+      CHECK(e.end_ms - e.start_ms == doctest::Approx(e.rank == 0 ? 5.0 : 2.0));
+    }
+  CHECK(steps == 2);
+  CHECK(r.metrics.ranks[0].busy_ms == doctest::Approx(4 * 3.0 + 5.0));
+  CHECK(r.metrics.ranks[1].busy_ms == doctest::Approx(4 * 3.0 + 2.0));
+}
