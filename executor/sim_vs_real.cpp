@@ -7,6 +7,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -14,6 +17,8 @@
 #include <ctime>
 #include <fstream>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 #include <tuple>
@@ -25,6 +30,7 @@
 #include "executor/gpu_transport.h"
 #include "executor/launcher.h"
 #include "executor/layer_profiler.h"
+#include "executor/thread_cpu.h"
 #include "simulator/shared_device.h"
 #include "simulator/simulator.h"
 #include "viz/viz_outputs.h"
@@ -108,32 +114,49 @@ void burn_cpu(double ms) {
     for (int i = 0; i < 2000; ++i) x = x * 1.0000001 + 1e-9;
 }
 
-// Mean delay of a message that a rank waits for on a loaded processor: two
-// threads play two pipeline ranks, each posting its receive, computing
-// `burst_ms`, sending `message_bytes` and waiting for the other's message,
-// while `extra_threads` more threads compute throughout (the run's other
-// ranks). The delay of a message is when its receiver has it minus the later
-// of its sending and the receiver starting to wait: the run's own measure.
-double measure_loaded_delay(std::int64_t message_bytes, double burst_ms, int extra_threads) {
+// A message on a loaded processor: two threads play two pipeline ranks, each
+// posting its receive, computing `burst_ms`, sending `message_bytes` and
+// waiting for the other's message, while `extra_threads` more threads compute
+// throughout (the run's other ranks).
+struct LoadedMessage {
+  // Mean delay: when its receiver has it minus the later of its sending and
+  // the receiver starting to wait (the run's own measure).
+  double delay_s = 0;
+  // Processor time of the transport's threads (every thread but the two
+  // playing ranks and the load) per message.
+  double transport_cpu_s = 0;
+};
+
+LoadedMessage measure_loaded_message(std::int64_t message_bytes, double burst_ms, int extra_threads) {
   const int port = free_local_port();
   constexpr int kRounds = 60, kWarmup = 5;
   std::vector<double> sent[2], waited[2], got[2];
   for (auto* v : {sent, waited, got})
     for (int r = 0; r < 2; ++r) v[r].assign(kRounds, 0);
   std::atomic<bool> stop{false};
+  std::mutex tids_mu;
+  std::set<std::string> ours;  // threads that compute: left out of the transport's time
+  auto note_tid = [&] {
+    std::lock_guard<std::mutex> lock(tids_mu);
+    ours.insert(std::to_string(static_cast<long>(syscall(SYS_gettid))));
+  };
   std::vector<std::thread> load;
   for (int i = 0; i < extra_threads; ++i)
     load.emplace_back([&] {
+      note_tid();
       while (!stop) burn_cpu(1.0);
     });
   const auto t0 = Clock::now();
   auto ms = [&] { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); };
+  std::optional<std::map<std::string, double>> cpu_before, cpu_after;
   auto body = [&](int rank) {
+    note_tid();
     auto pg = local_gloo_pair(port, rank);
     std::vector<torch::Tensor> out = {torch::zeros({std::max<std::int64_t>(1, message_bytes / 4)})};
     std::vector<torch::Tensor> in = {torch::zeros_like(out[0])};
     pg->barrier()->wait();
     for (int i = 0; i < kRounds; ++i) {
+      if (rank == 0 && i == kWarmup) cpu_before = other_threads_cpu_ns();
       auto rw = pg->recv(in, 1 - rank, 500 + i);
       burn_cpu(burst_ms);
       sent[rank][i] = ms();
@@ -143,6 +166,7 @@ double measure_loaded_delay(std::int64_t message_bytes, double burst_ms, int ext
       got[rank][i] = ms();
       sw->wait();
     }
+    if (rank == 0) cpu_after = other_threads_cpu_ns();
     pg->barrier()->wait();
   };
   std::thread peer(body, 1);
@@ -150,6 +174,7 @@ double measure_loaded_delay(std::int64_t message_bytes, double burst_ms, int ext
   peer.join();
   stop = true;
   for (auto& t : load) t.join();
+  LoadedMessage out;
   double sum = 0;
   int n = 0;
   for (int r = 0; r < 2; ++r)
@@ -157,7 +182,15 @@ double measure_loaded_delay(std::int64_t message_bytes, double burst_ms, int ext
       sum += std::max(0.0, got[r][i] - std::max(waited[r][i], sent[1 - r][i]));
       ++n;
     }
-  return n ? sum / n / 1e3 : 0;
+  out.delay_s = n ? sum / n / 1e3 : 0;
+  if (cpu_before && cpu_after && n) {
+    for (const auto& tid : ours) {
+      cpu_before->erase(tid);
+      cpu_after->erase(tid);
+    }
+    out.transport_cpu_s = cpu_ms_since(*cpu_before, *cpu_after) / 1e3 / n;
+  }
+  return out;
 }
 
 LinkCalibration measure_gloo_link(std::int64_t message_bytes) {
@@ -545,12 +578,19 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
   // says: the threads that move it and the one waiting for it must get a core
   // from the ranks' compute. Probe that with the run's message size and a
   // compute burst of its mean action, and use the mean delay as the latency.
-  double loaded_delay_s = 0;
+  double loaded_delay_s = 0, loaded_transport_cpu_s = 0;
   if (shared && c.device == "cpu") {
     double action_ms = 0;
     for (const auto& st : base.stages) action_ms += (st.forward_ms + st.backward_ms) / 2;
     action_ms /= std::max<std::size_t>(1, base.stages.size());
-    loaded_delay_s = measure_loaded_delay(boundary_bytes, action_ms, std::max(0, ranks - 2));
+    const LoadedMessage lm = measure_loaded_message(boundary_bytes, action_ms, std::max(0, ranks - 2));
+    loaded_delay_s = lm.delay_s;
+    loaded_transport_cpu_s = lm.transport_cpu_s;
+    // The transport's processor time per message under that load is the
+    // overhead to charge: an idle ping-pong never sees Gloo's transport
+    // threads spin on a lock whose holder they preempted (executor/README.md),
+    // which on two shared cores cost 0.3-2 ms per message (gpt-tiny probes).
+    so.message_overhead_ms = std::max(so.message_overhead_ms, lm.transport_cpu_s * 1e3 / 2);
     cluster = flat_cluster(ranks, link.bandwidth_bytes_per_s, std::max(link.latency_s, loaded_delay_s));
   }
   SharedSimulation sh = simulate_shared(sch, base, cluster, so, devices);
@@ -710,6 +750,7 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
   cal["profiler_wall_over_cpu"] = wall_over_cpu;
   cal["link_latency_us"] = link.latency_s * 1e6;
   cal["message_bytes"] = link.message_bytes;
+  cal["loaded_transport_cpu_per_message_us"] = loaded_transport_cpu_s * 1e6;
   cal["loaded_message_delay_us"] = loaded_delay_s * 1e6;
   cal["message_cpu_us"] = link.cpu_per_message_s * 1e6;
   cal["message_overhead_per_end_us"] = so.message_overhead_ms * 1e3;

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -108,8 +109,14 @@ TEST_CASE("--compare on a 2-rank gpipe run writes predicted vs measured") {
   // it charged at each end, and the delay a waiting rank saw on a loaded CPU.
   CHECK(j["calibration"]["message_bytes"].get<std::int64_t>() > 4);
   CHECK(j["calibration"]["message_cpu_us"].get<double>() > 0);
+  // The larger of the idle ping-pong's and the loaded probe's transport time
+  // per message, half at each end.
+  REQUIRE(j["calibration"].contains("loaded_transport_cpu_per_message_us"));
+  CHECK(j["calibration"]["loaded_transport_cpu_per_message_us"].get<double>() >= 0);
   CHECK(j["calibration"]["message_overhead_per_end_us"].get<double>() ==
-        doctest::Approx(j["calibration"]["message_cpu_us"].get<double>() / 2));
+        doctest::Approx(std::max(j["calibration"]["message_cpu_us"].get<double>(),
+                                 j["calibration"]["loaded_transport_cpu_per_message_us"].get<double>()) /
+                        2));
   CHECK(j["calibration"]["loaded_message_delay_us"].get<double>() > 0);
   // The measured timeline it compared against, and the report with both.
   auto t = pipekit::timeline_from_json(pipekit::read_text_file(out + ".measured-timeline.json"), "timeline");
