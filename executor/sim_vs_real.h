@@ -13,8 +13,11 @@
 //    ping-pong; the processor time per message (LogP's overhead) from a
 //    ping-pong at the run's message size; on a shared CPU the latency a
 //    waiting rank sees while the other computes.
-//  - optimizer step: timed on the parameters of the largest stage (plus the
-//    weight copies of asynchronous schedules at the measured copy speed).
+//  - optimizer step: timed on the parameters of the largest stage and scaled
+//    to each stage by its weight bytes (plus the weight copies of
+//    asynchronous schedules at the measured copy speed).
+//  - message overhead on a shared CPU: the larger of the idle ping-pong's and
+//    the loaded probe's transport processor time per message.
 //  - sharing: ranks on one CPU or GPU are simulated as one shared device of
 //    the capacity the co-run probe measures (simulator/shared_device.h).
 //  - activation memory: the executor's rules replayed over each rank's action

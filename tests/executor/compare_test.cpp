@@ -111,12 +111,26 @@ TEST_CASE("--compare on a 2-rank gpipe run writes predicted vs measured") {
   CHECK(j["calibration"]["message_cpu_us"].get<double>() > 0);
   // The larger of the idle ping-pong's and the loaded probe's transport time
   // per message, half at each end.
-  REQUIRE(j["calibration"].contains("loaded_transport_cpu_per_message_us"));
-  CHECK(j["calibration"]["loaded_transport_cpu_per_message_us"].get<double>() >= 0);
-  CHECK(j["calibration"]["message_overhead_per_end_us"].get<double>() ==
-        doctest::Approx(std::max(j["calibration"]["message_cpu_us"].get<double>(),
-                                 j["calibration"]["loaded_transport_cpu_per_message_us"].get<double>()) /
-                        2));
+  if (std::ifstream("/proc/self/schedstat").good()) {
+    REQUIRE(j["calibration"].contains("loaded_transport_cpu_per_message_us"));
+    CHECK(j["calibration"]["loaded_transport_cpu_per_message_us"].get<double>() > 0);
+    CHECK(j["calibration"]["message_overhead_per_end_us"].get<double>() ==
+          doctest::Approx(std::max(j["calibration"]["message_cpu_us"].get<double>(),
+                                   j["calibration"]["loaded_transport_cpu_per_message_us"].get<double>()) /
+                          2));
+  }
+  // Each stage's optimizer step: the largest stage's is the measured one (a
+  // flush schedule copies no weights), the other scales with its weights.
+  REQUIRE(j["calibration"]["stage_step_ms"].size() == 2);
+  const double s0 = j["calibration"]["stage_step_ms"][0].get<double>();
+  const double s1 = j["calibration"]["stage_step_ms"][1].get<double>();
+  CHECK(std::max(s0, s1) == doctest::Approx(j["calibration"]["optimizer_step_ms"].get<double>()));
+  CHECK(std::min(s0, s1) > 0);
+  // The predicted STEPs take at least their stage's step (sharing only slows them).
+  for (const auto& e : pred.events)
+    if (e.action.type == pipekit::ActionType::STEP)
+      CHECK(e.end_ms - e.start_ms >=
+            j["calibration"]["stage_step_ms"][e.action.stage].get<double>() * (1 - 1e-9));
   CHECK(j["calibration"]["loaded_message_delay_us"].get<double>() > 0);
   // The measured timeline it compared against, and the report with both.
   auto t = pipekit::timeline_from_json(pipekit::read_text_file(out + ".measured-timeline.json"), "timeline");
