@@ -3,11 +3,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cmath>
+#include <charconv>
 #include <optional>
 #include <sstream>
 
 #include "core/error.h"
+#include "core/units.h"
 
 namespace pipekit {
 namespace {
@@ -42,20 +43,17 @@ std::optional<std::vector<RankStepSpan>> part_spans(const Timeline& t) {
     for (std::string tok; in >> tok;) {
       RankStepSpan sp;
       const auto colon = tok.find(':');
-      try {
-        if (colon == std::string::npos) throw std::invalid_argument(tok);
-        std::size_t used = 0;
-        sp.origin_ns = std::stoll(tok.substr(0, colon), &used);
-        if (used != colon) throw std::invalid_argument(tok);
-        sp.end_ms = std::stod(tok.substr(colon + 1), &used);
-        if (used != tok.size() - colon - 1 || !std::isfinite(sp.end_ms) || sp.end_ms < 0)
-          throw std::invalid_argument(tok);
-      } catch (const std::exception&) {
+      const char* first = tok.data();
+      const char* mid = colon == std::string::npos ? tok.data() + tok.size() : tok.data() + colon;
+      const auto origin = std::from_chars(first, mid, sp.origin_ns);
+      const std::optional<double> end =
+          colon == std::string::npos ? std::nullopt : parse_number(std::string_view(tok).substr(colon + 1));
+      if (origin.ec != std::errc{} || origin.ptr != mid || !end)
         throw InputError("timeline", "$.meta." + k,
                          fmt::format("\"{}\" is not \"<origin ns>:<end ms>\" (a rank's step span; write "
                                      "the timeline with this pipekit)",
                                      tok));
-      }
+      sp.end_ms = *end;
       out.push_back(sp);
     }
     return out;
@@ -78,17 +76,11 @@ std::vector<double> step_times_ms(const Timeline& merged) {
   if (it == merged.meta.end()) return out;
   std::istringstream in(it->second);
   for (std::string tok; in >> tok;) {
-    std::size_t used = 0;
-    double v = 0;
-    try {
-      v = std::stod(tok, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != tok.size() || !std::isfinite(v) || v < 0)
+    const std::optional<double> v = parse_number(tok);
+    if (!v)
       throw InputError("timeline", "$.meta.step_times_ms",
                        fmt::format("\"{}\" is not a step time in ms (the list is \"t1 t2 ...\")", tok));
-    out.push_back(v);
+    out.push_back(*v);
   }
   return out;
 }

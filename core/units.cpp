@@ -1,8 +1,8 @@
 #include "core/units.h"
 
+#include <fmt/format.h>
 #include <cmath>
 #include <cstdlib>
-#include <fmt/format.h>
 
 namespace pipekit {
 
@@ -27,11 +27,18 @@ std::optional<double> parse_bytes(std::string_view text) {
     if (mult == 1) return std::nullopt;
     s.pop_back();
   }
+  const std::optional<double> v = parse_number(s);
+  if (!v) return std::nullopt;
+  return *v * mult;
+}
+
+std::optional<double> parse_number(std::string_view text) {
+  const std::string s(text);
   if (s.empty()) return std::nullopt;
   char* end = nullptr;
-  double v = std::strtod(s.c_str(), &end);
+  const double v = std::strtod(s.c_str(), &end);
   if (end != s.c_str() + s.size() || !std::isfinite(v) || v < 0) return std::nullopt;
-  return v * mult;
+  return v;
 }
 
 std::string format_bytes(double b) {

@@ -13,6 +13,9 @@
 namespace pipekit {
 
 std::optional<double> parse_bytes(std::string_view text);
+// The whole of `text` as a plain finite number >= 0 ("12", "3.5", "1e-3");
+// nullopt on anything else (empty, trailing characters, "nan", "inf", < 0).
+std::optional<double> parse_number(std::string_view text);
 std::string format_bytes(double bytes);  // "553.4 MB", "1.50 GiB" style: decimal units
 std::string format_ms(double ms);        // "233.90 ms", "1.25 s"
 

@@ -7,9 +7,6 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -28,6 +25,7 @@
 #include "core/error.h"
 #include "core/formats.h"
 #include "core/timeline_merge.h"
+#include "core/units.h"
 #include "executor/corun_probe.h"
 #include "executor/gpu_transport.h"
 #include "executor/launcher.h"
@@ -159,10 +157,10 @@ LoadedMessage measure_loaded_message(std::int64_t message_bytes, double burst_ms
     for (int r = 0; r < 2; ++r) v[r].assign(kRounds, 0);
   std::atomic<bool> stop{false};
   std::mutex tids_mu;
-  std::set<std::string> ours;  // threads that compute: left out of the transport's time
+  std::set<long> ours;  // threads that compute: left out of the transport's time
   auto note_tid = [&] {
     std::lock_guard<std::mutex> lock(tids_mu);
-    ours.insert(std::to_string(static_cast<long>(syscall(SYS_gettid))));
+    ours.insert(this_thread_id());
   };
   std::vector<std::thread> load;
   for (int i = 0; i < extra_threads; ++i)
@@ -172,7 +170,7 @@ LoadedMessage measure_loaded_message(std::int64_t message_bytes, double burst_ms
     });
   const auto t0 = Clock::now();
   auto ms = [&] { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); };
-  std::optional<std::map<std::string, double>> cpu_before, cpu_after;
+  std::optional<std::map<long, double>> cpu_before, cpu_after;
   auto body = [&](int rank) {
     note_tid();
     auto pg = local_gloo_pair(port, rank);
@@ -289,19 +287,13 @@ double rel_error(double predicted, double measured) {
 double meta_number(const Timeline& t, const std::string& key) {
   auto it = t.meta.find(key);
   if (it == t.meta.end()) return -1;
-  double v = -1;
-  std::size_t used = 0;
-  try {
-    v = std::stod(it->second, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != it->second.size() || !std::isfinite(v) || v < 0)
+  const std::optional<double> v = parse_number(it->second);
+  if (!v)
     throw InputError(
         "timeline", "$.meta." + key,
         fmt::format("\"{}\" is not a count the run records; write the timeline with this pipekit",
                     it->second));
-  return v;
+  return *v;
 }
 
 std::int64_t meta_int(const Timeline& t, const std::string& key) {

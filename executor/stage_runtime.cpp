@@ -66,6 +66,7 @@
 #include "executor/replica_layout.h"
 #include "executor/run_config.h"
 #include "executor/thread_cpu.h"
+#include "simulator/memory_model.h"
 #include "simulator/round_robin.h"
 #include "simulator/schedule_validator.h"
 #include "simulator/stream_cut.h"
@@ -201,7 +202,7 @@ class RankRunner {
   int pick_version(LocalStage& s, int mb);
   void load_version(LocalStage& s, int v);
   void async_step(LocalStage& s);
-  void prefault_stream_memory(const std::vector<Action>& mine);
+  void prefault_stream_memory();
   std::vector<double> step_losses() const;
   void write_progress(int step);
   void save_checkpoint(int step);
@@ -256,7 +257,7 @@ class RankRunner {
   long step_faults_ = 0;
   // Other threads' processor time in the step (thread_cpu.h): the sample at
   // its start, then the ms; none where unreadable or not measured.
-  std::optional<std::map<std::string, double>> step_other_cpu_;
+  std::optional<std::map<long, double>> step_other_cpu_;
   std::optional<double> step_other_cpu_ms_;
   std::vector<TimelineEvent> events_;
   std::vector<MemorySample> memory_;
@@ -691,28 +692,19 @@ void RankRunner::async_step(LocalStage& s) {
 // An asynchronous stream allocates the optimizer's state and new weight
 // versions at its first STEPs, inside the measured stream (flush schedules
 // have a whole step to warm up). Give the heap those pages first: per stage,
-// the optimizer's state (Adam: two moments) plus one version per micro-batch
-// that can be in flight (2bw keeps two versions at most). Called after the
-// gradients exist, so they do not take these pages.
-void RankRunner::prefault_stream_memory(const std::vector<Action>& mine) {
+// the optimizer's state (Adam: two moments) plus the versions the stage
+// keeps (simulator/memory_model.h). Called after the gradients exist, so
+// they do not take these pages.
+void RankRunner::prefault_stream_memory() {
   const int state = c_.optimizer == "adam" ? 2 : 0;
   std::int64_t bytes = 0;
   for (auto& s : stages_) {
-    int flying = 0, most = 0;
-    for (std::size_t i = 0; i < mine.size(); ++i) {
-      if (mine[i].stage != s.stage || !runs_here(i)) continue;
-      if (mine[i].type == ActionType::F) most = std::max(most, ++flying);
-      if (mine[i].type == ActionType::B) --flying;
-    }
-    if (c_.schedule.kind == "2bw") most = std::min(most, 2);
     // On the host only blocks the heap serves can be paged in ahead; larger
     // ones are fresh mappings whenever they are allocated.
     std::int64_t per_copy = 0;
-    for (const auto& p : s.params) {
-      const std::int64_t b = p.numel() * static_cast<std::int64_t>(p.element_size());
-      if (cuda_ || heap_serves(b)) per_copy += b;
-    }
-    bytes += per_copy * (state + most);
+    for (const auto& p : s.params)
+      if (cuda_ || heap_serves(tensor_bytes(p))) per_copy += tensor_bytes(p);
+    bytes += per_copy * (state + weight_versions(c_.schedule.kind, s.stage, num_stages_));
   }
   if (cuda_)  // the caching allocator keeps the freed block and splits it later
     torch::empty({bytes}, torch::TensorOptions().dtype(torch::kUInt8).device(dev_));
@@ -863,8 +855,9 @@ void RankRunner::gather_timeline(double step_ms, std::int64_t peak_act) {
     t.meta["other_threads_cpu_ms.rank" + std::to_string(id_.rank)] =
         fmt::format("{:.3f}", *step_other_cpu_ms_);
   t.meta["step_spans.rank" + std::to_string(id_.rank)] = format_step_spans(step_spans_);
-  t.meta["clock.rank" + std::to_string(id_.rank)] = format_rank_clock(
-      clock_id_, std::chrono::duration_cast<std::chrono::nanoseconds>(t0_.time_since_epoch()).count());
+  // The recorded step is the last span's.
+  t.meta["clock.rank" + std::to_string(id_.rank)] =
+      format_rank_clock(clock_id_, step_spans_.back().origin_ns);
   if (id_.rank != 0) {
     const std::string js = timeline_to_json(t);
     store_->set("pipekit/timeline/" + std::to_string(id_.rank),
@@ -1235,7 +1228,7 @@ int RankRunner::run() {
     }
     // Once, before the stream (an asynchronous run makes one pass); a resumed
     // stream got its optimizer state and weight versions from the checkpoint.
-    if (c_.async && c_.start_step == 0) prefault_stream_memory(mine);
+    if (c_.async && c_.start_step == 0) prefault_stream_memory();
     pg_->barrier()->wait(timeout());
     // Sampled before the clock starts: reading them costs time and pages.
     step_faults_ = minor_page_faults();

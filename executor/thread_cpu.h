@@ -11,17 +11,19 @@
 
 #include <map>
 #include <optional>
-#include <string>
 
 namespace pipekit {
+
+// The calling thread's kernel id (the names in /proc/self/task).
+long this_thread_id();
 
 // Time on a CPU (ns) of each thread of this process but the caller, by thread
 // id, from /proc/self/task/*/schedstat; nullopt where that cannot be read
 // (not Linux, a kernel without scheduler statistics).
-std::optional<std::map<std::string, double>> other_threads_cpu_ns();
+std::optional<std::map<long, double>> other_threads_cpu_ns();
 
 // Milliseconds the threads in `now` ran since `before`: per thread, so a
 // thread that started in between counts from 0 and one that ended is left out.
-double cpu_ms_since(const std::map<std::string, double>& before, const std::map<std::string, double>& now);
+double cpu_ms_since(const std::map<long, double>& before, const std::map<long, double>& now);
 
 }  // namespace pipekit

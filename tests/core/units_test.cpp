@@ -21,3 +21,13 @@ TEST_CASE("sizes and times print for people") {
   CHECK(format_ms(233.902) == "233.90 ms");
   CHECK(format_ms(12500) == "12.50 s");
 }
+
+TEST_CASE("parse_number takes a whole plain non-negative finite number") {
+  CHECK(parse_number("12") == 12.0);
+  CHECK(parse_number("3.5") == 3.5);
+  CHECK(parse_number("1e-3") == doctest::Approx(1e-3));
+  for (const std::string bad : {"", "12x", "-1", "nan", "inf", "1K", "12 "}) {
+    CAPTURE(bad);
+    CHECK_FALSE(parse_number(bad).has_value());
+  }
+}

@@ -33,6 +33,19 @@ void expect_verified(const std::string& args, int stages) {
   pipekit::test::check_verified(run("--verify " + args), args, stages);
 }
 
+// A run that must succeed, with the timeline it wrote.
+struct TimedRun {
+  CommandResult r;
+  pipekit::Timeline t;
+};
+TimedRun run_with_timeline(const std::string& args) {
+  TempDir dir;
+  CommandResult r = run(args + " --timeline " + dir.file("t.json"));
+  INFO(r.out << r.err);
+  REQUIRE(r.status == 0);
+  return {r, pipekit::timeline_from_json(pipekit::test::slurp(dir.file("t.json")), "t.json")};
+}
+
 // Rank -> (measured dynamic bytes, predicted bytes) from --predict-memory.
 std::map<int, std::pair<double, double>> memory_table(const std::string& args) {
   CommandResult r = run("--quiet --predict-memory " + args);
@@ -60,13 +73,9 @@ TEST_CASE("pipedream (weight stashing, an update per micro-batch) equals its one
 }
 
 TEST_CASE("pipedream timeline: every backward uses the weight version its forward stashed") {
-  TempDir dir;
-  CommandResult r =
-      run("--model gpt-tiny --schedule pipedream --microbatches 2 --steps 3 --nproc 3 --timeline " +
-          dir.file("t.json"));
+  const auto [r, t] =
+      run_with_timeline("--model gpt-tiny --schedule pipedream --microbatches 2 --steps 3 --nproc 3");
   INFO(r.out << r.err);
-  REQUIRE(r.status == 0);
-  pipekit::Timeline t = pipekit::timeline_from_json(pipekit::test::slurp(dir.file("t.json")), "t.json");
   std::map<std::pair<int, int>, int> fwd, bwd;
   std::map<int, int> steps;
   for (const auto& e : t.events) {
@@ -154,14 +163,9 @@ TEST_CASE("pipedream pages in its new memory before the measured stream") {
 #if !defined(__GLIBC__)
   return;
 #endif
-  TempDir dir;
-  CommandResult r =
-      run("--model gpt-tiny --schedule pipedream --microbatches 4 --batch 16 --steps 3 --nproc 2 "
-          "--timeline " +
-          dir.file("t.json"));
+  const auto [r, t] = run_with_timeline(
+      "--model gpt-tiny --schedule pipedream --microbatches 4 --batch 16 --steps 3 --nproc 2");
   INFO(r.out << r.err);
-  REQUIRE(r.status == 0);
-  pipekit::Timeline t = pipekit::timeline_from_json(pipekit::test::slurp(dir.file("t.json")), "t.json");
   const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
   std::regex kept(
       R"(weights: stage \d+ \(rank (\d+)\) kept up to (\d+) weight version\(s\) \((\S+) KiB each\))");
@@ -186,14 +190,9 @@ TEST_CASE("pipedream pages in its new memory before the measured stream") {
 TEST_CASE("2bw with SGD: W(t+1) = W(t) - lr grad f(W(t-1)) as the one-process reference computes it") {
   expect_verified(
       "--model gpt-tiny --schedule 2bw --microbatches 4 --steps 4 --nproc 4 --optimizer sgd --lr 0.1", 4);
-  TempDir dir;
-  CommandResult r =
-      run("--model mlp --schedule 2bw --microbatches 2 --steps 3 --nproc 2 --optimizer sgd --lr 0.1 "
-          "--timeline " +
-          dir.file("t.json"));
+  const auto [r, t] = run_with_timeline(
+      "--model mlp --schedule 2bw --microbatches 2 --steps 3 --nproc 2 --optimizer sgd --lr 0.1");
   INFO(r.out << r.err);
-  REQUIRE(r.status == 0);
-  pipekit::Timeline t = pipekit::timeline_from_json(pipekit::test::slurp(dir.file("t.json")), "t.json");
   int forwards = 0;
   for (const auto& e : t.events)
     if (e.action.type == pipekit::ActionType::F || e.action.type == pipekit::ActionType::B) {
