@@ -2,9 +2,9 @@
 // meant to be linear in the number of actions.
 #include <benchmark/benchmark.h>
 
-#include "planner/lowering.h"
+#include "passes/lowering.h"
 #include "planner/schedule_generator.h"
-#include "simulator/schedule_validator.h"
+#include "passes/schedule_validator.h"
 
 namespace {
 

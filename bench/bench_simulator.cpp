@@ -3,7 +3,7 @@
 // actions/s, 1F1B p=64 m=1024 and interleaved p=128 v=4 m=2048 well under 1 s.
 #include <benchmark/benchmark.h>
 
-#include "planner/lowering.h"
+#include "passes/lowering.h"
 #include "planner/schedule_generator.h"
 #include "simulator/shared_device.h"
 #include "simulator/simulator.h"

@@ -1,8 +1,9 @@
-// How subcommands join the `pipekit` command.
+// How subcommands join a pipekit executable.
 //
-// Each cli/*_command.cpp defines one subcommand and registers it with a static
-// CommandRegistration; main() adds every registered command to the CLI11 app in
-// `order`. A command's callback throws InputError for bad input (exit 2).
+// Each cli/*_command.cpp (and cli/train/*_command.cpp) defines one subcommand
+// and registers it with a static CommandRegistration; run_app() adds every
+// registered command to the CLI11 app in `order`, parses, and turns errors
+// into one line and an exit status: InputError (bad input) 2, anything else 1.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -21,5 +22,12 @@ void add_registered_commands(CLI::App& app);
 // Exit status of the subcommand that ran (set by callbacks that fail softly,
 // e.g. a verification that found differences). 0 by default.
 int& exit_status();
+
+// The one main(): `app` with every registered command, parsed from argv.
+int run_app(CLI::App& app, int argc, char** argv);
+
+// The header line of `pipekit --help`, shared by both executables.
+extern const char* const kAppDescription;
+extern const char* const kVersion;
 
 }  // namespace pipekit::cli

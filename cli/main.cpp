@@ -1,52 +1,71 @@
-// The one `pipekit` command: dispatches to the registered subcommands and turns
-// errors into one clear line and a non-zero exit status.
+// `pipekit`: the planning commands (inspect, convert, plan, simulate, viz) run
+// in this executable, which links no LibTorch and starts in milliseconds. The
+// training commands (run, profile, corun) are listed in its help and handed
+// over whole to pipekit-train beside it (cli/training_commands.h).
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
-#include <map>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
 
 #include "cli/command.h"
-#include "core/error.h"
+#include "cli/training_commands.h"
+
+#ifndef PIPEKIT_TRAIN_BUILT
+#define PIPEKIT_TRAIN_BUILT 0
+#endif
 
 namespace pipekit::cli {
 namespace {
-std::multimap<int, CommandAdder>& registry() {
-  static std::multimap<int, CommandAdder> r;
-  return r;
+
+std::filesystem::path train_executable() {
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return (ec ? std::filesystem::path(".") : self.parent_path()) / kTrainExecutable;
 }
+
+// Replaces this process with pipekit-train, same arguments; returns only on failure.
+int hand_over(int argc, char** argv) {
+  const std::string name = argv[1];
+  if (!PIPEKIT_TRAIN_BUILT) {
+    std::fprintf(stderr,
+                 "pipekit: error: %s: this pipekit was built without LibTorch, so the training commands (run, "
+                 "profile, corun) are not part of it; install LibTorch (scripts/install-deps.sh: libtorch-dev "
+                 "libgloo-dev) and rebuild\n",
+                 name.c_str());
+    return 2;
+  }
+  const std::string path = train_executable().string();
+  std::vector<char*> args(argv, argv + argc);
+  args[0] = const_cast<char*>(path.c_str());
+  args.push_back(nullptr);
+  execv(path.c_str(), args.data());
+  std::fprintf(stderr, "pipekit: error: %s: cannot start the training part %s (%s); rebuild or reinstall pipekit\n",
+               name.c_str(), path.c_str(), std::strerror(errno));
+  return 2;
+}
+
+// The training commands in `pipekit --help`, in their places; they never run here.
+void list_training_commands() {
+  for (const auto& c : kTrainingCommands) {
+    std::string what = c.description;
+    if (!PIPEKIT_TRAIN_BUILT) what += " [not built: needs LibTorch]";
+    CommandRegistration(c.order, [name = std::string(c.name), what](CLI::App& app) {
+      app.add_subcommand(name, what)->allow_extras()->prefix_command();
+    });
+  }
+}
+
 }  // namespace
-
-CommandRegistration::CommandRegistration(int order, CommandAdder add) {
-  registry().emplace(order, std::move(add));
-}
-
-void add_registered_commands(CLI::App& app) {
-  for (auto& [order, add] : registry()) add(app);
-}
-
-int& exit_status() {
-  static int status = 0;
-  return status;
-}
-
 }  // namespace pipekit::cli
 
 int main(int argc, char** argv) {
-  CLI::App app{
-      "pipekit: profile a model, plan its pipeline split and schedule, simulate it, run it, "
-      "and look at predicted and measured timelines."};
-  app.require_subcommand(1);
-  app.set_version_flag("--version", "pipekit 0.1.0");
-  pipekit::cli::add_registered_commands(app);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : 2;
-  } catch (const pipekit::InputError& e) {
-    std::fprintf(stderr, "pipekit: error: %s\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "pipekit: error: %s\n", e.what());
-    return 1;
-  }
-  return pipekit::cli::exit_status();
+  using namespace pipekit::cli;
+  if (argc > 1 && find_training_command(argv[1])) return hand_over(argc, argv);
+  list_training_commands();
+  CLI::App app{kAppDescription};
+  return run_app(app, argc, argv);
 }

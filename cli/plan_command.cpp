@@ -17,6 +17,7 @@
 #include "cli/text_table.h"
 #include "core/error.h"
 #include "core/formats.h"
+#include "core/schedule_traits.h"
 #include "core/units.h"
 #include "planner/deepspeed_partition.h"
 #include "planner/pipedream_dp.h"
@@ -163,13 +164,7 @@ void run_plan(const PlanOptions& o) {
   }
   const bool dp = o.method == "dp";
   const std::string schedule = !o.schedule.empty() ? o.schedule : dp ? "pipedream" : "1f1b";
-  static const std::set<std::string> kinds = {"naive", "gpipe", "1f1b", "interleaved", "pipedream",
-                                              "2bw",   "zb-h1", "zb-h2", "zbv"};
-  if (!kinds.count(schedule))
-    throw InputError("--schedule", "",
-                     fmt::format("unknown schedule '{}'; use naive, gpipe, 1f1b, interleaved, pipedream, 2bw, "
-                                 "zb-h1, zb-h2 or zbv",
-                                 schedule));
+  schedule_traits(schedule);  // an unknown name is an InputError listing the known ones
   if (o.microbatches < 0) throw InputError("--microbatches", "", "needs at least one micro-batch");
 
   Plan plan;
@@ -306,8 +301,8 @@ void add_plan(CLI::App& app) {
                   "(default 1e9 = 1 GB/s, PipeDream's default)");
   cmd->add_option("--memory", o->memory, "Memory per device in bytes: 16GiB, 16e9 (default: no limit)");
   cmd->add_option("--schedule", o->schedule,
-                  "Schedule recorded in the plan and used for memory: naive gpipe 1f1b interleaved pipedream 2bw "
-                  "zb-h1 zb-h2 zbv (default: pipedream for dp, 1f1b otherwise)");
+                  "Schedule recorded in the plan and used for memory: " + schedule_name_list() +
+                      " (default: pipedream for dp, 1f1b otherwise)");
   cmd->add_option("--microbatches", o->microbatches, "Micro-batches per minibatch (default: number of stages)");
   cmd->add_option("--recompute", o->recompute, "Activation recomputation: never, except_last, always (exact method)");
   cmd->add_option("--cost-model", o->cost_model,

@@ -13,8 +13,10 @@
 #include "cli/text_table.h"
 #include "core/error.h"
 #include "core/formats.h"
+#include "core/schedule_traits.h"
+#include "core/timeline_meta.h"
 #include "core/units.h"
-#include "planner/lowering.h"
+#include "passes/lowering.h"
 #include "planner/schedule_generator.h"
 #include "profiles/pipedream_graph.h"
 #include "simulator/shared_device.h"
@@ -150,7 +152,7 @@ void run_simulate(const SimulateOptions& o) {
                        "give the number of micro-batches per step (at least 1), e.g. --microbatches 8");
   }
   // One minibatch has no steady state to measure: simulate a window of 16.
-  if ((spec.kind == "pipedream" || spec.kind == "2bw") && !o.minibatches)
+  if (schedule_traits_or_custom(spec.kind).asynchronous() && !o.minibatches)
     spec.minibatches = std::max(spec.minibatches, 16);
 
   Schedule schedule;
@@ -184,7 +186,10 @@ void run_simulate(const SimulateOptions& o) {
       throw InputError(
           o.plan, "$.stages",
           fmt::format("{} stages do not divide into {} chunks per rank", S, spec.virtual_stages));
-    ranks = from_file ? schedule.num_ranks : (spec.kind == "zbv" ? S / 2 : S / spec.virtual_stages);
+    // A kind with a fixed chunk count (zbv: 2) has it whatever the plan says.
+    const ScheduleTraits& t = schedule_traits(spec.kind, o.plan);
+    const int chunks = t.min_chunks == t.max_chunks ? t.min_chunks : spec.virtual_stages;
+    ranks = from_file ? schedule.num_ranks : S / chunks;
   } else if (!o.profile.empty()) {
     profile = load_profile(o.profile);
     auto layers = parse_stages(o.stages, static_cast<int>(profile.layers.size()));
@@ -262,7 +267,7 @@ void run_simulate(const SimulateOptions& o) {
   }
   const SimMetrics& m = res.metrics;
   // The report's throughput column reads samples per step from the timeline's meta.
-  res.timeline.meta["samples_per_step"] = std::to_string(opt.microbatch_size * schedule.num_microbatches);
+  set_meta(res.timeline, RunMeta::samples_per_step, std::to_string(opt.microbatch_size * schedule.num_microbatches));
   if (!o.timeline.empty()) write_text_file(o.timeline, timeline_to_json(res.timeline));
   std::vector<std::string> written;
   if (o.viz.any()) written = write_viz_outputs(o.viz, res.timeline, o.plan.empty() ? nullptr : &plan);
@@ -361,8 +366,7 @@ void add_simulate(CLI::App& app) {
       "Synthetic weight-gradient part of --bwd, in ms (default: half of it; input grad is the rest)");
   cmd->add_option(
       "--schedule", o->schedule,
-      "Schedule: naive gpipe 1f1b interleaved pipedream 2bw zb-h1 zb-h2 zbv (with a schedule file: its "
-      "name, for the memory model)");
+      "Schedule: " + schedule_name_list() + " (with a schedule file: its name, for the memory model)");
   cmd->add_option("--microbatches", o->microbatches,
                   "Micro-batches per step (per minibatch for pipedream/2bw)");
   cmd->add_option("--virtual", o->virtual_stages, "Virtual stages (chunks) per rank; interleaved, zbv = 2");

@@ -1,4 +1,4 @@
-# Installs the pipekit command and the LibTorch-free libraries with a package
+# Installs the pipekit commands and the LibTorch-free libraries with a package
 # config, so another project can find_package(pipekit) and link pipekit::planner.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
@@ -7,7 +7,11 @@ get_property(targets GLOBAL PROPERTY PIPEKIT_INSTALL_TARGETS)
 install(TARGETS ${targets} EXPORT pipekitTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   INCLUDES DESTINATION include/pipekit)
+# Both executables side by side: pipekit finds pipekit-train in its own directory.
 install(TARGETS pipekit RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+if(TARGET pipekit-train)
+  install(TARGETS pipekit-train RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif()
 install(EXPORT pipekitTargets NAMESPACE pipekit::
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/pipekit)
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/pipekitConfig.cmake.in

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/schedule_traits.h"
 
 namespace pipekit {
 
@@ -32,14 +33,10 @@ int Plan::num_ranks() const {
 }
 
 void validate(const Plan& p, const std::string& source, int num_layers) {
-  static const std::set<std::string> kinds = {"naive", "gpipe", "1f1b", "interleaved", "pipedream",
-                                              "2bw", "zb-h1", "zb-h2", "zbv"};
   if (p.stages.empty()) throw InputError(source, "$.stages", "the plan has no stages");
-  if (!kinds.count(p.schedule.kind))
+  if (!find_schedule(p.schedule.kind))
     throw InputError(source, "$.schedule.kind",
-                     fmt::format("unknown schedule '{}'; use one of naive, gpipe, 1f1b, interleaved, "
-                                 "pipedream, 2bw, zb-h1, zb-h2, zbv",
-                                 p.schedule.kind));
+                     fmt::format("unknown schedule '{}'; use one of {}", p.schedule.kind, schedule_name_list()));
   if (p.schedule.microbatches < 1)
     throw InputError(source, "$.schedule.microbatches", "needs at least one micro-batch");
   if (p.schedule.virtual_stages < 1)

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/timeline_meta.h"
 #include "core/units.h"
 
 namespace pipekit {
@@ -21,7 +22,7 @@ struct RankClock {
 // The clock of the part's ranks (all ranks of one part share it), if recorded.
 std::optional<RankClock> part_clock(const Timeline& t) {
   for (const auto& [k, v] : t.meta) {
-    if (k.rfind("clock.rank", 0) != 0) continue;
+    if (k.rfind(meta_prefix(RankMeta::clock), 0) != 0) continue;
     std::istringstream in(v);
     RankClock c;
     if (!(in >> c.id >> c.origin_ns))
@@ -37,7 +38,7 @@ std::optional<RankClock> part_clock(const Timeline& t) {
 // The part's per-step spans, if recorded.
 std::optional<std::vector<RankStepSpan>> part_spans(const Timeline& t) {
   for (const auto& [k, v] : t.meta) {
-    if (k.rfind("step_spans.rank", 0) != 0) continue;
+    if (k.rfind(meta_prefix(RankMeta::step_spans), 0) != 0) continue;
     std::vector<RankStepSpan> out;
     std::istringstream in(v);
     for (std::string tok; in >> tok;) {
@@ -72,9 +73,9 @@ std::string format_step_spans(const std::vector<RankStepSpan>& spans) {
 
 std::vector<double> step_times_ms(const Timeline& merged) {
   std::vector<double> out;
-  auto it = merged.meta.find("step_times_ms");
-  if (it == merged.meta.end()) return out;
-  std::istringstream in(it->second);
+  const std::optional<std::string> text = get_meta(merged, RunMeta::step_times_ms);
+  if (!text) return out;
+  std::istringstream in(*text);
   for (std::string tok; in >> tok;) {
     const std::optional<double> v = parse_number(tok);
     if (!v)
@@ -125,7 +126,7 @@ Timeline merge_rank_timelines(std::vector<Timeline> parts) {
     out.step_time_ms = std::max(out.step_time_ms, p.step_time_ms + shift[i]);
     for (auto& [k, v] : p.meta) out.meta[k] = v;
   }
-  out.meta["clock"] = one_clock ? "one" : "per-rank";
+  set_meta(out, RunMeta::clock, one_clock ? "one" : "per-rank");
   // Every step's span, on the same rules as the recorded step's.
   std::vector<std::vector<RankStepSpan>> spans;
   for (const auto& p : parts)
@@ -149,7 +150,7 @@ Timeline merge_rank_timelines(std::vector<Timeline> parts) {
       }
       times += fmt::format("{}{:.6f}", times.empty() ? "" : " ", end);
     }
-    out.meta["step_times_ms"] = times;
+    set_meta(out, RunMeta::step_times_ms, times);
   }
   return out;
 }

@@ -1,6 +1,7 @@
 #include "executor/checkpoint.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -31,7 +32,7 @@ nlohmann::json manifest_of(const RunConfig& c) {
   if (c.async) j["stream_minibatches"] = c.steps;
   j["batch"] = c.batch;
   j["seq"] = c.seq;
-  j["optimizer"] = c.optimizer;
+  j["optimizer"] = to_string(c.optimizer);
   j["seed"] = c.seed;
   // Asynchronous replicas each write their own file; flush replicas share one
   // (replica 0's), which any replica count can resume from.
@@ -50,7 +51,114 @@ void write_atomically(const std::string& path, const std::string& text) {
     throw std::runtime_error("cannot rename " + tmp + " to " + path);
 }
 
+// The stage's weights and optimizer state: param<i> and optimizer.
+void write_weights(torch::serialize::OutputArchive& ar, const std::vector<torch::Tensor>& weights,
+                   const torch::optim::Optimizer& opt) {
+  torch::serialize::OutputArchive state;
+  for (std::size_t i = 0; i < weights.size(); ++i) ar.write("param" + std::to_string(i), weights[i].detach());
+  opt.save(state);
+  ar.write("optimizer", state);
+}
+
+void read_weights(torch::serialize::InputArchive& ar, const std::string& path, std::vector<torch::Tensor>& weights,
+                  torch::optim::Optimizer& opt) {
+  torch::NoGradGuard no_grad;
+  for (std::size_t i = 0; i < weights.size(); ++i) {
+    torch::Tensor t;
+    ar.read("param" + std::to_string(i), t);
+    if (!t.sizes().equals(weights[i].sizes()))
+      throw std::runtime_error(fmt::format("checkpoint {}: parameter {} has shape {}, the model's is {}", path, i,
+                                           fmt::join(t.sizes(), "x"), fmt::join(weights[i].sizes(), "x")));
+    weights[i].copy_(t);
+  }
+  torch::serialize::InputArchive state;
+  ar.read("optimizer", state);
+  opt.load(state);
+}
+
+// Written to a temporary name and renamed: a stage file is whole or absent.
+void save_atomically(torch::serialize::OutputArchive& ar, const std::string& path) {
+  fs::create_directories(fs::path(path).parent_path());
+  ar.save_to(path + ".tmp");
+  if (std::rename((path + ".tmp").c_str(), path.c_str()) != 0)
+    throw std::runtime_error("cannot rename the checkpoint file " + path + ".tmp");
+}
+
 }  // namespace
+
+void write_stage_file(const std::string& path, const LocalStage& s) {
+  torch::serialize::OutputArchive ar;
+  write_weights(ar, s.params, *s.opt);
+  save_atomically(ar, path);
+}
+
+void read_stage_file(const std::string& path, LocalStage& s) {
+  torch::serialize::InputArchive ar;
+  ar.load_from(path);
+  read_weights(ar, path, s.params, *s.opt);
+}
+
+void write_stream_stage_file(const std::string& path, const LocalStage& s, const std::map<int, double>& losses) {
+  torch::serialize::OutputArchive ar;
+  const WeightStash& stash = s.stash;
+  write_weights(ar, stash.master(), *s.opt);
+  const std::vector<std::int64_t> state = {stash.updates(), stash.forwards(),
+                                           static_cast<std::int64_t>(stash.max_versions())};
+  ar.write("state", torch::tensor(state, torch::kInt64));
+  std::vector<std::int64_t> ids, flying;
+  for (const auto& [v, w] : stash.versions()) {
+    ids.push_back(v);
+    for (std::size_t i = 0; i < w.size(); ++i) ar.write(fmt::format("version{}.{}", v, i), w[i]);
+  }
+  ar.write("versions", torch::tensor(ids, torch::kInt64));
+  for (const auto& [mb, v] : stash.in_flight()) {
+    flying.insert(flying.end(), {mb, v});
+    ar.write("input" + std::to_string(mb), s.input.at(mb).detach());
+  }
+  ar.write("in_flight", torch::tensor(flying, torch::kInt64));
+  std::vector<double> flat;
+  for (const auto& [mb, l] : losses) flat.insert(flat.end(), {static_cast<double>(mb), l});
+  ar.write("losses", torch::tensor(flat, torch::kFloat64));
+  save_atomically(ar, path);
+}
+
+std::vector<int> read_stream_stage_file(const std::string& path, LocalStage& s, const torch::Device& device,
+                                        std::map<int, double>& losses) {
+  torch::serialize::InputArchive ar;
+  ar.load_from(path);
+  read_weights(ar, path, s.stash.master(), *s.opt);
+  torch::NoGradGuard no_grad;
+  auto read = [&](const std::string& name) {
+    torch::Tensor t;
+    ar.read(name, t);
+    return t;
+  };
+  torch::Tensor state = read("state");
+  std::map<int, std::vector<torch::Tensor>> versions;
+  torch::Tensor ids = read("versions");
+  for (std::int64_t k = 0; k < ids.numel(); ++k) {
+    const int v = static_cast<int>(ids[k].item<std::int64_t>());
+    std::vector<torch::Tensor> w;
+    for (std::size_t i = 0; i < s.params.size(); ++i) w.push_back(read(fmt::format("version{}.{}", v, i)).to(device));
+    versions[v] = std::move(w);
+  }
+  torch::Tensor flying = read("in_flight");
+  std::map<int, int> in_flight;
+  std::vector<int> mbs;
+  for (std::int64_t k = 0; k + 1 < flying.numel(); k += 2) {
+    const int mb = static_cast<int>(flying[k].item<std::int64_t>());
+    in_flight[mb] = static_cast<int>(flying[k + 1].item<std::int64_t>());
+    s.input[mb] = read("input" + std::to_string(mb)).to(device);
+    mbs.push_back(mb);
+  }
+  s.stash.restore(static_cast<int>(state[0].item<std::int64_t>()), static_cast<int>(state[1].item<std::int64_t>()),
+                  static_cast<std::size_t>(state[2].item<std::int64_t>()), std::move(versions),
+                  std::move(in_flight));
+  torch::Tensor flat = read("losses");
+  for (std::int64_t k = 0; k + 1 < flat.numel(); k += 2)
+    losses[static_cast<int>(flat[k].item<double>())] = flat[k + 1].item<double>();
+  return mbs;
+}
 
 std::string checkpoint_stage_file(const RunConfig& c, int step, int stage, int replica) {
   return replica == 0 ? fmt::format("{}/stage{}.pt", step_dir(c, step), stage)

@@ -1,10 +1,10 @@
 // Intra-op threads of this process: LibTorch's own pool and the BLAS
 // library's. Debian's LibTorch calls the system BLAS; OpenBLAS (pthreads
 // build) keeps its own thread pool, which at::set_num_threads does not touch
-// and which starts with one thread per core. A profile measured that way ran
-// matrix products on both cores of the development machine while each
-// pipeline rank ran on one, so ranks took ~1.7x the profiled time. Every
-// place that computes (ranks, profiler, co-run workers) sets both through here.
+// and which starts with one thread per core. A profile measured with more BLAS
+// threads than a rank has is not what the rank runs (executor/README.md gives
+// the measurement), so every place that computes (ranks, profiler, co-run
+// workers) sets both through here.
 #pragma once
 
 namespace pipekit {

@@ -63,7 +63,7 @@ Worker spawn(const CorunOptions& o, int index) {
                                    "--work",
                                    o.work,
                                    "--optimizer",
-                                   o.optimizer};
+                                   to_string(o.optimizer)};
   if (o.model.kind == ModelKind::gpt) {
     args.insert(args.end(), {"--vocab", std::to_string(o.model.vocab)});
   }

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "core/optimizer.h"
 #include "executor/model_spec.h"
 
 namespace pipekit {
@@ -29,7 +30,7 @@ struct CorunOptions {
   // What each worker loops: "compute" (forward and backward of its layers) or
   // "step" (the optimizer step over its layers' weights: memory-bound).
   std::string work = "compute";
-  std::string optimizer = "adam";  // work == "step"
+  Optimizer optimizer = Optimizer::adam;  // work == "step"
   int threads = 1;                 // intra-op threads per worker, as per rank
   double window_s = 1.5;           // each timed window
   std::uint64_t seed = 1234;

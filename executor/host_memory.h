@@ -2,10 +2,10 @@
 // workers). glibc returns freed memory at the top of the heap to the kernel
 // and serves large blocks with fresh mmaps, so activations allocated for
 // every micro-batch keep landing on new pages and page-fault as they are
-// written: a pipeline rank's forwards ran ~10% slower than the same layers in
-// the profiler, which frees and reallocates the same sizes (measured on
-// gpt-tiny). Keeping freed memory in the process makes both run on warm
-// pages, as a caching allocator (CUDA's, jemalloc's) would.
+// written, while the profiler frees and reallocates the same sizes on warm
+// pages: the two would not run the same layers at the same speed
+// (executor/README.md). Keeping freed memory in the process makes both run
+// on warm pages, as a caching allocator (CUDA's, jemalloc's) would.
 #pragma once
 
 #include <cstdint>

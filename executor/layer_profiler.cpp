@@ -178,9 +178,8 @@ void Profiler::memory(int i, LayerMemory* mem) {
 // forward of every layer first to last (graphs kept), then, last to first, the
 // input gradients (I), the weight gradients (W, a second pass as zero-bubble
 // schedules run it) and a full backward (B), each timed per layer. Timing a
-// layer in a loop of its own keeps its weights in cache; on the 2-vCPU
-// development machine that ran gpt2-small blocks up to 2x faster than chained
-// training does, and pipeline ranks run chained.
+// layer in a loop of its own would keep its weights in cache, which pipeline
+// ranks, running the layers chained, never see.
 void Profiler::sweep(std::vector<Samples>* samples) {
   const bool use_cpu = o_.cpu_time && !cuda_;
   auto timed = [&](int i, auto&& work) {
@@ -398,7 +397,7 @@ Profile profile_model(const ProfilerOptions& o) {
 }
 
 OptimizerStepCost measure_optimizer_step(const ModelSpec& m, const std::vector<int>& layers,
-                                         const std::string& optimizer, int repeat, std::uint64_t seed,
+                                         Optimizer optimizer, int repeat, std::uint64_t seed,
                                          const std::string& device) {
   memory_meter::install();
   const bool cuda = device == "cuda";

@@ -4,8 +4,8 @@
 // Each layer runs on its real input (the micro-batch pushed through the layers
 // before it). Timing is `warmup` untimed and `repeat` timed sweeps over the
 // whole model in training order, so every layer's weights are as cold as in a
-// pipeline (looping on one layer kept them in cache and ran gpt2-small blocks
-// up to 2x faster on the CPU than training does): the forward of every layer
+// pipeline (looping on one layer keeps them in cache, which training never
+// does; executor/README.md): the forward of every layer
 // first to last (the last layer includes the loss, as the pipeline's last
 // stage does), then last to first the input gradient alone (autograd::grad
 // w.r.t. the layer input, graph kept), the weight-gradient pass (w.r.t. the
@@ -34,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "core/optimizer.h"
 #include "core/profile.h"
 #include "executor/model_spec.h"
 
@@ -66,7 +67,7 @@ struct OptimizerStepCost {
   std::int64_t transient_bytes = 0;
 };
 OptimizerStepCost measure_optimizer_step(const ModelSpec& m, const std::vector<int>& layers,
-                                         const std::string& optimizer, int repeat, std::uint64_t seed,
+                                         Optimizer optimizer, int repeat, std::uint64_t seed,
                                          const std::string& device = "cpu");
 
 // "Intel(R) Xeon(R) ..." from /proc/cpuinfo (or "unknown"), and logical cores.

@@ -5,7 +5,8 @@
 #include "executor/batch_source.h"
 #include "executor/memory_meter.h"
 #include "executor/model_layers.h"
-#include "simulator/simulator.h"
+#include "simulator/memory_model.h"
+#include "simulator/stage_costs.h"
 
 namespace pipekit {
 namespace {
@@ -49,24 +50,17 @@ Profile probe_profile(const RunConfig& c) {
 std::vector<PredictedRankMemory> predict_memory(const RunConfig& c) {
   Profile profile = probe_profile(c);
   StageCosts costs = stage_costs_from_layers(profile, c.stage_layers, profile.microbatch_size);
-  SimOptions o;
-  optimizer_from_string(c.optimizer, o.optimizer);
-  o.microbatch_size = profile.microbatch_size;
-  o.microbatches_per_minibatch = c.async ? c.minibatch_mbs : 0;
-  o.record_timeline = false;
-  SimulationResult r = simulate(c.schedule, costs, free_cluster(c.schedule.num_ranks), o);
+  count_received_inputs(c.schedule, costs);
+  const std::vector<std::int64_t> act = executor_order_peaks(c.schedule, costs, {});
+  const std::vector<std::int64_t> extra = extra_version_bytes(c.schedule, costs);
   std::vector<PredictedRankMemory> out(c.schedule.num_ranks);
   for (int rank = 0; rank < c.schedule.num_ranks; ++rank) {
-    const MemorySample& m = r.metrics.ranks.at(rank).peak_memory;
-    std::int64_t params = 0;
     int versions = 1;
     for (int s = 0; s < c.schedule.num_stages; ++s)
-      if (c.schedule.stage_to_rank[s] == rank) {
-        params += costs.stages[s].param_bytes;
-        versions = std::max(versions, weight_versions(c.schedule.kind, s, c.schedule.num_stages));
-      }
-    out[rank].activations = m.activations + m.buffers;
-    out[rank].extra_versions = std::max<std::int64_t>(0, m.weights - params);
+      if (c.schedule.stage_to_rank[s] == rank)
+        versions = std::max(versions, weight_versions(*c.traits, s, c.schedule.num_stages));
+    out[rank].activations = act[rank];
+    out[rank].extra_versions = extra[rank];
     out[rank].weight_versions = versions;
   }
   return out;

@@ -1,14 +1,14 @@
-// The simulator's memory prediction for a `pipekit run` job, to print beside
-// the measured peaks (`pipekit run --predict-memory`).
+// The memory model's prediction for a `pipekit run` job, to print beside the
+// measured peaks (`pipekit run --predict-memory`): the executor-order replay
+// of simulator/memory_model.h, as `run --compare` predicts memory.
 //
 // The model's layer sizes come from one probe micro-batch through the whole
 // model on this process: parameter bytes, output bytes, and the bytes a
 // forward keeps for backward (live CPU bytes after the layer's forward with
 // autograd minus before, counted by the memory meter, so the output is
-// included). Times are nominal (forward 1, backward 2 per layer): memory
-// depends on the schedule's order, not on speed. The predicted "dynamic"
-// memory of a rank is what the measurement counts: activations and buffers at
-// the simulated peak plus the weight versions beyond the first.
+// included). The predicted "dynamic" memory of a rank is what the
+// measurement counts: activations and buffers at the replayed peak plus the
+// weight versions beyond the first.
 #pragma once
 
 #include <cstdint>

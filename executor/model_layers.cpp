@@ -241,9 +241,16 @@ torch::Tensor scaled_loss(const torch::Tensor& logits, const torch::Tensor& targ
   return loss / static_cast<double>(microbatches);
 }
 
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::string& name,
-                                                        const std::vector<torch::Tensor>& params, double lr) {
-  if (name == "sgd") return std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(lr));
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(Optimizer o, const std::vector<torch::Tensor>& params,
+                                                        double lr) {
+  switch (o) {
+    case Optimizer::sgd:
+      return std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(lr));
+    case Optimizer::momentum:
+      return std::make_unique<torch::optim::SGD>(params, torch::optim::SGDOptions(lr).momentum(0.9));
+    case Optimizer::adam:
+      break;
+  }
   return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(lr));
 }
 

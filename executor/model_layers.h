@@ -14,6 +14,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/optimizer.h"
 #include "executor/model_spec.h"
 
 namespace pipekit {
@@ -49,8 +50,9 @@ torch::Tensor target_tensor(const struct MicroBatch& b);
 // Mean cross-entropy over all positions, divided by `microbatches` so that the
 // gradients accumulated over the micro-batches equal the full-batch mean's.
 torch::Tensor scaled_loss(const torch::Tensor& logits, const torch::Tensor& targets, int microbatches);
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::string& name,
-                                                        const std::vector<torch::Tensor>& params, double lr);
+// sgd: plain SGD; momentum: SGD with momentum 0.9; adam: Adam (LibTorch's defaults).
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(Optimizer o, const std::vector<torch::Tensor>& params,
+                                                        double lr);
 // Runs `layers` in order.
 torch::Tensor forward_layers(const std::vector<ModelLayer>& layers, torch::Tensor x);
 // Moves every parameter to `dev` in place (set_data), so the layers' closures,

@@ -9,15 +9,16 @@
 
 #include "core/error.h"
 #include "core/formats.h"
+#include "core/schedule_traits.h"
 #include "executor/batch_source.h"
 #include "executor/checkpoint.h"
 #include "executor/gpu_transport.h"
 #include "executor/run_config.h"
-#include "planner/lowering.h"
+#include "passes/lowering.h"
 #include "planner/schedule_generator.h"
-#include "simulator/early_receives.h"
-#include "simulator/round_robin.h"
-#include "simulator/stream_cut.h"
+#include "passes/early_receives.h"
+#include "passes/round_robin.h"
+#include "passes/stream_cut.h"
 
 namespace pipekit {
 namespace {
@@ -51,10 +52,6 @@ void check_actions(const Schedule& s, const std::string& source) {
                          "the executor runs straight pipelines only (no replicated stages, no REDUCE_GRAD)");
 }
 
-bool is_async(const std::string& kind) {
-  return kind == "pipedream" || kind == "2bw";
-}
-
 // Micro-batches per minibatch of a 2bw schedule: its first STEP follows the
 // backward of the minibatch's last micro-batch.
 int two_bw_minibatch(const Schedule& s) {
@@ -71,19 +68,21 @@ int two_bw_minibatch(const Schedule& s) {
 // checks the weight-version rules need.
 void resolve_async(RunConfig& c, int spec_microbatches, const std::string& source) {
   const Schedule& s = c.schedule;
-  c.async = is_async(s.kind);
+  c.traits = &schedule_traits_or_custom(s.kind);
+  c.async = c.traits->asynchronous();
+  const bool delayed = c.traits->update == WeightUpdate::delayed_minibatch;
   if (!c.async) {
     c.minibatch_mbs = s.num_microbatches;
     c.loss_scale = s.num_microbatches;
     return;
   }
-  const int m = s.kind == "2bw" ? two_bw_minibatch(s) : spec_microbatches;
+  const int m = delayed ? two_bw_minibatch(s) : spec_microbatches;
   if (m < 1 || s.num_microbatches % m != 0)
     throw InputError(source, "",
                      "the " + s.kind + " stream of " + std::to_string(s.num_microbatches) +
                          " micro-batches does not split into minibatches of " + std::to_string(m) +
                          "; pass --microbatches that divides it");
-  if (s.kind == "2bw" && m < s.num_ranks - 1)
+  if (delayed && m < s.num_ranks - 1)
     throw InputError(
         "--microbatches", "",
         "2bw needs at least ranks-1 = " + std::to_string(s.num_ranks - 1) +
@@ -91,7 +90,8 @@ void resolve_async(RunConfig& c, int spec_microbatches, const std::string& sourc
             "starts), got " +
             std::to_string(m));
   c.minibatch_mbs = m;
-  c.loss_scale = s.kind == "pipedream" ? 1 : m;
+  // pipedream updates after every micro-batch: each one's loss is a whole minibatch's.
+  c.loss_scale = c.traits->update == WeightUpdate::every_microbatch ? 1 : m;
   c.steps = s.num_microbatches / m;
 }
 
@@ -133,7 +133,7 @@ void prepare_run(RunConfig& c) {
   if (!c.plan_path.empty()) {
     validate(plan, c.plan_path, layers);
     ScheduleSpec spec = plan.schedule;
-    if (is_async(spec.kind)) spec.minibatches = c.steps;
+    if (schedule_traits(spec.kind, c.plan_path).asynchronous()) spec.minibatches = c.steps;
     // Replicated stages: the pipeline has one rank per stage, each with its
     // replicas; otherwise the plan's ranks are the pipeline's.
     const int pipeline_ranks = plan_replicated ? static_cast<int>(plan.stages.size()) : plan.num_ranks();
@@ -160,15 +160,15 @@ void prepare_run(RunConfig& c) {
       c.schedule = load_schedule_file(c.schedule_path);
       if (!c.schedule.lowered()) c.schedule = lower_schedule(c.schedule);
     } else {
-      if (c.stages < 1) throw InputError("--stages", "", "needs at least 1 stage");
+      if (c.ranks < 1) throw InputError("--stages", "", "needs at least 1 stage");
       ScheduleSpec spec;
       spec.kind = c.schedule_kind;
       spec.microbatches = c.microbatches;
       spec.virtual_stages = c.virtual_stages;
-      if (is_async(spec.kind)) spec.minibatches = c.steps;
+      if (schedule_traits(spec.kind).asynchronous()) spec.minibatches = c.steps;
       if (!recompute_from_string(c.recompute, spec.recompute))
         throw InputError("--recompute", "", "'" + c.recompute + "' is not one of never, except_last, always");
-      c.schedule = lower_schedule(generate_schedule(spec, c.stages));
+      c.schedule = lower_schedule(generate_schedule(spec, c.ranks));
     }
     if (c.schedule.num_stages > layers)
       throw InputError(c.schedule_path.empty() ? "--stages" : c.schedule_path, "",
@@ -202,8 +202,8 @@ void prepare_run(RunConfig& c) {
         "--seq", "",
         "sequence length must be 1.." + std::to_string(c.model.context) + " for " + c.model.name);
   if (c.steps < 1) throw InputError("--steps", "", "needs at least 1 step");
-  if (c.optimizer != "adam" && c.optimizer != "sgd")
-    throw InputError("--optimizer", "", "'" + c.optimizer + "' is not one of adam, sgd");
+  if (c.optimizer != Optimizer::adam && c.optimizer != Optimizer::sgd)
+    throw InputError("--optimizer", "", "'" + to_string(c.optimizer) + "' is not one of adam, sgd");
   if (!(c.lr > 0)) throw InputError("--lr", "", "learning rate must be positive");
   if (c.threads < 1) throw InputError("--threads", "", "needs at least 1 thread");
   if (c.device != "cpu" && c.device != "cuda")
@@ -275,7 +275,8 @@ void prepare_run(RunConfig& c) {
   if (c.replicated()) {
     // Asynchronous schedules deal whole micro-batches round-robin among a
     // stage's replicas (as PipeDream does); flush schedules split each one.
-    if (c.async && c.schedule.kind == "pipedream")
+    const bool every_microbatch = c.traits->update == WeightUpdate::every_microbatch;
+    if (every_microbatch)
       for (int r : c.group_replicas)
         if (m % r != 0)
           throw InputError(
@@ -285,9 +286,9 @@ void prepare_run(RunConfig& c) {
                           "multiple of {}",
                           r));
     // pipedream's per-backward all-reduce can wait on a forward the replica
-    // runs only after it (simulator/round_robin.h): refuse what would hang.
+    // runs only after it (passes/round_robin.h): refuse what would hang.
     if (c.async) {
-      auto stuck = round_robin_deadlocks(c.schedule, c.group_replicas, c.schedule.kind == "pipedream");
+      auto stuck = round_robin_deadlocks(c.schedule, c.group_replicas, every_microbatch);
       if (!stuck.empty())
         throw InputError(
             rsource, "",
@@ -316,7 +317,7 @@ void prepare_run(RunConfig& c) {
   if (c.checkpoint_every < 0)
     throw InputError("--checkpoint-every", "", "must be 0 (only after the last step) or more");
   if (!c.checkpoint_dir.empty()) {
-    // Asynchronous streams are cut after a minibatch (simulator/stream_cut.h):
+    // Asynchronous streams are cut after a minibatch (passes/stream_cut.h):
     // check every cut this run will write or resume from can be rebuilt.
     if (c.async)
       for (int k = 1; k <= c.steps; ++k) {

@@ -5,7 +5,7 @@
 
 #include "executor/batch_source.h"
 #include "executor/model_layers.h"
-#include "simulator/round_robin.h"
+#include "passes/round_robin.h"
 
 namespace pipekit {
 
@@ -31,7 +31,8 @@ ReferenceResult async_reference_train(const RunConfig& c) {
   std::vector<int> reps(S);
   for (int s = 0; s < S; ++s) reps[s] = c.replica_counts().at(sch.stage_to_rank[s]);
   std::vector<std::vector<int>> version(S, std::vector<int>(n, 0));
-  if (sch.kind == "pipedream") {
+  const bool every_microbatch = c.traits->update == WeightUpdate::every_microbatch;
+  if (every_microbatch) {
     for (std::size_t g = 0; g < sch.actions.size(); ++g) {
       const auto& list = sch.actions[g];
       const auto owners = round_robin_owners(list, c.replica_counts().at(g), true);
@@ -101,9 +102,9 @@ ReferenceResult async_reference_train(const RunConfig& c) {
     r.losses[g / m] += loss.item<double>() * c.loss_scale / m;
     std::vector<bool> update(S);
     for (int s = 0; s < S; ++s) {
-      update[s] = sch.kind == "pipedream" ? (g + 1) % reps[s] == 0 : (g + 1) % m == 0;
+      update[s] = every_microbatch ? (g + 1) % reps[s] == 0 : (g + 1) % m == 0;
       if (!update[s]) continue;
-      const double div = sch.kind == "pipedream" ? reps[s] : 1.0;  // pipedream replicas: their mean
+      const double div = every_microbatch ? reps[s] : 1.0;  // pipedream replicas: their mean
       for (std::size_t i = 0; i < params[s].size(); ++i) {
         auto& p = params[s][i];
         master[s][i].mutable_grad() = p.grad().defined() ? p.grad() / div : torch::zeros_like(p);

@@ -11,7 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "core/optimizer.h"
 #include "core/schedule.h"
+#include "core/schedule_traits.h"
+#include "executor/fault_injection.h"
 #include "executor/model_spec.h"
 
 namespace pipekit {
@@ -22,7 +25,7 @@ struct RunConfig {
   bool model_given = false;   // --model given: it wins over a plan's model name
   std::string plan_path;      // --plan: overrides model, stages, schedule
   std::string schedule_path;  // --schedule-file: a lowered schedule to run as is
-  int stages = 0;             // ranks (pipeline depth), 0: the world size; stages = ranks * virtual
+  int ranks = 0;  // pipeline ranks (depth), 0: the world size; stages = ranks * virtual
   std::string schedule_kind = "1f1b";
   std::string recompute = "never";
   int microbatches = 4;
@@ -32,7 +35,7 @@ struct RunConfig {
   int batch = 0;               // 0: 2 * microbatches
   int seq = 0;                 // 0: min(context, 64)
   int steps = 3;
-  std::string optimizer = "adam";
+  Optimizer optimizer = Optimizer::adam;  // the executor runs adam and sgd
   double lr = 1e-3;
   std::uint64_t seed = 1234;
   std::string data;  // "", "random" or a text file
@@ -42,7 +45,7 @@ struct RunConfig {
   bool verify = false;
   double verify_tolerance = 1e-5;  // relative to the stage's largest |parameter|
   int threads = 1;
-  // Post each receive this many compute actions early (simulator/early_receives.h);
+  // Post each receive this many compute actions early (passes/early_receives.h);
   // -1: 2, or 0 with --device cuda on a build with NCCL (its receives queue behind sends).
   int recv_lookahead = -1;
   std::string device = "cpu";  // cpu | cuda: where each rank's stages compute
@@ -52,12 +55,14 @@ struct RunConfig {
   std::string checkpoint_dir;  // --checkpoint-dir: write checkpoints here
   int checkpoint_every = 0;    // steps between checkpoints; 0: only after the last step
   bool resume = false;         // continue from the last complete checkpoint in checkpoint_dir
-  int start_step = 0;  // resolved: steps already done (from the checkpoint)  // print measured peak memory
-                       // per rank beside the simulator's prediction
+  int start_step = 0;          // resolved: steps already done (from the checkpoint)
+  FaultInjection faults;       // test hooks, parsed once by the command (executor/fault_injection.h)
+  std::string progress_dir;    // the launcher's PIPEKIT_PROGRESS_DIR: ranks record their last completed step
 
   // Resolved by prepare_run().
   ModelSpec model;
-  Schedule schedule;                           // lowered
+  Schedule schedule;  // lowered
+  const ScheduleTraits* traits = nullptr;      // schedule.kind's row (custom for a file's unknown name)
   std::vector<std::vector<int>> stage_layers;  // per global stage, layer indices
   std::string data_description;
   // Replicas of each pipeline rank (from the plan, --stage-replicas or

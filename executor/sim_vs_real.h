@@ -3,31 +3,11 @@
 // run measured: the median step after the first, and the recorded last step's
 // timeline for per-rank busy time, bubble and memory.
 //
-// What the simulator is given, and how each number is obtained
-// (docs/sim-vs-real.md has the whole table):
-//  - stage costs: the profile (measured now with the run's micro-batch, seq and
-//    threads, or --profile) summed over the run's exact layer split; the
-//    stage's saved bytes also include its received input when the previous
-//    stage is on another rank (the runtime keeps that buffer until B).
-//  - links: latency and bandwidth of Gloo over loopback from an in-process
-//    ping-pong; the processor time per message (LogP's overhead) from a
-//    ping-pong at the run's message size; on a shared CPU the latency a
-//    waiting rank sees while the other computes.
-//  - optimizer step: timed on the parameters of the largest stage and scaled
-//    to each stage by its weight bytes (plus the weight copies of
-//    asynchronous schedules at the measured copy speed).
-//  - message overhead on a shared CPU: the larger of the idle ping-pong's and
-//    the loaded probe's transport processor time per message.
-//  - sharing: ranks on one CPU or GPU are simulated as one shared device of
-//    the capacity the co-run probe measures (simulator/shared_device.h).
-//  - activation memory: the executor's rules replayed over each rank's action
-//    list in order (saved bytes per micro-batch in flight, receive buffers from
-//    posting to use, sent tensors held until the step ends, workspace during
-//    F/B, the optimizer's transient bytes at STEP); the simulator's own memory
-//    peak is reported next to it.
-//  - run-calibrated step: the same simulation with the compute stretch and the
-//    mean message delay the run itself showed (says how much of a miss is the
-//    machine's load rather than the model; not a prediction).
+// The work is in three parts: executor/calibration_probes.h measures this
+// machine (links, message costs, the optimizer step, sharing),
+// simulator/run_prediction.h predicts the run from the profile and those
+// numbers, and viz/compare_report.h writes and prints the result;
+// docs/sim-vs-real.md has the whole table of what is measured and how.
 // Writes FILE (JSON: predicted/measured step time, per-rank busy, bubble, peak
 // activation bytes with relative errors (predicted - measured) / measured,
 // and every calibration number), the HTML report, and the predicted timeline

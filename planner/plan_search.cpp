@@ -1,20 +1,16 @@
-#include <cmath>
 #include "planner/plan_search.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "core/error.h"
+#include "core/schedule_traits.h"
 #include "planner/schedule_generator.h"
 #include "planner/straight_partitioner.h"
 #include "simulator/simulator.h"
 #include "simulator/stage_costs.h"
 
 namespace pipekit {
-namespace {
-
-int chunks_of(const std::string& kind) { return kind == "interleaved" || kind == "zbv" ? 2 : 1; }
-
-}  // namespace
 
 SearchResult search_plans(const Profile& profile, const SearchOptions& o) {
   const int devices = o.cluster.num_devices();
@@ -30,7 +26,8 @@ SearchResult search_plans(const Profile& profile, const SearchOptions& o) {
     std::sort(counts.begin(), counts.end());
     counts.erase(std::unique(counts.begin(), counts.end()), counts.end());
     for (const std::string& kind : o.schedules) {
-      const int v = chunks_of(kind);
+      const ScheduleTraits& traits = schedule_traits(kind);
+      const int v = traits.search_chunks;
       if (p * v > n) continue;
       if (v > 1 && p == 1) continue;  // chunks on a single rank only add work
       for (int m : counts)
@@ -47,7 +44,8 @@ SearchResult search_plans(const Profile& profile, const SearchOptions& o) {
             StraightOptions so;
             so.stages = p * v;
             so.schedule = spec;
-            so.schedule.kind = v > 1 ? "1f1b" : kind;  // per-chunk in-flight: the 1F1B count
+            // Several chunks per rank: each chunk holds what a 1F1B stage would.
+            if (v > 1) so.schedule.kind = schedule_traits(ScheduleKind::one_f_one_b).name;
             if (o.cluster.device_memory_bytes > 0)
               so.memory_bytes = static_cast<double>(o.cluster.device_memory_bytes) / v;
             if (!o.cluster.levels.empty()) so.bandwidth = o.cluster.levels.back().bandwidth_bytes_per_s;
@@ -62,7 +60,7 @@ SearchResult search_plans(const Profile& profile, const SearchOptions& o) {
               PlanStage st;
               for (int l = parts.stages[s].first; l <= parts.stages[s].last; ++l) st.layers.push_back(l);
               st.replicas = replicas;
-              const int rank = stage_rank(kind, s, p, v);
+              const int rank = stage_rank(traits, s, p);
               for (int r = 0; r < replicas; ++r) st.ranks.push_back(rank * replicas + r);
               plan.stages.push_back(st);
             }

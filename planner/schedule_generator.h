@@ -1,7 +1,7 @@
 // Schedule generators: the per-rank action lists of every schedule pipekit knows.
 //
 // generate_schedule() returns an UNLOWERED schedule (compute and step-level
-// actions only); lower_schedule() (planner/lowering.h) adds SEND/RECV actions.
+// actions only); lower_schedule() (passes/lowering.h) adds SEND/RECV actions.
 // The simulator and the executor consume the result unchanged.
 //
 // Conventions shared by generators, simulator and executor:
@@ -28,14 +28,16 @@
 
 namespace pipekit {
 
-// Schedule names accepted by generate_schedule, in the order tables list them.
+// Schedule names accepted by generate_schedule, in the order tables list them
+// (the rows of core/schedule_traits.h).
 const std::vector<std::string>& schedule_kinds();
 
 // Throws InputError (source "--schedule", "--microbatches", "--virtual") when the
 // parameters cannot make that schedule, saying why and what would work.
 Schedule generate_schedule(const ScheduleSpec& spec, int num_ranks);
 
-// Rank holding global stage `stage` for this kind with p ranks and v chunks each.
+// Rank holding global stage `stage` for the schedule named `kind` with p ranks
+// (core/schedule_traits.h's placement; custom for a name not in the table).
 int stage_rank(const std::string& kind, int stage, int num_ranks, int virtual_stages);
 
 }  // namespace pipekit

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/schedule_traits.h"
 #include "core/units.h"
 
 namespace pipekit {
@@ -74,9 +75,10 @@ double stage_time(const Sums& s, const StraightOptions& o, int stage, int first,
   return t;
 }
 
-double stage_memory(const Sums& s, const StraightOptions& o, int stage, int first, int last) {
+double stage_memory(const Sums& s, const StraightOptions& o, const ScheduleTraits& traits, int stage, int first,
+                    int last) {
   const int p = o.stages;
-  const int inflight = in_flight_microbatches(o.schedule.kind, stage, p, o.schedule.microbatches);
+  const int inflight = in_flight_microbatches(traits, stage, p, o.schedule.microbatches);
   const double params = s.range(s.params, first, last);
   const double saved = s.range(s.saved, first, last);
   double mem = params * (2.0 + o.optimizer_factor);
@@ -86,8 +88,10 @@ double stage_memory(const Sums& s, const StraightOptions& o, int stage, int firs
     mem += s.stage_input(first) * inflight + saved;
   else
     mem += saved * inflight;
-  if (o.schedule.kind == "pipedream") mem += params * std::max(0, inflight - 1);
-  if (o.schedule.kind == "2bw") mem += params;
+  // Weight versions beyond the first; pipedream's are its micro-batches in flight.
+  int versions = weight_versions(traits, stage, p);
+  if (traits.versions == WeightVersionRule::stage_depth) versions = std::min(versions, std::max(1, inflight));
+  mem += params * (versions - 1);
   return mem;
 }
 
@@ -125,15 +129,11 @@ std::vector<int> min_max_split(int n, int p, const Cost& cost, double& best_valu
 }  // namespace
 
 int in_flight_microbatches(const std::string& kind, int stage, int stages, int microbatches) {
-  const int m = std::max(1, microbatches);
-  if (kind == "naive") return 1;
-  if (kind == "gpipe") return m;
-  if (kind == "zb-h2") return std::min(2 * (stages - stage) - 1, m);
-  return std::min(stages - stage, m);  // 1f1b, interleaved, zb-h1, zbv, pipedream, 2bw
+  return in_flight_microbatches(schedule_traits(kind), stage, stages, microbatches);
 }
 
 double straight_stage_memory(const Profile& p, const StraightOptions& o, int stage, int first, int last) {
-  return stage_memory(make_sums(p), o, stage, first, last);
+  return stage_memory(make_sums(p), o, schedule_traits(o.schedule.kind), stage, first, last);
 }
 
 StraightResult straight_partition(const Profile& p, const StraightOptions& o) {
@@ -148,9 +148,10 @@ StraightResult straight_partition(const Profile& p, const StraightOptions& o) {
   if (!o.boundary_bandwidths.empty() && static_cast<int>(o.boundary_bandwidths.size()) != o.stages - 1)
     throw InputError("--bandwidth", "", "need one bandwidth per stage boundary");
   const Sums s = make_sums(p);
+  const ScheduleTraits& traits = schedule_traits(o.schedule.kind);
   const int stages = o.stages;
   auto fits = [&](int st, int first, int last) {
-    return !o.memory_bytes || stage_memory(s, o, st, first, last) <= *o.memory_bytes;
+    return !o.memory_bytes || stage_memory(s, o, traits, st, first, last) <= *o.memory_bytes;
   };
   double best = 0;
   std::vector<int> firsts = min_max_split(
@@ -161,19 +162,19 @@ StraightResult straight_partition(const Profile& p, const StraightOptions& o) {
     // Explain with the split that needs the least memory.
     double least = 0;
     std::vector<int> f = min_max_split(
-        n, stages, [&](int st, int first, int last) { return stage_memory(s, o, st, first, last); }, least);
+        n, stages, [&](int st, int first, int last) { return stage_memory(s, o, traits, st, first, last); }, least);
     int worst = 0;
     double worst_mem = -1;
     for (int st = 0; st < stages; ++st) {
       const int last = st + 1 < stages ? f[st + 1] - 1 : n - 1;
-      double m = stage_memory(s, o, st, f[st], last);
+      double m = stage_memory(s, o, traits, st, f[st], last);
       if (m > worst_mem) {
         worst_mem = m;
         worst = st;
       }
     }
     const int last = worst + 1 < stages ? f[worst + 1] - 1 : n - 1;
-    const int inflight = in_flight_microbatches(o.schedule.kind, worst, stages, o.schedule.microbatches);
+    const int inflight = in_flight_microbatches(traits, worst, stages, o.schedule.microbatches);
     throw InputError(
         "--memory", "",
         fmt::format("no split into {} stages fits {} per device: even the split needing the least memory has stage {} "
@@ -190,8 +191,8 @@ StraightResult straight_partition(const Profile& p, const StraightOptions& o) {
     x.first = firsts[st];
     x.last = st + 1 < stages ? firsts[st + 1] - 1 : n - 1;
     x.time_ms = stage_time(s, o, st, x.first, x.last, n);
-    x.memory_bytes = stage_memory(s, o, st, x.first, x.last);
-    x.in_flight = in_flight_microbatches(o.schedule.kind, st, stages, o.schedule.microbatches);
+    x.memory_bytes = stage_memory(s, o, traits, st, x.first, x.last);
+    x.in_flight = in_flight_microbatches(traits, st, stages, o.schedule.microbatches);
     r.stages.push_back(x);
   }
   return r;

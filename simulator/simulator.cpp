@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/timeline_meta.h"
 
 namespace pipekit {
 namespace {
@@ -97,10 +98,6 @@ double duration_ms(const StageCost& c, ActionType t, double step_ms) {
   }
 }
 
-bool is_async(const std::string& kind) {
-  return kind == "pipedream" || kind == "2bw";
-}
-
 class Engine {
  public:
   Engine(const Schedule& sch, const StageCosts& costs, const Cluster& cluster, const SimOptions& opt)
@@ -137,6 +134,7 @@ class Engine {
   std::vector<int> loaded_;  // async: the weight version each stage last computed with
   int P_ = 0, S_ = 0, M_ = 0;
   bool lowered_ = false, async_ = false;
+  const ScheduleTraits* traits_ = nullptr;
   std::vector<int> rank_of_;
   std::vector<double> msg_ms_;  // per stage: message overhead added to each F, B and I
   std::vector<char> has_w_, has_r_;
@@ -490,7 +488,8 @@ void Engine::deadlock() const {
 
 SimulationResult Engine::run() {
   check_shape();
-  async_ = is_async(sch_.kind);
+  traits_ = &schedule_traits_or_custom(sch_.kind);
+  async_ = traits_->asynchronous();
   const std::size_t n = static_cast<std::size_t>(S_) * M_;
   cell_.assign(n, Cell{});
   steps_done_.assign(S_, 0);
@@ -574,7 +573,7 @@ void Engine::finish_metrics(SimulationResult& res) {
   std::vector<MemorySample> base(P_);
   for (int r = 0; r < P_; ++r) base[r].rank = r;
   for (int s = 0; s < S_; ++s) {
-    StaticMemory sm = static_memory(costs_.stages[s], sch_.kind, s, S_, opt_.optimizer);
+    StaticMemory sm = static_memory(costs_.stages[s], *traits_, s, S_, opt_.optimizer);
     MemorySample& b = base[rank_of_[s]];
     b.weights += sm.weights;
     b.gradients += sm.gradients;
@@ -674,9 +673,9 @@ void Engine::finish_metrics(SimulationResult& res) {
       if (!std::is_sorted(b, e, by_start)) std::stable_sort(b, e, by_start);
     }
     t.events = std::move(sorted);
-    t.meta["time_per_minibatch_ms"] = fmt::format("{}", m.time_per_minibatch_ms);
-    t.meta["optimizer"] = to_string(opt_.optimizer);
-    if (async_) t.meta["asynchronous"] = "true";
+    set_meta(t, RunMeta::time_per_minibatch_ms, fmt::format("{}", m.time_per_minibatch_ms));
+    set_meta(t, RunMeta::optimizer, to_string(opt_.optimizer));
+    if (async_) set_meta(t, RunMeta::asynchronous, "true");
   }
 }
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "core/timeline_meta.h"
+
 namespace pipekit {
 
 std::vector<Interval> idle_gaps(std::vector<Interval> busy, double span) {
@@ -21,14 +23,8 @@ std::vector<Interval> idle_gaps(std::vector<Interval> busy, double span) {
 }
 
 namespace {
-std::optional<double> meta_number(const Timeline& t, const char* key) {
-  auto it = t.meta.find(key);
-  if (it == t.meta.end()) return std::nullopt;
-  char* end = nullptr;
-  double v = std::strtod(it->second.c_str(), &end);
-  if (end == it->second.c_str() || v <= 0) return std::nullopt;
-  return v;
-}
+// A count the report divides by: absent when zero.
+std::optional<double> positive(std::optional<double> v) { return v && *v > 0 ? v : std::nullopt; }
 }  // namespace
 
 TimelineSummary summarize(const Timeline& t) {
@@ -70,9 +66,9 @@ TimelineSummary summarize(const Timeline& t) {
     s.peak_memory = std::max(s.peak_memory, m.total());
   }
 
-  s.samples_per_step = meta_number(t, "samples_per_step");
-  if (!s.samples_per_step) s.samples_per_step = meta_number(t, "global_batch_size");
-  s.time_per_minibatch_ms = meta_number(t, "time_per_minibatch_ms");
+  s.samples_per_step = positive(meta_number(t, RunMeta::samples_per_step));
+  if (!s.samples_per_step) s.samples_per_step = positive(meta_number(t, "global_batch_size"));
+  s.time_per_minibatch_ms = positive(meta_number(t, RunMeta::time_per_minibatch_ms));
   double per_batch = s.time_per_minibatch_ms ? *s.time_per_minibatch_ms : s.step_time_ms;
   if (s.samples_per_step && per_batch > 0) s.throughput_samples_per_s = *s.samples_per_step / (per_batch / 1000.0);
   return s;

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "planner/schedule_generator.h"
+#include "core/schedule_traits.h"
 
 namespace pipekit {
 
@@ -14,8 +14,8 @@ Schedule make_schedule_frame(const std::string& kind, int num_ranks, int virtual
   s.num_stages = num_ranks * virtual_stages;
   s.num_microbatches = microbatches;
   s.stage_to_rank.resize(s.num_stages);
-  for (int st = 0; st < s.num_stages; ++st)
-    s.stage_to_rank[st] = stage_rank(kind, st, num_ranks, virtual_stages);
+  const ScheduleTraits& traits = schedule_traits_or_custom(kind);
+  for (int st = 0; st < s.num_stages; ++st) s.stage_to_rank[st] = stage_rank(traits, st, num_ranks);
   s.actions.resize(num_ranks);
   return s;
 }

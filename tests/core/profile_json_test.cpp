@@ -97,7 +97,7 @@ TEST_CASE("bad profile JSON is rejected with file, place and problem") {
   expect_error(head + good + R"(],"edges":[[0]]})", "an edge is [producer, consumer]");
 }
 
-TEST_CASE("edges make a DAG; no edges make a chain") {
+TEST_CASE("edges make a DAG, no edges make a chain") {
   Profile p = small_profile();
   CHECK(p.is_chain());
   p.edges = {{0, 1}, {0, 2}, {1, 2}};

@@ -17,6 +17,7 @@
 #include "core/formats.h"
 #include "tests/executor/verify_output.h"
 #include "tests/support/run_command.h"
+#include "tests/support/skip.h"
 
 using pipekit::test::CommandResult;
 using pipekit::test::pipekit_cmd;
@@ -159,9 +160,10 @@ TEST_CASE("pipedream pages in its new memory before the measured stream") {
   // instead of 230 ms). Here that is 10-14 MB of faults per rank without the
   // prefault, ~1 MB (Gloo's and the timeline's own) with it. The prefault
   // needs glibc's heap kept (executor/host_memory.h).
-  if (const char* keep = std::getenv("PIPEKIT_KEEP_HOST_MEMORY"); keep && std::string(keep) == "0") return;
+  if (const char* keep = std::getenv("PIPEKIT_KEEP_HOST_MEMORY"); keep && std::string(keep) == "0")
+    PIPEKIT_SKIP("PIPEKIT_KEEP_HOST_MEMORY=0 turns off the kept heap the pre-fault needs");
 #if !defined(__GLIBC__)
-  return;
+  PIPEKIT_SKIP("the pre-fault needs glibc's heap (executor/host_memory.h)");
 #endif
   const auto [r, t] = run_with_timeline(
       "--model gpt-tiny --schedule pipedream --microbatches 4 --batch 16 --steps 3 --nproc 2");

@@ -10,6 +10,9 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "core/formats.h"
 #include "tests/support/run_command.h"
@@ -170,15 +173,19 @@ TEST_CASE("--compare with a given profile and bad input exits 2") {
   CHECK(resumed.status == 2);
   CHECK(resumed.err.find("at least 2 steps (it makes 1)") != std::string::npos);
 
-  for (std::string args :
-       {"--steps 1 --compare " + dir.file("a.json"),  // no steady step
-        "--profile " + dir.file("missing.json") + " --compare " + dir.file("b.json"),
-        "--profile " + mlp + " --compare " + dir.file("d.json"),      // 8 layers, model has 6
-        "--steps 2 --replicas 2 --compare " + dir.file("e.json")}) {  // straight pipelines only
-    CommandResult r = run_command(pipekit_cmd(kRun + args));
-    INFO(args << "\n" << r.err);
+  // Each refused before any rank starts: the file it names is never written.
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {"--steps 1 --compare ", "a.json"},                                 // no steady step
+      {"--profile " + dir.file("missing.json") + " --compare ", "b.json"},  // no such profile
+      {"--profile " + mlp + " --compare ", "d.json"},                     // 8 layers, model has 6
+      {"--steps 2 --replicas 2 --compare ", "e.json"}};                   // straight pipelines only
+  for (const auto& [args, file] : refused) {
+    CommandResult r = run_command(pipekit_cmd(kRun + args + dir.file(file)));
+    INFO(args << file << "\n" << r.err);
     CHECK(r.status == 2);
-    CHECK(!std::filesystem::exists(dir.file("a.json")));
+    CHECK(r.err.find("pipekit: error: ") != std::string::npos);
+    CHECK(!std::filesystem::exists(dir.file(file)));
+    CHECK(!std::filesystem::exists(dir.file(file) + ".measured-timeline.json"));
   }
 }
 

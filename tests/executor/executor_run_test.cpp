@@ -19,6 +19,7 @@
 #include "executor/gpu_transport.h"
 #include "tests/executor/verify_output.h"
 #include "tests/support/run_command.h"
+#include "tests/support/skip.h"
 
 using pipekit::test::CommandResult;
 using pipekit::test::pipekit_cmd;
@@ -139,10 +140,7 @@ TEST_CASE("two nodes started separately on 127.0.0.1 equal one process") {
 
 TEST_CASE("a TorchScript Sequential and per-layer TorchScript files run and verify") {
   const std::string python = python_with_torch();
-  if (python.empty()) {
-    MESSAGE("python3 with torch not found: skipping the TorchScript test");
-    return;
-  }
+  if (python.empty()) PIPEKIT_SKIP("python3 with torch (Debian's python3-torch) not found to make the models");
   TempDir dir;
   const std::string py =
       "import torch, torch.nn as nn\n"
@@ -199,7 +197,7 @@ TEST_CASE("the timeline and metrics files describe the run") {
       CHECK(f->second->rank == s);
       CHECK(f->second->end_ms <= b->second->start_ms);
     }
-  // Receives are posted two compute actions ahead (simulator/early_receives.h):
+  // Receives are posted two compute actions ahead (passes/early_receives.h):
   // rank 1 posts micro-batch 1's activation receive before its F0 starts.
   REQUIRE(by_action.count("1RECV_F1") == 1);
   CHECK(by_action["1RECV_F1"]->start_ms <= by_action["1F0"]->start_ms);

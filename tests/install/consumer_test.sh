@@ -7,6 +7,12 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
 test -x "$tmp/prefix/bin/pipekit"
+"$tmp/prefix/bin/pipekit" --version | grep -q "pipekit "
+# The installed command hands the training commands to the installed training part.
+if [ -x "$build/cli/pipekit-train" ]; then
+  test -x "$tmp/prefix/bin/pipekit-train"
+  "$tmp/prefix/bin/pipekit" run --help | grep -q -- "--schedule-file"
+fi
 cmake -S "$consumer" -B "$tmp/build" -G Ninja -DCMAKE_PREFIX_PATH="$tmp/prefix" -DCMAKE_BUILD_TYPE=Release >/dev/null
 ninja -C "$tmp/build" >/dev/null
 out=$("$tmp/build/consumer" "$profile")

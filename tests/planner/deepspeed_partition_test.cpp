@@ -3,7 +3,7 @@
 
 #include "core/error.h"
 #include "planner/deepspeed_partition.h"
-#include "tests/planner/planner_test_support.h"
+#include "tests/support/planner_test_support.h"
 
 using namespace pipekit;
 

@@ -10,7 +10,7 @@
 #include "planner/antichain_dag.h"
 #include "planner/pipedream_dp.h"
 #include "profiles/pipedream_graph.h"
-#include "tests/planner/planner_test_support.h"
+#include "tests/support/planner_test_support.h"
 
 using namespace pipekit;
 

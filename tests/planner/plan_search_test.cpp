@@ -5,7 +5,7 @@
 #include <set>
 
 #include "planner/plan_search.h"
-#include "tests/planner/planner_test_support.h"
+#include "tests/support/planner_test_support.h"
 
 using namespace pipekit;
 

@@ -1,7 +1,7 @@
 // Static memory terms and their use by the simulator.
 #include <doctest/doctest.h>
 
-#include "sim_test_support.h"
+#include "tests/support/sim_test_support.h"
 #include "simulator/memory_model.h"
 
 using namespace pipekit;
@@ -80,4 +80,34 @@ TEST_CASE("memory samples follow each rank's activations up and back down") {
     }
     CHECK(peak_act == 1000 * (p - rank));
   }
+}
+
+TEST_CASE("the executor-order replay: micro-batches kept per schedule, workspace and the step's transient") {
+  const std::int64_t saved = 1000, workspace = 70, transient = 5000;
+  // One rank: no messages, so the peak is what the order keeps.
+  StageCosts c = synthetic_stage_costs(1, 1, 1.0, 2.0, -1, 0, saved, 0);
+  c.stages[0].workspace_bytes = workspace;
+  CHECK(executor_order_peaks(make_schedule("gpipe", 1, 4), c, {}) == std::vector<std::int64_t>{4 * saved + workspace});
+  CHECK(executor_order_peaks(make_schedule("1f1b", 1, 4), c, {}) == std::vector<std::int64_t>{saved + workspace});
+  // The optimizer's transient bytes at STEP, on top of what is still held (nothing).
+  CHECK(executor_order_peaks(make_schedule("1f1b", 1, 4), c, {transient}) == std::vector<std::int64_t>{transient});
+  // Recomputation: a forward under no_grad keeps nothing of its own (its
+  // input is the previous stage's output or a receive buffer, counted
+  // there); R brings one micro-batch's saved bytes back at a time.
+  const auto rc = executor_order_peaks(make_schedule("gpipe", 1, 4, 1, Recompute::always), c, {});
+  CHECK(rc[0] == saved + workspace);
+}
+
+TEST_CASE("received inputs count as saved, and asynchronous ranks add their stashed versions") {
+  const std::int64_t params = 500;
+  StageCosts c = synthetic_stage_costs(4, 1, 1.0, 2.0, -1, 0, 100, params);
+  for (auto& st : c.stages) st.input_bytes = 7;
+  Schedule pd = make_schedule("pipedream", 4, 1, 1, Recompute::never, 8);
+  StageCosts counted = c;
+  count_received_inputs(pd, counted);
+  CHECK(counted.stages[0].saved_bytes == 100);  // the first stage receives nothing
+  for (int s = 1; s < 4; ++s) CHECK(counted.stages[s].saved_bytes == 107);
+  const auto extra = extra_version_bytes(pd, c);
+  for (int r = 0; r < 4; ++r) CHECK(extra[r] == (3 - r) * params);
+  for (std::int64_t e : extra_version_bytes(make_schedule("1f1b", 4, 8), c)) CHECK(e == 0);
 }

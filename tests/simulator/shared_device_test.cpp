@@ -2,7 +2,7 @@
 #include <doctest/doctest.h>
 
 #include "core/error.h"
-#include "sim_test_support.h"
+#include "tests/support/sim_test_support.h"
 #include "simulator/shared_device.h"
 
 using namespace pipekit;

@@ -3,7 +3,7 @@
 
 #include "core/error.h"
 #include "core/formats.h"
-#include "sim_test_support.h"
+#include "tests/support/sim_test_support.h"
 
 using namespace pipekit;
 using pipekit::test::make_schedule;
@@ -140,7 +140,7 @@ TEST_CASE("message overhead: each remote message costs its producer and its cons
   CHECK(run_synthetic(one, 1.0, 2.0, -1, opt).metrics.step_time_ms == doctest::Approx(m * 3.0));
 }
 
-TEST_CASE("transfers overlap compute; one link direction carries one transfer at a time") {
+TEST_CASE("transfers overlap compute, one link direction carries one transfer at a time") {
   // gpipe p=2, m=3 with a transfer (4 ms) longer than the forward (1 ms): the
   // sends queue on the link, so stage 1's forwards start 4 ms apart.
   Schedule s = make_schedule("gpipe", 2, 3);
@@ -252,7 +252,7 @@ TEST_CASE("the timeline is valid and survives JSON") {
   CHECK(q.metrics.ranks[0].peak_memory_bytes == r.metrics.ranks[0].peak_memory_bytes);
 }
 
-TEST_CASE("every generated schedule runs; lowered and unlowered agree, with transfers") {
+TEST_CASE("every generated schedule runs, lowered and unlowered agree, with transfers") {
   struct Case {
     std::string kind;
     int m, v;

@@ -31,7 +31,7 @@ Profile four_layers(bool split) {
 }
 }  // namespace
 
-TEST_CASE("stage costs sum a stage's layers; boundaries carry the last layer's output") {
+TEST_CASE("stage costs sum a stage's layers, boundaries carry the last layer's output") {
   StageCosts c = stage_costs_from_layers(four_layers(false), {{0, 1}, {2, 3}});
   REQUIRE(c.stages.size() == 2);
   CHECK_FALSE(c.measured_split);
@@ -49,7 +49,7 @@ TEST_CASE("stage costs sum a stage's layers; boundaries carry the last layer's o
   CHECK(c.stages[1].workspace_bytes == 28);
 }
 
-TEST_CASE("measured I/W split is used; micro-batch size scales times and activations") {
+TEST_CASE("measured I/W split is used, micro-batch size scales times and activations") {
   StageCosts c = stage_costs_from_layers(four_layers(true), {{0}, {1, 2, 3}}, 4);
   CHECK(c.measured_split);
   CHECK(c.stages[0].input_grad_ms == doctest::Approx(1.0));   // 0.5 * 2

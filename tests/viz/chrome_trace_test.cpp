@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "test_timelines.h"
+#include "tests/support/test_timelines.h"
 #include "viz/chrome_trace.h"
 
 using namespace pipekit;

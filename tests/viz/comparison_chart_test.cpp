@@ -2,9 +2,9 @@
 
 #include <algorithm>
 
-#include "test_timelines.h"
+#include "tests/support/test_timelines.h"
 #include "viz/comparison_chart.h"
-#include "xml_check.h"
+#include "tests/support/xml_check.h"
 
 using namespace pipekit;
 using test::find_all;

@@ -2,10 +2,10 @@
 
 #include <fmt/format.h>
 
-#include "test_timelines.h"
+#include "tests/support/test_timelines.h"
 #include "viz/html_report.h"
 #include "viz/timeline_summary.h"
-#include "xml_check.h"
+#include "tests/support/xml_check.h"
 
 using namespace pipekit;
 

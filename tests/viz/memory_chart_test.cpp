@@ -1,9 +1,9 @@
 #include <doctest/doctest.h>
 
-#include "test_timelines.h"
+#include "tests/support/test_timelines.h"
 #include "viz/memory_chart.h"
 #include "viz/timeline_summary.h"
-#include "xml_check.h"
+#include "tests/support/xml_check.h"
 
 using namespace pipekit;
 using test::find_all;

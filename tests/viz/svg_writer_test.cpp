@@ -4,7 +4,7 @@
 
 #include "viz/chart_scale.h"
 #include "viz/svg_writer.h"
-#include "xml_check.h"
+#include "tests/support/xml_check.h"
 
 using namespace pipekit;
 

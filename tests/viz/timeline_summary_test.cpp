@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "test_timelines.h"
+#include "tests/support/test_timelines.h"
 #include "viz/timeline_summary.h"
 
 using namespace pipekit;

@@ -4,7 +4,7 @@
 #include <cstdio>
 
 #include "core/profile.h"
-#include "planner/lowering.h"
+#include "passes/lowering.h"
 #include "planner/pipedream_dp.h"
 #include "planner/schedule_generator.h"
 #include "profiles/pipedream_graph.h"

@@ -1,0 +1,76 @@
+// pipekit profile: measure a model's per-layer costs on this machine and write
+// a profile (pipekit-profile/1 JSON) the simulator and planners read.
+//
+//   pipekit profile --model gpt-tiny --microbatch 2 --seq 64 --out gpt-tiny.json
+//   pipekit profile --model gpt2-small --device cuda --microbatch 4 --seq 256 --out p.json
+#include <fmt/format.h>
+
+#include <memory>
+
+#include "cli/command.h"
+#include "cli/training_commands.h"
+#include "core/error.h"
+#include "core/formats.h"
+#include "executor/layer_profiler.h"
+#include "executor/model_layers.h"
+
+namespace pipekit::cli {
+namespace {
+
+struct ProfileOptions {
+  ProfilerOptions p;
+  std::string model_name = "gpt-tiny";
+  std::string out;
+  int vocab = 0;
+  bool quiet = false;
+};
+
+void run_profile(ProfileOptions& o) {
+  if (o.out.empty()) throw InputError("--out", "", "give the file to write the profile to");
+  o.p.model = resolve_model(o.model_name, o.vocab, "--model");
+  o.p.progress = !o.quiet;
+  Profile prof = profile_model(o.p);
+  write_text_file(o.out, profile_to_json(prof));
+  if (o.quiet) return;
+  ProfileTotals t = totals(prof);
+  fmt::print("profile of {} on {} ({}), micro-batch {}, seq {}, {} thread(s)\n", prof.model, prof.device,
+             prof.meta["machine.cpu"], prof.microbatch_size, prof.seq_len, o.p.threads);
+  fmt::print("{:>3} {:<12} {:>9} {:>9} {:>9} {:>9} {:>11} {:>11} {:>11}\n", "#", "layer", "fwd ms", "bwd ms",
+             "in-grad", "w-grad", "params B", "output B", "saved B");
+  for (std::size_t i = 0; i < prof.layers.size(); ++i) {
+    const Layer& l = prof.layers[i];
+    fmt::print("{:>3} {:<12} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} {:>11} {:>11} {:>11}\n", i, l.name,
+               l.forward_ms, l.backward_ms, l.input_grad_ms.value_or(0), l.weight_grad_ms.value_or(0),
+               l.param_bytes, l.output_bytes, l.saved_bytes);
+  }
+  fmt::print("total: forward {:.3f} ms, backward {:.3f} ms, {} parameters, saved {} bytes per micro-batch\n",
+             t.forward_ms, t.backward_ms, t.param_count_fp32, t.saved_bytes);
+  fmt::print("profile: {}\n", o.out);
+}
+
+void add_profile(CLI::App& app) {
+  auto o = std::make_shared<ProfileOptions>();
+  auto* cmd = app.add_subcommand("profile", find_training_command("profile")->description);
+  cmd->add_option("--model", o->model_name, "gpt-tiny, gpt2-small, ..., mlp, or script:FILE[,FILE...]")
+      ->capture_default_str();
+  cmd->add_option("--device", o->p.device, "cpu or cuda")->capture_default_str();
+  cmd->add_option("--microbatch", o->p.microbatch, "Rows per micro-batch")->capture_default_str();
+  cmd->add_option("--seq", o->p.seq, "Tokens per row (default min(context, 64))");
+  cmd->add_option("--warmup", o->p.warmup, "Untimed rounds per layer")->capture_default_str();
+  cmd->add_option("--repeat", o->p.repeat, "Timed rounds per layer (medians are reported)")
+      ->capture_default_str();
+  cmd->add_option("--threads", o->p.threads, "Intra-op threads (as each rank of pipekit run)")
+      ->capture_default_str();
+  cmd->add_flag("--cpu-time", o->p.cpu_time,
+                "Record the thread's CPU time instead of wall time (robust to a busy machine)");
+  cmd->add_option("--seed", o->p.seed, "Seed of weights and data")->capture_default_str();
+  cmd->add_option("--vocab", o->vocab, "gpt vocabulary size (default 256)");
+  cmd->add_option("--out", o->out, "Profile JSON to write")->required();
+  cmd->add_flag("--quiet", o->quiet, "No progress bar or table");
+  cmd->callback([o] { run_profile(*o); });
+}
+
+CommandRegistration reg(62, add_profile);
+
+}  // namespace
+}  // namespace pipekit::cli

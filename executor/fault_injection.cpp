@@ -1,0 +1,50 @@
+#include "executor/fault_injection.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+
+#include "core/error.h"
+
+namespace pipekit {
+namespace {
+
+int env_number(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return fallback;
+  try {
+    std::size_t used = 0;
+    const int n = std::stoi(v, &used);
+    if (used == std::string(v).size()) return n;
+  } catch (...) {
+  }
+  throw InputError(name, "", fmt::format("environment variable is not an integer: '{}'", v));
+}
+
+}  // namespace
+
+FaultInjection FaultInjection::from_environment() {
+  FaultInjection f;
+  f.fail_rank = env_number("PIPEKIT_FAIL_RANK", -1);
+  f.kill_rank = env_number("PIPEKIT_KILL_RANK", -1);
+  f.kill_at_step = std::max(1, env_number("PIPEKIT_KILL_AT_STEP", 1));
+  return f;
+}
+
+std::size_t FaultInjection::kill_position(int rank, int step, std::size_t actions,
+                                          const std::map<std::size_t, int>& minibatch_end) const {
+  if (kill_rank < 0 || kill_rank != rank) return npos;
+  const std::size_t k = static_cast<std::size_t>(kill_at_step);
+  if (minibatch_end.empty()) return static_cast<std::size_t>(step + 1) == k ? actions / 2 : npos;
+  // One stream: halfway between the ends of minibatches K-1 and K.
+  std::size_t lo = 0, hi = actions;
+  for (const auto& [pos, done] : minibatch_end) {
+    if (static_cast<std::size_t>(done) + 1 == k) lo = pos;
+    if (static_cast<std::size_t>(done) == k) hi = pos;
+  }
+  return (lo + hi) / 2;
+}
+
+}  // namespace pipekit

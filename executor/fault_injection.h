@@ -1,0 +1,37 @@
+// Test hooks that make a rank fail on purpose, so that the launcher's failure
+// handling can be tested with real ranks. They are read once, from the
+// environment the launcher passes to every rank, into the run's configuration
+// (RunConfig::faults); the rank runtime asks `kill_position` once per step and
+// compares one number per action. Nothing here is meant for users.
+//
+//   PIPEKIT_FAIL_RANK=R       rank R exits with status 7 before the rendezvous
+//                             (the other ranks are still waiting, not failing)
+//   PIPEKIT_KILL_RANK=R       rank R SIGKILLs itself halfway through its actions
+//   PIPEKIT_KILL_AT_STEP=K    ... of step K (asynchronous: of minibatch K; default 1)
+#pragma once
+
+#include <cstddef>
+#include <map>
+
+namespace pipekit {
+
+struct FaultInjection {
+  int fail_rank = -1;
+  int kill_rank = -1;
+  int kill_at_step = 1;
+
+  // Throws InputError naming the variable when a value is not a number.
+  static FaultInjection from_environment();
+
+  bool fails(int rank) const { return fail_rank >= 0 && fail_rank == rank; }
+  // Where in this rank's action list of pass `step` (0-based) it kills
+  // itself; npos: nowhere. `actions` is the list's length; `minibatch_end`
+  // maps a position to the minibatches finished there (asynchronous streams,
+  // one pass; empty for flush schedules).
+  std::size_t kill_position(int rank, int step, std::size_t actions,
+                            const std::map<std::size_t, int>& minibatch_end) const;
+
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+};
+
+}  // namespace pipekit

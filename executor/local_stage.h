@@ -1,0 +1,46 @@
+// One pipeline stage as the rank that holds it keeps it during a run: its
+// layers and optimizer, and per micro-batch in flight what the schedule's
+// next actions need (the stage input and output until the backward, the
+// input gradient until it is sent or handed on, the output gradient I used
+// until W). Asynchronous schedules add the stage's weight stash.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "executor/model_layers.h"
+#include "executor/weight_stash.h"
+
+namespace pipekit {
+
+struct LocalStage {
+  int stage = 0;
+  bool first = false, last = false, recompute = false;
+  std::vector<ModelLayer> layers;
+  std::vector<torch::Tensor> params;  // what the layers compute with
+  std::unique_ptr<torch::optim::Optimizer> opt;
+  std::vector<std::int64_t> in_shape, out_shape;  // boundary shapes (not for first input / last output)
+  std::map<int, torch::Tensor> input, output, grad_in;
+  std::map<int, torch::Tensor> out_grad;  // zero-bubble: the output gradient I used, kept for W
+  WeightStash stash;                      // asynchronous schedules only
+  // gpt tie_weights: this stage's copy of the shared table (embedding in the
+  // first stage, head in the last; one stage may hold both).
+  torch::Tensor tied_embed, tied_head;
+};
+
+inline std::int64_t tensor_bytes(const torch::Tensor& t) {
+  return t.defined() ? static_cast<std::int64_t>(t.numel() * t.element_size()) : 0;
+}
+
+// Bytes of one copy of a stage's weights (counted, not copied).
+inline std::int64_t param_bytes(const LocalStage& s) {
+  std::int64_t n = 0;
+  for (const auto& p : s.params) n += tensor_bytes(p);
+  return n;
+}
+
+}  // namespace pipekit

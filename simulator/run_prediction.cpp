@@ -1,0 +1,148 @@
+#include "simulator/run_prediction.h"
+
+#include <algorithm>
+#include <map>
+#include <tuple>
+
+#include "core/schedule_traits.h"
+#include "simulator/memory_model.h"
+
+namespace pipekit {
+namespace {
+
+StageCosts stretched(const StageCosts& base, double s) {
+  StageCosts c = base;
+  for (auto& st : c.stages) {
+    if (st.step_ms >= 0) st.step_ms *= s;
+    st.forward_ms *= s;
+    st.backward_ms *= s;
+    st.input_grad_ms *= s;
+    st.weight_grad_ms *= s;
+    st.recompute_ms *= s;
+  }
+  return c;
+}
+
+// Each stage's step: the optimizer's and the copies' passes over the weights
+// are memory-bound, so the largest stage's step scales with weight bytes.
+void set_step_costs(StageCosts& costs, const RunCalibration& cal, bool async) {
+  const double largest = static_cast<double>(costs.stages.at(cal.largest_stage).param_bytes);
+  for (auto& st : costs.stages) {
+    const double share = largest > 0 ? static_cast<double>(st.param_bytes) / largest : 1.0;
+    st.step_ms = cal.optimizer_step_ms * share;
+    if (async && cal.weight_copy_bytes_per_s > 0)
+      st.step_ms += 3.0 * static_cast<double>(st.param_bytes) / cal.weight_copy_bytes_per_s * 1e3;
+  }
+}
+
+// The mean delay between a message's availability and its receiver having it:
+// a receive's end minus the latest of the matching send's posting, the
+// receive's posting and the end of the rank's compute before it (receives are
+// posted ahead, so a message that arrived while the rank computed cost no wait).
+double mean_message_delay_s(const Timeline& measured, double floor_s) {
+  std::map<std::tuple<int, int, int>, double> send_posted;  // (stage, mb, type)
+  std::map<int, std::vector<double>> compute_ends;          // rank -> sorted compute ends
+  for (const auto& e : measured.events) {
+    if (e.stream == Stream::send)
+      send_posted[{e.action.stage, e.action.microbatch, static_cast<int>(e.action.type)}] = e.start_ms;
+    if (e.stream == Stream::compute) compute_ends[e.rank].push_back(e.end_ms);
+  }
+  for (auto& [r, v] : compute_ends) std::sort(v.begin(), v.end());
+  double sum = 0;
+  int n = 0;
+  for (const auto& e : measured.events) {
+    if (e.stream != Stream::recv) continue;
+    const bool fwd = e.action.type == ActionType::RECV_F;
+    auto it = send_posted.find({fwd ? e.action.stage - 1 : e.action.stage + 1, e.action.microbatch,
+                                static_cast<int>(fwd ? ActionType::SEND_F : ActionType::SEND_B)});
+    if (it == send_posted.end()) continue;
+    double waited_from = std::max(e.start_ms, it->second);
+    const auto& ends = compute_ends[e.rank];
+    auto before = std::upper_bound(ends.begin(), ends.end(), e.end_ms);
+    if (before != ends.begin()) waited_from = std::max(waited_from, *std::prev(before));
+    sum += std::max(0.0, e.end_ms - waited_from);
+    ++n;
+  }
+  return n ? std::max(floor_s, sum / n / 1e3) : floor_s;
+}
+
+}  // namespace
+
+RunPrediction predict_run(const Schedule& sch, const StageCosts& base, const RunCalibration& cal,
+                          int microbatch_rows, Optimizer optimizer) {
+  const int ranks = sch.num_ranks;
+  const bool async = schedule_traits_or_custom(sch.kind).asynchronous();
+  RunPrediction p;
+  p.costs = base;
+  SimOptions& so = p.options;
+  so.microbatch_size = microbatch_rows;
+  so.optimizer = optimizer;
+  if (async) so.weight_copy_bytes_per_s = cal.weight_copy_bytes_per_s;
+  set_step_costs(p.costs, cal, async);
+  so.step_ms = p.costs.stages.at(cal.largest_stage).step_ms;  // every stage has its own; kept consistent
+  // Gloo messages cost both ends processor time (posting, the transport's
+  // threads copying and waking the rank): half the measured time at each end.
+  if (!cal.nccl) so.message_overhead_ms = cal.message_cpu_s * 1e3 / 2;
+  const double idle_overhead_ms = so.message_overhead_ms;
+  p.cluster = flat_cluster(ranks, cal.link_bandwidth_bytes_per_s, cal.link_latency_s);
+  const bool shared_cpu = !cal.shared.empty() && cal.cpu;
+  if (shared_cpu) {
+    // The transport's processor time per message under load is the overhead
+    // to charge (an idle ping-pong never sees the transport threads fight the
+    // ranks' compute, executor/README.md); the probe's two threads post at
+    // the same instants, as balanced ranks do: an upper end where posts differ.
+    so.message_overhead_ms = std::max(so.message_overhead_ms, cal.loaded_transport_cpu_s * 1e3 / 2);
+    p.cluster = flat_cluster(ranks, cal.link_bandwidth_bytes_per_s, std::max(cal.link_latency_s, cal.loaded_delay_s));
+  }
+  p.message_overhead_ms = so.message_overhead_ms;
+  p.simulation = simulate_shared(sch, p.costs, p.cluster, so, cal.shared);
+  // A device per rank: no sharing, and messages cost what they cost on an idle processor.
+  p.dedicated_step_ms = p.simulation.dedicated_step_ms;
+  if (shared_cpu) {
+    SimOptions alone = so;
+    alone.record_timeline = false;
+    alone.message_overhead_ms = idle_overhead_ms;
+    p.dedicated_step_ms =
+        simulate(sch, p.costs, flat_cluster(ranks, cal.link_bandwidth_bytes_per_s, cal.link_latency_s), alone)
+            .metrics.step_time_ms;
+  }
+  // Memory. The simulator counts a receive buffer only while its transfer
+  // runs; the executor allocates it when the RECV is posted. Both are
+  // reported; the executor-order replay is the prediction compared.
+  const auto& transient = cal.step_transient_bytes;
+  p.simulator_peaks.assign(ranks, 0);
+  for (const auto& m : p.simulation.result.timeline.memory)
+    if (m.rank >= 0 && m.rank < ranks)
+      p.simulator_peaks[m.rank] = std::max(p.simulator_peaks[m.rank], m.activations + m.buffers);
+  for (int r = 0; r < ranks && r < static_cast<int>(transient.size()); ++r)
+    p.simulator_peaks[r] = std::max(p.simulator_peaks[r], transient[r]);
+  p.activation_peaks = executor_order_peaks(sch, p.costs, transient);
+  // Asynchronous schedules stash older weight versions during the stream; the
+  // meter counts them above the stream's starting bytes.
+  const std::vector<std::int64_t> extra = extra_version_bytes(sch, p.costs);
+  for (int r = 0; r < ranks; ++r) p.activation_peaks[r] += extra[r];
+  return p;
+}
+
+RunCalibrated calibrate_on_run(const Schedule& sch, const RunPrediction& p, const RunCalibration& cal,
+                               const Timeline& measured) {
+  // The run's compute events include what messaging took from them, so the
+  // stretch is measured and applied without the per-message overhead.
+  SimOptions calibrated = p.options;
+  calibrated.record_timeline = false;
+  calibrated.message_overhead_ms = 0;
+  double model_busy = 0, run_busy = 0;
+  for (const auto& r : simulate(sch, p.costs, p.cluster, calibrated).metrics.ranks) model_busy += r.busy_ms;
+  for (const auto& e : measured.events)
+    if (e.stream == Stream::compute) run_busy += e.end_ms - e.start_ms;
+  RunCalibrated out;
+  out.compute_stretch = model_busy > 0 ? run_busy / model_busy : 1;
+  out.message_delay_s = mean_message_delay_s(measured, cal.link_latency_s);
+  calibrated.step_ms *= out.compute_stretch;
+  out.step_ms = simulate(sch, stretched(p.costs, out.compute_stretch),
+                         flat_cluster(sch.num_ranks, cal.link_bandwidth_bytes_per_s, out.message_delay_s), calibrated)
+                    .metrics.step_time_ms;
+  return out;
+}
+
+}  // namespace pipekit
