@@ -50,8 +50,12 @@ void run_dp(benchmark::State& state, const Profile& p, std::vector<int> machines
   }
 }
 
-void BM_Dp_Vgg16_4(benchmark::State& s) { run_dp(s, pipedream_profile("vgg16"), {4}, {1e9}, CostModel::pipedream); }
-void BM_Dp_Vgg16_16(benchmark::State& s) { run_dp(s, pipedream_profile("vgg16"), {16}, {1e9}, CostModel::pipedream); }
+void BM_Dp_Vgg16_4(benchmark::State& s) {
+  run_dp(s, pipedream_profile("vgg16"), {4}, {1e9}, CostModel::pipedream);
+}
+void BM_Dp_Vgg16_16(benchmark::State& s) {
+  run_dp(s, pipedream_profile("vgg16"), {16}, {1e9}, CostModel::pipedream);
+}
 void BM_Dp_GnmtLarge_4(benchmark::State& s) {
   run_dp(s, pipedream_profile("gnmt_large"), {4}, {1e9}, CostModel::pipedream);
 }
@@ -64,7 +68,9 @@ void BM_Dp_InceptionV3_8(benchmark::State& s) {
 void BM_Dp_Chain512_8x128(benchmark::State& s) {
   run_dp(s, synthetic_chain(512), {8, 128}, {25e9, 12.5e9}, CostModel::pipekit);
 }
-void BM_Dp_Chain512_64(benchmark::State& s) { run_dp(s, synthetic_chain(512), {64}, {12.5e9}, CostModel::pipekit); }
+void BM_Dp_Chain512_64(benchmark::State& s) {
+  run_dp(s, synthetic_chain(512), {64}, {12.5e9}, CostModel::pipekit);
+}
 
 void BM_Straight_Chain512_64(benchmark::State& state) {
   Profile p = synthetic_chain(512);

@@ -3,8 +3,8 @@
 #include <benchmark/benchmark.h>
 
 #include "passes/lowering.h"
-#include "planner/schedule_generator.h"
 #include "passes/schedule_validator.h"
+#include "planner/schedule_generator.h"
 
 namespace {
 
@@ -22,8 +22,7 @@ void BM_Generate1F1B(benchmark::State& st) {
 BENCHMARK(BM_Generate1F1B)->Unit(benchmark::kMillisecond);
 
 void BM_GenerateInterleaved(benchmark::State& st) {
-  for (auto _ : st)
-    benchmark::DoNotOptimize(pipekit::generate_schedule(spec("interleaved", 2048, 4), 128));
+  for (auto _ : st) benchmark::DoNotOptimize(pipekit::generate_schedule(spec("interleaved", 2048, 4), 128));
 }
 BENCHMARK(BM_GenerateInterleaved)->Unit(benchmark::kMillisecond);
 

@@ -18,7 +18,9 @@ const char* const kAppDescription =
     "and look at predicted and measured timelines.";
 const char* const kVersion = "pipekit 0.1.0";
 
-CommandRegistration::CommandRegistration(int order, CommandAdder add) { registry().emplace(order, std::move(add)); }
+CommandRegistration::CommandRegistration(int order, CommandAdder add) {
+  registry().emplace(order, std::move(add));
+}
 
 void add_registered_commands(CLI::App& app) {
   for (auto& [order, add] : registry()) add(app);

@@ -43,8 +43,8 @@ void run_inspect(const InspectOptions& o) {
     fmt::print("{}\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
     return;
   }
-  fmt::print("model {}  ({} layers, device {}, dtype {}, micro-batch {})\n", p.model, t.layers,
-             p.device, p.dtype, p.microbatch_size ? std::to_string(p.microbatch_size) : "unknown");
+  fmt::print("model {}  ({} layers, device {}, dtype {}, micro-batch {})\n", p.model, t.layers, p.device,
+             p.dtype, p.microbatch_size ? std::to_string(p.microbatch_size) : "unknown");
   if (!o.summary) {
     TextTable table({"#", "name", "kind", "fwd ms", "bwd ms", "params", "output", "saved"}, 3);
     for (std::size_t i = 0; i < p.layers.size(); ++i) {
@@ -56,29 +56,31 @@ void run_inspect(const InspectOptions& o) {
     }
     table.add_rule();
     table.add({"", "total", "", fmt::format("{:.2f}", t.forward_ms), fmt::format("{:.2f}", t.backward_ms),
-               format_bytes(static_cast<double>(t.param_bytes)), format_bytes(static_cast<double>(t.output_bytes)),
+               format_bytes(static_cast<double>(t.param_bytes)),
+               format_bytes(static_cast<double>(t.output_bytes)),
                format_bytes(static_cast<double>(t.saved_bytes))});
     fmt::print("{}", table.str());
   }
   fmt::print("forward {:.2f} ms, backward {:.2f} ms per micro-batch\n", t.forward_ms, t.backward_ms);
   fmt::print("parameters {:.1f} M ({} at fp32)\n", static_cast<double>(t.param_count_fp32) / 1e6,
              format_bytes(static_cast<double>(t.param_bytes)));
-  fmt::print("activations: {} output, {} saved until backward\n", format_bytes(static_cast<double>(t.output_bytes)),
+  fmt::print("activations: {} output, {} saved until backward\n",
+             format_bytes(static_cast<double>(t.output_bytes)),
              format_bytes(static_cast<double>(t.saved_bytes)));
   if (f.chain)
     fmt::print("graph: a chain of {} layers\n", t.layers);
   else
-    fmt::print("graph: branching DAG, {} edges, {} layers with several consumers, {} sources, {} sinks, "
-               "widest fan-out {}, fan-in {}\n",
-               f.edges, f.branching_layers, f.sources, f.sinks, f.max_fan_out, f.max_fan_in);
+    fmt::print(
+        "graph: branching DAG, {} edges, {} layers with several consumers, {} sources, {} sinks, "
+        "widest fan-out {}, fan-in {}\n",
+        f.edges, f.branching_layers, f.sources, f.sinks, f.max_fan_out, f.max_fan_in);
 }
 
 void add_inspect(CLI::App& app) {
   auto o = std::make_shared<InspectOptions>();
   auto* cmd = app.add_subcommand("inspect", "Show a profile: layer table, totals, graph shape");
   cmd->add_option("file", o->file, "Profile: pipekit JSON or PipeDream graph.txt")->required();
-  cmd->add_flag("--json", o->json,
-                "Print totals as JSON (times in ms, sizes in bytes) instead of tables");
+  cmd->add_flag("--json", o->json, "Print totals as JSON (times in ms, sizes in bytes) instead of tables");
   cmd->add_flag("--summary", o->summary, "Skip the per-layer table");
   cmd->callback([o] { run_inspect(*o); });
 }

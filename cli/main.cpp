@@ -31,11 +31,12 @@ std::filesystem::path train_executable() {
 int hand_over(int argc, char** argv) {
   const std::string name = argv[1];
   if (!PIPEKIT_TRAIN_BUILT) {
-    std::fprintf(stderr,
-                 "pipekit: error: %s: this pipekit was built without LibTorch, so the training commands (run, "
-                 "profile, corun) are not part of it; install LibTorch (scripts/install-deps.sh: libtorch-dev "
-                 "libgloo-dev) and rebuild\n",
-                 name.c_str());
+    std::fprintf(
+        stderr,
+        "pipekit: error: %s: this pipekit was built without LibTorch, so the training commands (run, "
+        "profile, corun) are not part of it; install LibTorch (scripts/install-deps.sh: libtorch-dev "
+        "libgloo-dev) and rebuild\n",
+        name.c_str());
     return 2;
   }
   const std::string path = train_executable().string();
@@ -43,7 +44,8 @@ int hand_over(int argc, char** argv) {
   args[0] = const_cast<char*>(path.c_str());
   args.push_back(nullptr);
   execv(path.c_str(), args.data());
-  std::fprintf(stderr, "pipekit: error: %s: cannot start the training part %s (%s); rebuild or reinstall pipekit\n",
+  std::fprintf(stderr,
+               "pipekit: error: %s: cannot start the training part %s (%s); rebuild or reinstall pipekit\n",
                name.c_str(), path.c_str(), std::strerror(errno));
   return 2;
 }

@@ -54,9 +54,10 @@ std::vector<int> parse_devices(const std::string& s) {
       used = 0;
     }
     if (used != item.size() || item.empty() || v < 1 || v > 30000)
-      throw InputError("--devices", "",
-                       fmt::format("'{}' is not a device count; give counts per level, innermost first, e.g. 4 or 8,16",
-                                   item));
+      throw InputError(
+          "--devices", "",
+          fmt::format("'{}' is not a device count; give counts per level, innermost first, e.g. 4 or 8,16",
+                      item));
     out.push_back(static_cast<int>(v));
   }
   if (out.empty()) throw InputError("--devices", "", "no device count given; e.g. --devices 4 or 8,16");
@@ -69,15 +70,16 @@ std::vector<double> parse_bandwidths(const std::string& s, std::size_t levels) {
   for (const auto& item : split_commas(s)) {
     auto v = parse_bytes(item);
     if (!v)
-      throw InputError("--bandwidth", "",
-                       fmt::format("'{}' is not a bandwidth; give bytes/s per level, e.g. 1e9, 10GB/s or 25GB/s,1GB/s",
-                                   item));
+      throw InputError(
+          "--bandwidth", "",
+          fmt::format("'{}' is not a bandwidth; give bytes/s per level, e.g. 1e9, 10GB/s or 25GB/s,1GB/s",
+                      item));
     out.push_back(*v);
   }
   if (out.size() != levels)
     throw InputError("--bandwidth", "",
-                     fmt::format("{} bandwidths for {} device levels; give one per level, innermost first", out.size(),
-                                 levels));
+                     fmt::format("{} bandwidths for {} device levels; give one per level, innermost first",
+                                 out.size(), levels));
   return out;
 }
 
@@ -117,8 +119,8 @@ void run_search(const PlanOptions& o, const Profile& p, const Cluster& cluster) 
   }
   fmt::print("model {} ({} layers), {} devices: {} configurations simulated, {} skipped\n", p.model,
              p.layers.size(), cluster.num_devices(), r.ranked.size(), r.skipped);
-  TextTable t({"#", "schedule", "stages", "replicas", "micro-batches", "virtual", "recompute", "ms/minibatch", "ms/micro-batch",
-               "bubble", "peak memory", "fits"},
+  TextTable t({"#", "schedule", "stages", "replicas", "micro-batches", "virtual", "recompute", "ms/minibatch",
+               "ms/micro-batch", "bubble", "peak memory", "fits"},
               2);
   for (std::size_t i = 0; i < r.ranked.size() && static_cast<int>(i) < o.top; ++i) {
     const SearchCandidate& c = r.ranked[i];
@@ -129,8 +131,8 @@ void run_search(const PlanOptions& o, const Profile& p, const Cluster& cluster) 
            std::to_string(pl.schedule.virtual_stages), to_string(pl.schedule.recompute),
            fmt::format("{:.3f}", c.time_per_minibatch_ms),
            fmt::format("{:.3f}", c.time_per_minibatch_ms / pl.schedule.microbatches),
-           fmt::format("{:.1f}%", 100 * c.bubble_fraction),
-           format_bytes(c.peak_memory_bytes), c.fits_memory ? "yes" : "no"});
+           fmt::format("{:.1f}%", 100 * c.bubble_fraction), format_bytes(c.peak_memory_bytes),
+           c.fits_memory ? "yes" : "no"});
   }
   fmt::print("{}", t.str());
   if (r.skipped > 0) fmt::print("skipped {}, e.g.: {}\n", r.skipped, r.first_skip_reason);
@@ -148,10 +150,12 @@ void run_plan(const PlanOptions& o) {
   if (!o.memory.empty()) {
     memory = parse_bytes(o.memory);
     if (!memory || *memory <= 0)
-      throw InputError("--memory", "", fmt::format("'{}' is not a memory size; e.g. 16GiB or 16e9", o.memory));
+      throw InputError("--memory", "",
+                       fmt::format("'{}' is not a memory size; e.g. 16GiB or 16e9", o.memory));
   }
   if (o.cost_model != "pipekit" && o.cost_model != "pipedream")
-    throw InputError("--cost-model", "", fmt::format("unknown cost model '{}'; use pipekit or pipedream", o.cost_model));
+    throw InputError("--cost-model", "",
+                     fmt::format("unknown cost model '{}'; use pipekit or pipedream", o.cost_model));
   Recompute rc;
   if (!recompute_from_string(o.recompute, rc))
     throw InputError("--recompute", "", fmt::format("'{}': use never, except_last or always", o.recompute));
@@ -213,14 +217,13 @@ void run_plan(const PlanOptions& o) {
         "time per minibatch {:.6f} s (slowest stage), one device {:.6f} s: speed-up {} on {} of {} devices "
         "(data-parallel estimate {:.6f} s)\nplanner: {} cost model, {} with {} states",
         r.time_per_minibatch_s, r.single_device_s, speedup_text(r.single_device_s, r.time_per_minibatch_s),
-        r.devices_used,
-        total_devices, r.data_parallel_s, o.cost_model, to_string(r.graph), r.num_states);
+        r.devices_used, total_devices, r.data_parallel_s, o.cost_model, to_string(r.graph), r.num_states);
   } else {
     const int stages = static_cast<int>(total_devices);
     if (stages > static_cast<int>(p.layers.size()))
       throw InputError("--devices", "",
-                       fmt::format("{} devices for {} layers; a straight pipeline needs a layer per device", stages,
-                                   p.layers.size()));
+                       fmt::format("{} devices for {} layers; a straight pipeline needs a layer per device",
+                                   stages, p.layers.size()));
     const int m = o.microbatches > 0 ? o.microbatches : stages;
     plan.schedule.microbatches = m;
     StraightOptions so;
@@ -273,8 +276,8 @@ void run_plan(const PlanOptions& o) {
   }
   fmt::print("model {} ({} layers), {} devices ({}), schedule {}\n", p.model, p.layers.size(), total_devices,
              o.devices, schedule);
-  TextTable t({"stage", "layers", "first layer", "last layer", "replicas", "ranks", "compute ms", "per replica ms",
-               "memory/device"},
+  TextTable t({"stage", "layers", "first layer", "last layer", "replicas", "ranks", "compute ms",
+               "per replica ms", "memory/device"},
               4);
   for (std::size_t s = 0; s < plan.stages.size(); ++s) {
     const PlanStage& ps = plan.stages[s];
@@ -292,7 +295,8 @@ void run_plan(const PlanOptions& o) {
 
 void add_plan(CLI::App& app) {
   auto o = std::make_shared<PlanOptions>();
-  auto* cmd = app.add_subcommand("plan", "Split a profiled model into pipeline stages (PipeDream DP, exact, DeepSpeed)");
+  auto* cmd = app.add_subcommand(
+      "plan", "Split a profiled model into pipeline stages (PipeDream DP, exact, DeepSpeed)");
   cmd->add_option("--profile", o->profile, "Profile: pipekit JSON or PipeDream graph.txt")->required();
   cmd->add_option("--devices", o->devices,
                   "Devices per level, innermost first: 4, or 8,16 for 16 machines of 8 (default 1)");
@@ -303,8 +307,10 @@ void add_plan(CLI::App& app) {
   cmd->add_option("--schedule", o->schedule,
                   "Schedule recorded in the plan and used for memory: " + schedule_name_list() +
                       " (default: pipedream for dp, 1f1b otherwise)");
-  cmd->add_option("--microbatches", o->microbatches, "Micro-batches per minibatch (default: number of stages)");
-  cmd->add_option("--recompute", o->recompute, "Activation recomputation: never, except_last, always (exact method)");
+  cmd->add_option("--microbatches", o->microbatches,
+                  "Micro-batches per minibatch (default: number of stages)");
+  cmd->add_option("--recompute", o->recompute,
+                  "Activation recomputation: never, except_last, always (exact method)");
   cmd->add_option("--cost-model", o->cost_model,
                   "dp cost model: pipedream (exactly PipeDream's optimizer) or pipekit (default)");
   cmd->add_flag("--straight", o->straight, "dp: no replication, one device per stage");
@@ -314,10 +320,11 @@ void add_plan(CLI::App& app) {
   cmd->add_option("--method", o->method,
                   "dp (PipeDream's dynamic program), exact (straight pipeline, memory-aware), or DeepSpeed's "
                   "uniform, parameters, type:REGEX");
-  cmd->add_flag("--search", o->search,
-                "Try pipeline depths, schedules, micro-batch counts, virtual stages and recomputation, score each "
-                "by simulation and print a ranked table (--schedule/--microbatches/--recompute narrow it; --out "
-                "and --json give the best plan)");
+  cmd->add_flag(
+      "--search", o->search,
+      "Try pipeline depths, schedules, micro-batch counts, virtual stages and recomputation, score each "
+      "by simulation and print a ranked table (--schedule/--microbatches/--recompute narrow it; --out "
+      "and --json give the best plan)");
   cmd->add_option("--top", o->top, "--search: rows to print (default 10)");
   cmd->add_flag("--json", o->json, "Print the plan as JSON (pipekit-plan/1) instead of a table");
   cmd->add_option("--out", o->out, "Write the plan as JSON to this file");

@@ -267,7 +267,8 @@ void run_simulate(const SimulateOptions& o) {
   }
   const SimMetrics& m = res.metrics;
   // The report's throughput column reads samples per step from the timeline's meta.
-  set_meta(res.timeline, RunMeta::samples_per_step, std::to_string(opt.microbatch_size * schedule.num_microbatches));
+  set_meta(res.timeline, RunMeta::samples_per_step,
+           std::to_string(opt.microbatch_size * schedule.num_microbatches));
   if (!o.timeline.empty()) write_text_file(o.timeline, timeline_to_json(res.timeline));
   std::vector<std::string> written;
   if (o.viz.any()) written = write_viz_outputs(o.viz, res.timeline, o.plan.empty() ? nullptr : &plan);

@@ -39,8 +39,10 @@ class TextTable {
     line(header_);
     out += std::string(total > 2 ? total - 2 : 0, '-') + "\n";
     for (const auto& r : rows_) {
-      if (r.empty()) out += std::string(total > 2 ? total - 2 : 0, '-') + "\n";
-      else line(r);
+      if (r.empty())
+        out += std::string(total > 2 ? total - 2 : 0, '-') + "\n";
+      else
+        line(r);
     }
     return out;
   }

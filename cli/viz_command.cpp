@@ -20,8 +20,9 @@ struct VizOptions {
 
 void print_summary(const Timeline& t, const std::string& name) {
   TimelineSummary s = summarize(t);
-  fmt::print("{}: {} {} on {} ranks, {} micro-batches, v={}: step {:.3f} ms, compute bubble {:.1f}%", name, t.source,
-             t.schedule, t.num_ranks, t.num_microbatches, t.virtual_stages, s.step_time_ms, 100.0 * s.bubble_fraction);
+  fmt::print("{}: {} {} on {} ranks, {} micro-batches, v={}: step {:.3f} ms, compute bubble {:.1f}%", name,
+             t.source, t.schedule, t.num_ranks, t.num_microbatches, t.virtual_stages, s.step_time_ms,
+             100.0 * s.bubble_fraction);
   if (s.peak_memory > 0) fmt::print(", peak memory {:.1f} MB", s.peak_memory / 1e6);
   fmt::print("\n");
 }
@@ -44,9 +45,12 @@ void run_viz(const VizOptions& o) {
 
 void add_viz(CLI::App& app) {
   auto o = std::make_shared<VizOptions>();
-  auto* cmd = app.add_subcommand("viz", "Draw a timeline: SVG Gantt and memory charts, HTML report, Perfetto trace");
-  cmd->add_option("timeline", o->timeline, "Timeline JSON (pipekit-timeline/1) from simulate or run")->required();
-  cmd->add_option("timeline2", o->compare, "Second timeline to compare against (drawn on the same time scale)");
+  auto* cmd =
+      app.add_subcommand("viz", "Draw a timeline: SVG Gantt and memory charts, HTML report, Perfetto trace");
+  cmd->add_option("timeline", o->timeline, "Timeline JSON (pipekit-timeline/1) from simulate or run")
+      ->required();
+  cmd->add_option("timeline2", o->compare,
+                  "Second timeline to compare against (drawn on the same time scale)");
   cmd->add_option("--svg", o->out.svg, "Write the Gantt chart (comparison chart with two timelines) as SVG");
   cmd->add_option("--memory-svg", o->out.memory_svg, "Write memory over time per rank as SVG");
   cmd->add_option("--html", o->out.html, "Write a self-contained HTML report (no network needed)");

@@ -17,7 +17,9 @@ bool parse_int(std::string_view s, int& out) {
 }
 }  // namespace
 
-std::string_view to_string(ActionType t) { return kNames[static_cast<int>(t)]; }
+std::string_view to_string(ActionType t) {
+  return kNames[static_cast<int>(t)];
+}
 
 std::optional<ActionType> action_type_from_string(std::string_view s) {
   for (int i = 0; i < kActionTypeCount; ++i)
@@ -25,9 +27,15 @@ std::optional<ActionType> action_type_from_string(std::string_view s) {
   return std::nullopt;
 }
 
-bool is_compute(ActionType t) { return t <= ActionType::R; }
-bool is_comm(ActionType t) { return t >= ActionType::SEND_F && t <= ActionType::RECV_B; }
-bool is_step_level(ActionType t) { return t == ActionType::REDUCE_GRAD || t == ActionType::STEP; }
+bool is_compute(ActionType t) {
+  return t <= ActionType::R;
+}
+bool is_comm(ActionType t) {
+  return t >= ActionType::SEND_F && t <= ActionType::RECV_B;
+}
+bool is_step_level(ActionType t) {
+  return t == ActionType::REDUCE_GRAD || t == ActionType::STEP;
+}
 bool is_backward(ActionType t) {
   return t == ActionType::B || t == ActionType::I || t == ActionType::W;
 }

@@ -1,7 +1,7 @@
 #include "core/cluster.h"
 
-#include <cmath>
 #include <fmt/format.h>
+#include <cmath>
 
 #include "core/error.h"
 

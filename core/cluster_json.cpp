@@ -10,9 +10,8 @@ nlohmann::ordered_json cluster_json_value(const Cluster& c) {
   j["device_memory_bytes"] = c.device_memory_bytes;
   auto& levels = j["levels"] = nlohmann::ordered_json::array();
   for (const auto& l : c.levels)
-    levels.push_back({{"count", l.count},
-                      {"bandwidth_bytes_per_s", l.bandwidth_bytes_per_s},
-                      {"latency_s", l.latency_s}});
+    levels.push_back(
+        {{"count", l.count}, {"bandwidth_bytes_per_s", l.bandwidth_bytes_per_s}, {"latency_s", l.latency_s}});
   return j;
 }
 

@@ -11,8 +11,7 @@ namespace pipekit {
 
 std::string read_text_file(const std::string& path) {
   std::error_code ec;
-  if (std::filesystem::is_directory(path, ec))
-    throw InputError(path, "", "is a directory; give a file");
+  if (std::filesystem::is_directory(path, ec)) throw InputError(path, "", "is a directory; give a file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path, "", std::string("cannot open: ") + std::strerror(errno));
   std::ostringstream ss;

@@ -1,16 +1,20 @@
 #include "core/json_node.h"
 
-#include <cmath>
 #include <fmt/format.h>
+#include <cmath>
 
 #include "core/error.h"
 
 namespace pipekit {
 namespace {
-const char* type_name(const nlohmann::json& j) { return j.type_name(); }
+const char* type_name(const nlohmann::json& j) {
+  return j.type_name();
+}
 }  // namespace
 
-void JsonNode::fail(const std::string& what) const { throw InputError(*source_, path_, what); }
+void JsonNode::fail(const std::string& what) const {
+  throw InputError(*source_, path_, what);
+}
 
 void JsonNode::expect_object() const {
   if (!j_->is_object()) fail(fmt::format("expected an object, found {}", type_name(*j_)));
@@ -19,8 +23,7 @@ void JsonNode::expect_object() const {
 JsonNode JsonNode::at(const char* key) const {
   expect_object();
   auto it = j_->find(key);
-  if (it == j_->end() || it->is_null())
-    fail(fmt::format("missing required field '{}'", key));
+  if (it == j_->end() || it->is_null()) fail(fmt::format("missing required field '{}'", key));
   return JsonNode(*it, path_ + "." + key, *source_);
 }
 
@@ -56,8 +59,7 @@ std::int64_t JsonNode::integer() const {
     return static_cast<std::int64_t>(u);
   }
   double v = number();
-  if (v != std::floor(v) || std::abs(v) > 9.0e18)
-    fail(fmt::format("expected a whole number, found {}", v));
+  if (v != std::floor(v) || std::abs(v) > 9.0e18) fail(fmt::format("expected a whole number, found {}", v));
   return static_cast<std::int64_t>(v);
 }
 
@@ -114,8 +116,9 @@ nlohmann::json parse_json_text(std::string_view text, const std::string& source)
     // e.g. out_of_range for "1e999": a number that does not fit a double is not a finite number.
     std::string what = e.what();
     auto p = what.find(']');
-    throw InputError(source, "", fmt::format("not valid JSON: {}; numbers must be finite",
-                                             p == std::string::npos ? what : what.substr(p + 2)));
+    throw InputError(source, "",
+                     fmt::format("not valid JSON: {}; numbers must be finite",
+                                 p == std::string::npos ? what : what.substr(p + 2)));
   }
 }
 

@@ -17,13 +17,13 @@ class JsonNode {
   JsonNode(const nlohmann::json& j, std::string path, const std::string& source)
       : j_(&j), path_(std::move(path)), source_(&source) {}
 
-  JsonNode at(const char* key) const;              // required field of an object
+  JsonNode at(const char* key) const;                   // required field of an object
   std::optional<JsonNode> find(const char* key) const;  // optional field; null counts as absent
-  JsonNode item(std::size_t i) const;              // element of an array
-  std::size_t size() const;                        // array length (fails if not an array)
+  JsonNode item(std::size_t i) const;                   // element of an array
+  std::size_t size() const;                             // array length (fails if not an array)
 
-  double number() const;          // finite number
-  std::int64_t integer() const;   // integral number (1e9 and 1000000000 both accepted)
+  double number() const;         // finite number
+  std::int64_t integer() const;  // integral number (1e9 and 1000000000 both accepted)
   int int32() const;
   std::string string() const;
   bool boolean() const;

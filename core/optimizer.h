@@ -17,7 +17,8 @@ bool optimizer_from_string(const std::string& s, Optimizer& out);
 
 // `name` as one of `allowed`; an InputError from `source` naming them otherwise
 // (the executor trains with adam and sgd only).
-Optimizer parse_optimizer(const std::string& name, const std::string& source, std::initializer_list<Optimizer> allowed);
+Optimizer parse_optimizer(const std::string& name, const std::string& source,
+                          std::initializer_list<Optimizer> allowed);
 
 // Optimizer state per stage: adam two moments (2x parameter bytes), momentum one, sgd none.
 std::int64_t optimizer_state_bytes(Optimizer o, std::int64_t param_bytes);

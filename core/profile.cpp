@@ -1,7 +1,7 @@
 #include "core/profile.h"
 
-#include <cmath>
 #include <fmt/format.h>
+#include <cmath>
 
 #include "core/error.h"
 #include "core/layer_graph.h"

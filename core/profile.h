@@ -37,12 +37,12 @@ struct Profile {
   std::string model;
   std::string device = "unknown";
   std::string dtype = "fp32";
-  int microbatch_size = 0;  // samples per micro-batch; 0 when not recorded
-  int seq_len = 0;          // 0 when not applicable
+  int microbatch_size = 0;       // samples per micro-batch; 0 when not recorded
+  int seq_len = 0;               // 0 when not applicable
   std::int64_t input_bytes = 0;  // bytes of one micro-batch of model input
   std::vector<Layer> layers;
-  std::vector<std::pair<int, int>> edges;    // empty: chain
-  std::map<std::string, std::string> meta;   // machine, library versions, settings, source
+  std::vector<std::pair<int, int>> edges;   // empty: chain
+  std::map<std::string, std::string> meta;  // machine, library versions, settings, source
 
   bool is_chain() const;  // no edges, or edges that form exactly the chain 0->1->...->n-1
 };

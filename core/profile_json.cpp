@@ -53,8 +53,8 @@ Profile profile_from_json(std::string_view text, const std::string& source) {
   JsonNode layers = root.at("layers");
   for (std::size_t i = 0; i < layers.size(); ++i) {
     JsonNode o = layers.item(i);
-    o.only_keys({"name", "kind", "description", "forward_ms", "backward_ms", "input_grad_ms", "weight_grad_ms",
-                 "param_bytes", "output_bytes", "saved_bytes", "workspace_bytes"});
+    o.only_keys({"name", "kind", "description", "forward_ms", "backward_ms", "input_grad_ms",
+                 "weight_grad_ms", "param_bytes", "output_bytes", "saved_bytes", "workspace_bytes"});
     Layer l;
     l.name = o.at("name").string();
     if (auto v = o.find("kind")) l.kind = v->string();
@@ -65,8 +65,10 @@ Profile profile_from_json(std::string_view text, const std::string& source) {
     if (auto v = o.find("weight_grad_ms")) l.weight_grad_ms = v->number();
     l.param_bytes = o.at("param_bytes").integer();
     l.output_bytes = o.at("output_bytes").integer();
-    if (auto v = o.find("saved_bytes")) l.saved_bytes = v->integer();
-    else l.saved_bytes = l.output_bytes;
+    if (auto v = o.find("saved_bytes"))
+      l.saved_bytes = v->integer();
+    else
+      l.saved_bytes = l.output_bytes;
     if (auto v = o.find("workspace_bytes")) l.workspace_bytes = v->integer();
     p.layers.push_back(std::move(l));
   }

@@ -1,7 +1,7 @@
 #include "core/schedule.h"
 
-#include <algorithm>
 #include <fmt/format.h>
+#include <algorithm>
 
 #include "core/error.h"
 
@@ -41,10 +41,12 @@ void infer_schedule_shape(Schedule& s, const std::string& source) {
   // Indices size the per-stage tables below; refuse absurd ones instead of allocating gigabytes.
   constexpr int kMaxStages = 1 << 20, kMaxMicrobatches = 1 << 24;
   if (max_stage >= kMaxStages)
-    throw InputError(source, "", fmt::format("stage index {} is too large (at most {} stages)", max_stage, kMaxStages));
+    throw InputError(source, "",
+                     fmt::format("stage index {} is too large (at most {} stages)", max_stage, kMaxStages));
   if (max_mb >= kMaxMicrobatches)
     throw InputError(source, "",
-                     fmt::format("micro-batch index {} is too large (at most {} micro-batches)", max_mb, kMaxMicrobatches));
+                     fmt::format("micro-batch index {} is too large (at most {} micro-batches)", max_mb,
+                                 kMaxMicrobatches));
   s.num_stages = max_stage + 1;
   s.num_microbatches = max_mb + 1;
   s.stage_to_rank.assign(s.num_stages, -1);
@@ -89,7 +91,8 @@ Schedule parse_schedule_text(std::string_view text, const std::string& source) {
   std::size_t pos = 0;
   while (pos <= text.size()) {
     std::size_t nl = text.find('\n', pos);
-    std::string_view line = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    std::string_view line =
+        text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
     pos = nl == std::string_view::npos ? text.size() + 1 : nl + 1;
     ++line_no;
     if (auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
@@ -102,9 +105,9 @@ Schedule parse_schedule_text(std::string_view text, const std::string& source) {
       std::string_view num = trim(line.substr(5, colon - 5));
       std::size_t expect = s.actions.size();
       if (num != std::to_string(expect))
-        throw InputError(source, fmt::format("line {}", line_no),
-                         fmt::format("ranks must be listed in order; expected rank {}, found '{}'",
-                                     expect, num));
+        throw InputError(
+            source, fmt::format("line {}", line_no),
+            fmt::format("ranks must be listed in order; expected rank {}, found '{}'", expect, num));
       line = trim(line.substr(colon + 1));
     }
     std::vector<Action> rank;
@@ -142,7 +145,8 @@ Schedule parse_schedule_csv(std::string_view text, const std::string& source) {
   std::size_t pos = 0;
   while (pos < text.size()) {
     std::size_t nl = text.find('\n', pos);
-    std::string_view line = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    std::string_view line =
+        text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
     pos = nl == std::string_view::npos ? text.size() : nl + 1;
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
@@ -154,7 +158,8 @@ Schedule parse_schedule_csv(std::string_view text, const std::string& source) {
       if (e == std::string_view::npos) e = line.size();
       ++col;
       std::string_view cell = trim(line.substr(p, e - p));
-      if (cell.size() >= 2 && cell.front() == '"' && cell.back() == '"') cell = cell.substr(1, cell.size() - 2);
+      if (cell.size() >= 2 && cell.front() == '"' && cell.back() == '"')
+        cell = cell.substr(1, cell.size() - 2);
       if (!cell.empty() && cell != "None") rank.push_back(parse_token(cell, source, line_no, col));
       p = e + 1;
     }

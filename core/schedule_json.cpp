@@ -48,7 +48,8 @@ Schedule schedule_from_json(std::string_view text, const std::string& source) {
   if (auto v = root.find("num_microbatches")) {
     int m = v->int32();
     if (m > (1 << 24)) v->fail("too many micro-batches (at most 16777216)");
-    if (m < s.num_microbatches) v->fail(fmt::format("says {} micro-batches but actions use {}", m, s.num_microbatches));
+    if (m < s.num_microbatches)
+      v->fail(fmt::format("says {} micro-batches but actions use {}", m, s.num_microbatches));
     s.num_microbatches = m;
   }
   if (auto v = root.find("stage_to_rank")) {

@@ -15,36 +15,39 @@ using M = InFlightRule;
 using U = WeightUpdate;
 
 const std::vector<ScheduleTraits> kTable = {
-    {ScheduleKind::naive, "naive", "naive.cpp", "inter-layer model parallelism: one micro-batch, one device busy",
-     1, 1, 1, P::loop, V::one, M::one, U::flush, false},
+    {ScheduleKind::naive, "naive", "naive.cpp",
+     "inter-layer model parallelism: one micro-batch, one device busy", 1, 1, 1, P::loop, V::one, M::one,
+     U::flush, false},
     {ScheduleKind::gpipe, "gpipe", "gpipe.cpp", "all forwards, then all backwards, then a flush", 1, 1, 1,
      P::loop, V::one, M::all, U::flush, false},
     {ScheduleKind::one_f_one_b, "1f1b", "one_f_one_b.cpp",
-     "PipeDream-Flush: warm-up forwards, one forward one backward, cool-down, flush", 1, 1, 1, P::loop, V::one,
-     M::stage_depth, U::flush, false},
-    {ScheduleKind::interleaved, "interleaved", "interleaved.cpp", "1F1B over v chunks per rank (Megatron-LM)", 1,
-     0, 2, P::loop, V::one, M::stage_depth, U::flush, false},
+     "PipeDream-Flush: warm-up forwards, one forward one backward, cool-down, flush", 1, 1, 1, P::loop,
+     V::one, M::stage_depth, U::flush, false},
+    {ScheduleKind::interleaved, "interleaved", "interleaved.cpp", "1F1B over v chunks per rank (Megatron-LM)",
+     1, 0, 2, P::loop, V::one, M::stage_depth, U::flush, false},
     {ScheduleKind::pipedream, "pipedream", "pipedream.cpp",
      "asynchronous 1F1B with weight stashing: no flush, a weight version per micro-batch in flight", 1, 1, 1,
      P::loop, V::stage_depth, M::stage_depth, U::every_microbatch, false},
     {ScheduleKind::two_bw, "2bw", "two_bw.cpp",
-     "PipeDream-2BW: no flush, two weight versions, updates delayed by one minibatch", 1, 1, 1, P::loop, V::two,
-     M::stage_depth, U::delayed_minibatch, false},
-    {ScheduleKind::zb_h1, "zb-h1", "zb_h1.cpp", "zero bubble H1: 1F1B's memory, W fills the cool-down", 1, 1, 1,
-     P::loop, V::one, M::stage_depth, U::flush, true},
-    {ScheduleKind::zb_h2, "zb-h2", "zb_h2.cpp", "zero bubble H2: a doubled warm-up, W fills every gap", 1, 1, 1,
-     P::loop, V::one, M::twice_depth, U::flush, true},
+     "PipeDream-2BW: no flush, two weight versions, updates delayed by one minibatch", 1, 1, 1, P::loop,
+     V::two, M::stage_depth, U::delayed_minibatch, false},
+    {ScheduleKind::zb_h1, "zb-h1", "zb_h1.cpp", "zero bubble H1: 1F1B's memory, W fills the cool-down", 1, 1,
+     1, P::loop, V::one, M::stage_depth, U::flush, true},
+    {ScheduleKind::zb_h2, "zb-h2", "zb_h2.cpp", "zero bubble H2: a doubled warm-up, W fills every gap", 1, 1,
+     1, P::loop, V::one, M::twice_depth, U::flush, true},
     {ScheduleKind::zbv, "zbv", "zbv.cpp", "zero bubble V: two chunks per rank in a V, I/W split", 2, 2, 2,
      P::v_shape, V::one, M::stage_depth, U::flush, true},
 };
 
 const ScheduleTraits kCustom = {
-    ScheduleKind::custom, "custom", "", "a schedule read from a file", 1, 0, 1, P::loop, V::one, M::stage_depth,
-    U::flush, false};
+    ScheduleKind::custom, "custom", "",   "a schedule read from a file", 1, 0, 1, P::loop, V::one,
+    M::stage_depth,       U::flush, false};
 
 }  // namespace
 
-const std::vector<ScheduleTraits>& schedule_table() { return kTable; }
+const std::vector<ScheduleTraits>& schedule_table() {
+  return kTable;
+}
 
 std::vector<std::string> schedule_names() {
   std::vector<std::string> out;
@@ -59,13 +62,15 @@ std::string schedule_name_list() {
 }
 
 const ScheduleTraits* find_schedule(std::string_view name) {
-  auto it = std::find_if(kTable.begin(), kTable.end(), [&](const ScheduleTraits& t) { return t.name == name; });
+  auto it =
+      std::find_if(kTable.begin(), kTable.end(), [&](const ScheduleTraits& t) { return t.name == name; });
   return it == kTable.end() ? nullptr : &*it;
 }
 
 const ScheduleTraits& schedule_traits(std::string_view name, const std::string& source) {
   if (const ScheduleTraits* t = find_schedule(name)) return *t;
-  throw InputError(source, "", fmt::format("unknown schedule '{}'; choose one of: {}", name, schedule_name_list()));
+  throw InputError(source, "",
+                   fmt::format("unknown schedule '{}'; choose one of: {}", name, schedule_name_list()));
 }
 
 const ScheduleTraits& schedule_traits(ScheduleKind kind) {

@@ -16,7 +16,18 @@
 
 namespace pipekit {
 
-enum class ScheduleKind { naive, gpipe, one_f_one_b, interleaved, pipedream, two_bw, zb_h1, zb_h2, zbv, custom };
+enum class ScheduleKind {
+  naive,
+  gpipe,
+  one_f_one_b,
+  interleaved,
+  pipedream,
+  two_bw,
+  zb_h1,
+  zb_h2,
+  zbv,
+  custom
+};
 
 // When and from what a stage's weights are updated.
 enum class WeightUpdate {

@@ -1,7 +1,7 @@
 #include "core/timeline.h"
 
-#include <cmath>
 #include <fmt/format.h>
+#include <cmath>
 
 #include "core/error.h"
 
@@ -9,26 +9,34 @@ namespace pipekit {
 
 std::string_view to_string(Stream s) {
   switch (s) {
-    case Stream::compute: return "compute";
-    case Stream::send: return "send";
-    case Stream::recv: return "recv";
+    case Stream::compute:
+      return "compute";
+    case Stream::send:
+      return "send";
+    case Stream::recv:
+      return "recv";
   }
   return "compute";
 }
 
 bool stream_from_string(std::string_view s, Stream& out) {
-  if (s == "compute") out = Stream::compute;
-  else if (s == "send") out = Stream::send;
-  else if (s == "recv") out = Stream::recv;
-  else return false;
+  if (s == "compute")
+    out = Stream::compute;
+  else if (s == "send")
+    out = Stream::send;
+  else if (s == "recv")
+    out = Stream::recv;
+  else
+    return false;
   return true;
 }
 
 void validate(const Timeline& t, const std::string& source) {
   if (t.num_ranks < 1) throw InputError(source, "$.num_ranks", "a timeline needs at least one rank");
-  if (t.num_ranks > (1 << 20)) throw InputError(source, "$.num_ranks", "more than 1048576 ranks; check the file");
-  if (t.num_stages < 0 || t.num_stages > (1 << 20) || t.num_microbatches < 0 || t.num_microbatches > (1 << 24) ||
-      t.virtual_stages < 1 || t.virtual_stages > (1 << 16))
+  if (t.num_ranks > (1 << 20))
+    throw InputError(source, "$.num_ranks", "more than 1048576 ranks; check the file");
+  if (t.num_stages < 0 || t.num_stages > (1 << 20) || t.num_microbatches < 0 ||
+      t.num_microbatches > (1 << 24) || t.virtual_stages < 1 || t.virtual_stages > (1 << 16))
     throw InputError(source, "$", "num_stages, num_microbatches or virtual_stages is out of range");
   if (!std::isfinite(t.step_time_ms) || t.step_time_ms < 0)
     throw InputError(source, "$.step_time_ms", "must be finite and >= 0");
@@ -36,12 +44,11 @@ void validate(const Timeline& t, const std::string& source) {
     const auto& e = t.events[i];
     std::string where = fmt::format("$.events[{}]", i);
     if (e.rank < 0 || e.rank >= t.num_ranks)
-      throw InputError(source, where,
-                       fmt::format("rank {} is outside 0..{}", e.rank, t.num_ranks - 1));
+      throw InputError(source, where, fmt::format("rank {} is outside 0..{}", e.rank, t.num_ranks - 1));
     if (!std::isfinite(e.start_ms) || !std::isfinite(e.end_ms) || e.start_ms < 0 || e.end_ms < e.start_ms)
-      throw InputError(source, where,
-                       fmt::format("times [{}, {}] are invalid; need 0 <= start <= end", e.start_ms,
-                                   e.end_ms));
+      throw InputError(
+          source, where,
+          fmt::format("times [{}, {}] are invalid; need 0 <= start <= end", e.start_ms, e.end_ms));
   }
   for (std::size_t i = 0; i < t.memory.size(); ++i) {
     const auto& m = t.memory[i];

@@ -33,7 +33,7 @@ struct TimelineEvent {
 struct MemorySample {
   int rank = 0;
   double time_ms = 0;
-  std::int64_t weights = 0;      // all weight versions kept
+  std::int64_t weights = 0;  // all weight versions kept
   std::int64_t gradients = 0;
   std::int64_t optimizer = 0;    // optimizer state
   std::int64_t activations = 0;  // saved activations of micro-batches in flight

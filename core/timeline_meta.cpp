@@ -25,7 +25,9 @@ std::string_view meta_prefix(RankMeta what) {
   return "unknown.rank";
 }
 
-std::string meta_key(RankMeta what, int rank) { return fmt::format("{}{}", meta_prefix(what), rank); }
+std::string meta_key(RankMeta what, int rank) {
+  return fmt::format("{}{}", meta_prefix(what), rank);
+}
 
 std::string_view meta_key(RunMeta what) {
   switch (what) {
@@ -57,7 +59,9 @@ void set_meta(Timeline& t, RankMeta what, int rank, std::string value) {
   t.meta[meta_key(what, rank)] = std::move(value);
 }
 
-void set_meta(Timeline& t, RunMeta what, std::string value) { t.meta[std::string(meta_key(what))] = std::move(value); }
+void set_meta(Timeline& t, RunMeta what, std::string value) {
+  t.meta[std::string(meta_key(what))] = std::move(value);
+}
 
 namespace {
 std::optional<std::string> find(const Timeline& t, const std::string& key) {
@@ -71,15 +75,18 @@ std::optional<std::string> get_meta(const Timeline& t, RankMeta what, int rank) 
   return find(t, meta_key(what, rank));
 }
 
-std::optional<std::string> get_meta(const Timeline& t, RunMeta what) { return find(t, std::string(meta_key(what))); }
+std::optional<std::string> get_meta(const Timeline& t, RunMeta what) {
+  return find(t, std::string(meta_key(what)));
+}
 
 std::optional<double> meta_number(const Timeline& t, const std::string& key) {
   const std::optional<std::string> text = find(t, key);
   if (!text) return std::nullopt;
   const std::optional<double> v = parse_number(*text);
   if (!v)
-    throw InputError("timeline", "$.meta." + key,
-                     fmt::format("\"{}\" is not a non-negative number; write the timeline with this pipekit", *text));
+    throw InputError(
+        "timeline", "$.meta." + key,
+        fmt::format("\"{}\" is not a non-negative number; write the timeline with this pipekit", *text));
   return v;
 }
 

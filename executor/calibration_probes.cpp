@@ -1,8 +1,8 @@
 #include "executor/calibration_probes.h"
 
+#include <torch/torch.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
-#include <torch/torch.h>
 
 #include <fmt/format.h>
 
@@ -266,7 +266,6 @@ LinkCalibration measure_gloo_link(std::int64_t message_bytes) {
   return c;
 }
 
-
 // Ranks sharing a processor: those the run recorded on the same device (the
 // CPU of one host, or one GPU by its UUID), each group probed on its own GPU:
 // the one here with that UUID (a rank's own index may differ under a per-rank
@@ -286,7 +285,8 @@ DeviceGroups device_groups(const RunConfig& c, const Timeline& measured, int ran
   for (int r = 0; r < ranks; ++r) {
     const std::optional<std::string> rec = get_meta(measured, RankMeta::device, r);
     DeviceId d = parse_device_id(rec.value_or(std::string()));
-    if (!rec && c.device == "cuda") d = DeviceId{gpus < ranks ? 0 : r, fmt::format("cuda:{}", gpus < ranks ? 0 : r), ""};
+    if (!rec && c.device == "cuda")
+      d = DeviceId{gpus < ranks ? 0 : r, fmt::format("cuda:{}", gpus < ranks ? 0 : r), ""};
     auto [g, fresh] = by_device.emplace(d.key(), static_cast<int>(out.ranks.size()));
     if (fresh) {
       out.ranks.emplace_back();
@@ -378,8 +378,9 @@ RunCalibration calibrate_run(const RunConfig& c, const StageCosts& base, const T
   cal.step_transient_bytes.assign(ranks, 0);
   for (int s = 0; s < sch.num_stages; ++s) {
     const OptimizerStepCost sc =
-        s == cal.largest_stage ? step
-                               : measure_optimizer_step(c.model, c.stage_layers[s], c.optimizer, 1, c.seed, c.device);
+        s == cal.largest_stage
+            ? step
+            : measure_optimizer_step(c.model, c.stage_layers[s], c.optimizer, 1, c.seed, c.device);
     auto& v = cal.step_transient_bytes[sch.stage_to_rank[s]];
     v = std::max(v, sc.transient_bytes);
   }
@@ -405,7 +406,8 @@ RunCalibration calibrate_run(const RunConfig& c, const StageCosts& base, const T
   }
   // Weight stashing copies a stage's weights whenever consecutive actions use different versions.
   if (c.async)
-    cal.weight_copy_bytes_per_s = measure_copy_bandwidth(base.stages[cal.largest_stage].param_bytes, c.device);
+    cal.weight_copy_bytes_per_s =
+        measure_copy_bandwidth(base.stages[cal.largest_stage].param_bytes, c.device);
   probe_sharing(c, measured, mb_rows, o, cal);
   // Ranks sharing this CPU wait longer for a message than an idle ping-pong
   // says: the threads that move it and the one waiting for it must get a core

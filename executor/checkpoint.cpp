@@ -60,15 +60,16 @@ void write_weights(torch::serialize::OutputArchive& ar, const std::vector<torch:
   ar.write("optimizer", state);
 }
 
-void read_weights(torch::serialize::InputArchive& ar, const std::string& path, std::vector<torch::Tensor>& weights,
-                  torch::optim::Optimizer& opt) {
+void read_weights(torch::serialize::InputArchive& ar, const std::string& path,
+                  std::vector<torch::Tensor>& weights, torch::optim::Optimizer& opt) {
   torch::NoGradGuard no_grad;
   for (std::size_t i = 0; i < weights.size(); ++i) {
     torch::Tensor t;
     ar.read("param" + std::to_string(i), t);
     if (!t.sizes().equals(weights[i].sizes()))
-      throw std::runtime_error(fmt::format("checkpoint {}: parameter {} has shape {}, the model's is {}", path, i,
-                                           fmt::join(t.sizes(), "x"), fmt::join(weights[i].sizes(), "x")));
+      throw std::runtime_error(fmt::format("checkpoint {}: parameter {} has shape {}, the model's is {}",
+                                           path, i, fmt::join(t.sizes(), "x"),
+                                           fmt::join(weights[i].sizes(), "x")));
     weights[i].copy_(t);
   }
   torch::serialize::InputArchive state;
@@ -98,7 +99,8 @@ void read_stage_file(const std::string& path, LocalStage& s) {
   read_weights(ar, path, s.params, *s.opt);
 }
 
-void write_stream_stage_file(const std::string& path, const LocalStage& s, const std::map<int, double>& losses) {
+void write_stream_stage_file(const std::string& path, const LocalStage& s,
+                             const std::map<int, double>& losses) {
   torch::serialize::OutputArchive ar;
   const WeightStash& stash = s.stash;
   write_weights(ar, stash.master(), *s.opt);
@@ -139,7 +141,8 @@ std::vector<int> read_stream_stage_file(const std::string& path, LocalStage& s, 
   for (std::int64_t k = 0; k < ids.numel(); ++k) {
     const int v = static_cast<int>(ids[k].item<std::int64_t>());
     std::vector<torch::Tensor> w;
-    for (std::size_t i = 0; i < s.params.size(); ++i) w.push_back(read(fmt::format("version{}.{}", v, i)).to(device));
+    for (std::size_t i = 0; i < s.params.size(); ++i)
+      w.push_back(read(fmt::format("version{}.{}", v, i)).to(device));
     versions[v] = std::move(w);
   }
   torch::Tensor flying = read("in_flight");
@@ -151,9 +154,9 @@ std::vector<int> read_stream_stage_file(const std::string& path, LocalStage& s, 
     s.input[mb] = read("input" + std::to_string(mb)).to(device);
     mbs.push_back(mb);
   }
-  s.stash.restore(static_cast<int>(state[0].item<std::int64_t>()), static_cast<int>(state[1].item<std::int64_t>()),
-                  static_cast<std::size_t>(state[2].item<std::int64_t>()), std::move(versions),
-                  std::move(in_flight));
+  s.stash.restore(
+      static_cast<int>(state[0].item<std::int64_t>()), static_cast<int>(state[1].item<std::int64_t>()),
+      static_cast<std::size_t>(state[2].item<std::int64_t>()), std::move(versions), std::move(in_flight));
   torch::Tensor flat = read("losses");
   for (std::int64_t k = 0; k + 1 < flat.numel(); k += 2)
     losses[static_cast<int>(flat[k].item<double>())] = flat[k + 1].item<double>();

@@ -56,7 +56,8 @@ void read_stage_file(const std::string& path, LocalStage& s);
 
 // An asynchronous stage at its cut: its newest weights, optimizer, weight
 // stash, micro-batches in flight with their inputs, and `losses`.
-void write_stream_stage_file(const std::string& path, const LocalStage& s, const std::map<int, double>& losses);
+void write_stream_stage_file(const std::string& path, const LocalStage& s,
+                             const std::map<int, double>& losses);
 // Restores all of it into `s` (tensors onto `device`); returns the micro-batches
 // in flight, in order, and adds the file's losses to `losses`.
 std::vector<int> read_stream_stage_file(const std::string& path, LocalStage& s, const torch::Device& device,

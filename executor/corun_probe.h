@@ -31,8 +31,8 @@ struct CorunOptions {
   // "step" (the optimizer step over its layers' weights: memory-bound).
   std::string work = "compute";
   Optimizer optimizer = Optimizer::adam;  // work == "step"
-  int threads = 1;                 // intra-op threads per worker, as per rank
-  double window_s = 1.5;           // each timed window
+  int threads = 1;                        // intra-op threads per worker, as per rank
+  double window_s = 1.5;                  // each timed window
   std::uint64_t seed = 1234;
   double timeout_s = 120;  // any worker not answering within this is an error
 };

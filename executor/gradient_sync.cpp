@@ -37,7 +37,8 @@ void RankRunner::allreduce_grads(LocalStage& s) {
   net_.replicas().allreduce(buf)->wait(net_.timeout());
   // pipedream: the replicas' micro-batches (one each) make one update, their
   // mean as PipeDream's data-parallel stages take it. 2bw: the minibatch's sum.
-  if (c_.traits->update == WeightUpdate::every_microbatch) buf[0].div_(static_cast<double>(net_.my_replicas()));
+  if (c_.traits->update == WeightUpdate::every_microbatch)
+    buf[0].div_(static_cast<double>(net_.my_replicas()));
   buf[0] = net_.to_dev(buf[0]);
   std::int64_t off = 0;
   for (auto& p : s.params) {

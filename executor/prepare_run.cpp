@@ -14,11 +14,11 @@
 #include "executor/checkpoint.h"
 #include "executor/gpu_transport.h"
 #include "executor/run_config.h"
-#include "passes/lowering.h"
-#include "planner/schedule_generator.h"
 #include "passes/early_receives.h"
+#include "passes/lowering.h"
 #include "passes/round_robin.h"
 #include "passes/stream_cut.h"
+#include "planner/schedule_generator.h"
 
 namespace pipekit {
 namespace {

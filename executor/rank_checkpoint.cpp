@@ -46,8 +46,8 @@ void RankRunner::load_stream_checkpoint(int minibatch, const RankCut& cut) {
     const std::vector<int> mbs = read_stream_stage_file(path, s, net_.device(), mb_loss_);
     if (mbs != cut.in_flight)
       throw std::runtime_error(fmt::format(
-          "checkpoint {}: micro-batches {} are in flight, but this schedule's cut after minibatch {} has {}", path,
-          fmt::join(mbs, ","), minibatch, fmt::join(cut.in_flight, ",")));
+          "checkpoint {}: micro-batches {} are in flight, but this schedule's cut after minibatch {} has {}",
+          path, fmt::join(mbs, ","), minibatch, fmt::join(cut.in_flight, ",")));
   }
 }
 

@@ -39,14 +39,16 @@ RankRunner::RankRunner(const RunConfig& c, const RankIdentity& id)
 LocalStage& RankRunner::local(int stage) {
   for (auto& s : stages_)
     if (s.stage == stage) return s;
-  throw std::runtime_error(fmt::format("rank {} runs an action of stage {}, which the schedule places on rank {}",
-                                       id_.rank, stage, c_.schedule.stage_to_rank.at(stage)));
+  throw std::runtime_error(
+      fmt::format("rank {} runs an action of stage {}, which the schedule places on rank {}", id_.rank, stage,
+                  c_.schedule.stage_to_rank.at(stage)));
 }
 
 void RankRunner::build() {
   const Schedule& sch = c_.schedule;
   num_stages_ = sch.num_stages;
-  const std::int64_t mb_rows = c_.batch / c_.minibatch_mbs / (c_.async ? 1 : net_.my_replicas());  // this replica's
+  const std::int64_t mb_rows =
+      c_.batch / c_.minibatch_mbs / (c_.async ? 1 : net_.my_replicas());  // this replica's
   const auto layer_shapes = layer_output_shapes(c_.model, mb_rows, c_.seq, c_.seed);
   for (int s = 0; s < num_stages_; ++s) {
     if (sch.stage_to_rank[s] != prank_) continue;
@@ -83,7 +85,8 @@ void RankRunner::plan_stream() {
   if (!c_.async) return;
   const auto& mine = c_.schedule.actions.at(prank_);
   if (net_.my_replicas() > 1)
-    owners_ = round_robin_owners(mine, net_.my_replicas(), c_.traits->update == WeightUpdate::every_microbatch);
+    owners_ =
+        round_robin_owners(mine, net_.my_replicas(), c_.traits->update == WeightUpdate::every_microbatch);
   const auto ends = minibatch_ends(c_.schedule, prank_, c_.minibatch_mbs);
   for (std::size_t k = 1; k <= ends.size(); ++k) {
     done_at_[ends[k - 1]] = static_cast<int>(k);
@@ -180,8 +183,9 @@ void RankRunner::run_action(std::size_t i, int step, int finished) {
     if (runs_here(i)) execute(a, step);
   } catch (const std::exception& e) {
     // Gloo/store failures: say where, and which rank we were waiting on.
-    throw std::runtime_error(fmt::format("rank {}: {} of step {} failed{} (last completed step {}): {}", id_.rank,
-                                         to_string(a), finished + 1, failure_peer(a), finished, short_what(e)));
+    throw std::runtime_error(fmt::format("rank {}: {} of step {} failed{} (last completed step {}): {}",
+                                         id_.rank, to_string(a), finished + 1, failure_peer(a), finished,
+                                         short_what(e)));
   }
 }
 
@@ -197,8 +201,8 @@ void RankRunner::run_actions(int step) {
     if (auto it = save_at_.find(i + 1); it != save_at_.end()) try {
         save_stream_checkpoint(it->second);
       } catch (const std::exception& e) {
-        throw std::runtime_error(fmt::format("rank {}: writing the checkpoint after step {} failed: {}", id_.rank,
-                                             it->second, short_what(e)));
+        throw std::runtime_error(fmt::format("rank {}: writing the checkpoint after step {} failed: {}",
+                                             id_.rank, it->second, short_what(e)));
       }
   }
 }
@@ -250,10 +254,11 @@ void RankRunner::gather_timeline(const RankTimeline::StepRecord& rec) {
   Timeline run;
   set_meta(run, RunMeta::model, c_.model.name);
   set_meta(run, RunMeta::method,
-           net_.cuda() ? "activation bytes = CUDA caching allocator's allocated bytes minus those at step start; "
-                         "compute actions end with a device synchronize"
-                       : "activation bytes = live CPU tensor bytes minus those live at step start (counting "
-                         "allocator)");
+           net_.cuda()
+               ? "activation bytes = CUDA caching allocator's allocated bytes minus those at step start; "
+                 "compute actions end with a device synchronize"
+               : "activation bytes = live CPU tensor bytes minus those live at step start (counting "
+                 "allocator)");
   set_meta(run, RunMeta::device, c_.device);
   set_meta(run, RunMeta::transport, to_string(net_.kind()));
   timeline_.gather(net_.store(), id_.world_size, frame, rec, run.meta, c_.timeline_path);
@@ -279,7 +284,8 @@ void RankRunner::execute(const Action& a, int step) {
     case ActionType::SEND_F: {
       if (is_local(a.stage + 1)) break;  // same rank: handed over directly
       auto& s = local(a.stage);
-      net_.post_send(a, s.output.at(a.microbatch), a.stage + 1, net_.tag(a.stage, a.microbatch, 0), timeline_);
+      net_.post_send(a, s.output.at(a.microbatch), a.stage + 1, net_.tag(a.stage, a.microbatch, 0),
+                     timeline_);
       if (s.recompute) s.output.erase(a.microbatch);  // the send holds it until done; R rebuilds it
       break;
     }
@@ -293,7 +299,8 @@ void RankRunner::execute(const Action& a, int step) {
     }
     case ActionType::RECV_F:
       if (is_local(a.stage - 1)) break;
-      net_.post_recv(a, local(a.stage).in_shape, a.stage - 1, net_.tag(a.stage - 1, a.microbatch, 0), timeline_);
+      net_.post_recv(a, local(a.stage).in_shape, a.stage - 1, net_.tag(a.stage - 1, a.microbatch, 0),
+                     timeline_);
       break;
     case ActionType::RECV_B:
       if (is_local(a.stage + 1)) break;

@@ -21,7 +21,8 @@ void RankTimeline::begin_step(bool recording, const torch::Device& device) {
   memory_meter::reset_peak();
 }
 
-void RankTimeline::add_compute(const Action& a, double start, int version, const std::vector<LocalStage>& stages) {
+void RankTimeline::add_compute(const Action& a, double start, int version,
+                               const std::vector<LocalStage>& stages) {
   if (!recording_) return;
   TimelineEvent e;
   e.weight_version = version;
@@ -50,10 +51,13 @@ void RankTimeline::sample_memory(const std::vector<LocalStage>& stages) {
 }
 
 void RankTimeline::end_step(double end_ms) {
-  spans_.push_back({std::chrono::duration_cast<std::chrono::nanoseconds>(t0_.time_since_epoch()).count(), end_ms});
+  spans_.push_back(
+      {std::chrono::duration_cast<std::chrono::nanoseconds>(t0_.time_since_epoch()).count(), end_ms});
 }
 
-std::int64_t RankTimeline::peak_bytes() const { return memory_meter::peak_bytes() - base_bytes_; }
+std::int64_t RankTimeline::peak_bytes() const {
+  return memory_meter::peak_bytes() - base_bytes_;
+}
 
 void RankTimeline::gather(c10d::Store& store, int world_size, const Timeline& frame, const StepRecord& rec,
                           const std::map<std::string, std::string>& run_meta, const std::string& path) {

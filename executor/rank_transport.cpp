@@ -54,7 +54,8 @@ void RankTransport::connect() {
   world_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store_, id_.rank, id_.world_size, opts);
   if (my_replicas() > 1) {
     // One group per pipeline rank: its replicas, which all-reduce gradients.
-    auto prefix = c10::make_intrusive<c10d::PrefixStore>("pipekit/replicas/" + std::to_string(prank_), store_);
+    auto prefix =
+        c10::make_intrusive<c10d::PrefixStore>("pipekit/replicas/" + std::to_string(prank_), store_);
     replicas_ = c10::make_intrusive<c10d::ProcessGroupGloo>(prefix, replica_, my_replicas(), opts);
   }
   choose_device_and_transport();
@@ -64,7 +65,8 @@ void RankTransport::connect() {
 std::string RankTransport::nccl_refusal() const {
   // NCCL matches messages in posting order; a schedule file may not keep it.
   auto bad = fifo_order_mismatches(c_.schedule);
-  if (!bad.empty()) return "; NCCL refused because the schedule's send and receive orders differ (" + bad[0] + ")";
+  if (!bad.empty())
+    return "; NCCL refused because the schedule's send and receive orders differ (" + bad[0] + ")";
   // Each channel's pair communicators must carry one direction only, or sends
   // crossing on one NCCL stream can wait on each other forever: that happens
   // when activations also flow from a higher rank to a lower one (interleaved
@@ -98,7 +100,8 @@ void RankTransport::choose_device_and_transport() {
   gethostname(host, sizeof host - 1);
   // Ranks on one physical GPU have the same identity (its UUID) even when
   // each sees it under another index.
-  device_key_ = format_device_id(DeviceId{gpu, gpu < 0 ? std::string("cpu") : cuda_device_identity(gpu), host});
+  device_key_ =
+      format_device_id(DeviceId{gpu, gpu < 0 ? std::string("cpu") : cuda_device_identity(gpu), host});
   // One booted kernel has one CLOCK_MONOTONIC (steady_clock), so its boot id
   // names the clock; the timeline merge aligns the ranks that share it.
   {
@@ -150,8 +153,8 @@ std::vector<RowPart> RankTransport::exchange(int stage, int mb) const {
   return layout_.overlaps(prank_, replica_, g, mb_rows_);
 }
 
-RankTransport::Pending RankTransport::start_transfer(const Action& a, Stream stream, torch::Tensor buf, int peer,
-                                                     RankTimeline& tl) const {
+RankTransport::Pending RankTransport::start_transfer(const Action& a, Stream stream, torch::Tensor buf,
+                                                     int peer, RankTimeline& tl) const {
   Pending p;
   p.bufs = {std::move(buf)};
   p.event.rank = id_.rank;
@@ -167,7 +170,8 @@ void RankTransport::post_send(const Action& a, const torch::Tensor& t, int stage
   PeerChannel* ch = channel(a.type);
   for (const RowPart& part : exchange(stage, a.microbatch)) {
     torch::Tensor rows = t.detach().narrow(0, part.offset, part.rows);
-    Pending p = start_transfer(a, Stream::send, ch ? rows.contiguous() : to_host(rows).contiguous(), part.rank, tl);
+    Pending p =
+        start_transfer(a, Stream::send, ch ? rows.contiguous() : to_host(rows).contiguous(), part.rank, tl);
     p.work = ch ? ch->send(p.bufs, part.rank, tg) : world_->send(p.bufs, part.rank, tg);
     sends_.push_back(std::move(p));
   }
@@ -182,8 +186,9 @@ void RankTransport::post_recv(const Action& a, std::vector<std::int64_t> shape, 
   std::vector<Pending> parts;
   for (const RowPart& part : exchange(stage, a.microbatch)) {
     shape.at(0) = part.rows;
-    Pending p = start_transfer(
-        a, Stream::recv, torch::empty(shape, torch::TensorOptions().device(ch ? dev_ : torch::kCPU)), part.rank, tl);
+    Pending p = start_transfer(a, Stream::recv,
+                               torch::empty(shape, torch::TensorOptions().device(ch ? dev_ : torch::kCPU)),
+                               part.rank, tl);
     p.work = ch ? ch->recv(p.bufs, part.rank, tg) : world_->recv(p.bufs, part.rank, tg);
     parts.push_back(std::move(p));
   }
@@ -193,8 +198,9 @@ void RankTransport::post_recv(const Action& a, std::vector<std::int64_t> shape, 
 torch::Tensor RankTransport::take_recv(int stage, int mb, ActionType type, RankTimeline& tl) {
   auto it = recvs_.find(std::make_tuple(stage, mb, static_cast<int>(type)));
   if (it == recvs_.end())
-    throw std::runtime_error(fmt::format("rank {}: the schedule needs {} before using it, but it was not posted",
-                                         id_.rank, to_string(Action{stage, type, mb})));
+    throw std::runtime_error(
+        fmt::format("rank {}: the schedule needs {} before using it, but it was not posted", id_.rank,
+                    to_string(Action{stage, type, mb})));
   std::vector<Pending> parts = std::move(it->second);
   recvs_.erase(it);
   std::vector<torch::Tensor> rows;

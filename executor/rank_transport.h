@@ -17,9 +17,9 @@
 // publishes its host and GPU through the store, so all make the same choice.
 #pragma once
 
+#include <torch/torch.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/Store.hpp>
-#include <torch/torch.h>
 
 #include <chrono>
 #include <map>

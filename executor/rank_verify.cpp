@@ -38,13 +38,13 @@ int RankRunner::verify() {
     const double scale = ref.stage_params[s].abs().max().item<double>();
     const bool pass = diff <= c_.verify_tolerance * std::max(scale, 1e-30);
     ok = ok && pass;
-    std::printf("verify: stage %d (rank %d) max |param diff| %.3g, max |param| %.3g, relative %.3g  %s\n", s, holder,
-                diff, scale, diff / std::max(scale, 1e-30), pass ? "ok" : "MISMATCH");
+    std::printf("verify: stage %d (rank %d) max |param diff| %.3g, max |param| %.3g, relative %.3g  %s\n", s,
+                holder, diff, scale, diff / std::max(scale, 1e-30), pass ? "ok" : "MISMATCH");
   }
   std::printf("verify: reference losses");
   for (double l : ref.losses) std::printf(" %.6f", l);
-  std::printf("\nverify: %s (tolerance %.1g relative)\n", ok ? "pipeline equals one-process training" : "FAILED",
-              c_.verify_tolerance);
+  std::printf("\nverify: %s (tolerance %.1g relative)\n",
+              ok ? "pipeline equals one-process training" : "FAILED", c_.verify_tolerance);
   std::fflush(stdout);
   return ok ? 0 : 3;
 }

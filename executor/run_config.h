@@ -25,7 +25,7 @@ struct RunConfig {
   bool model_given = false;   // --model given: it wins over a plan's model name
   std::string plan_path;      // --plan: overrides model, stages, schedule
   std::string schedule_path;  // --schedule-file: a lowered schedule to run as is
-  int ranks = 0;  // pipeline ranks (depth), 0: the world size; stages = ranks * virtual
+  int ranks = 0;              // pipeline ranks (depth), 0: the world size; stages = ranks * virtual
   std::string schedule_kind = "1f1b";
   std::string recompute = "never";
   int microbatches = 4;
@@ -61,7 +61,7 @@ struct RunConfig {
 
   // Resolved by prepare_run().
   ModelSpec model;
-  Schedule schedule;  // lowered
+  Schedule schedule;                           // lowered
   const ScheduleTraits* traits = nullptr;      // schedule.kind's row (custom for a file's unknown name)
   std::vector<std::vector<int>> stage_layers;  // per global stage, layer indices
   std::string data_description;

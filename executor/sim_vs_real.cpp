@@ -93,19 +93,21 @@ Json rank_row(int r, const RunPrediction& p, const Timeline& measured, double me
     if (e.rank == r && (e.stream == Stream::send || e.stream == Stream::recv)) ++ends;
   jr["message_ends"] = ends;
   jr["predicted_message_cpu_ms"] = ends * p.message_overhead_ms;
-  if (auto ms = meta_number(measured, RankMeta::other_threads_cpu_ms, r)) jr["measured_other_threads_cpu_ms"] = *ms;
+  if (auto ms = meta_number(measured, RankMeta::other_threads_cpu_ms, r))
+    jr["measured_other_threads_cpu_ms"] = *ms;
   return jr;
 }
 
-Json calibration_json(const RunCalibration& cal, const RunPrediction& p, const RunCalibrated& rc, const Profile& prof,
-                      const CompareOptions& o, int ranks) {
+Json calibration_json(const RunCalibration& cal, const RunPrediction& p, const RunCalibrated& rc,
+                      const Profile& prof, const CompareOptions& o, int ranks) {
   Json j;
   const bool shared = !cal.shared.empty();
   j["shared_device"] = shared;
   j["shared_capacity"] = shared ? cal.shared[0].capacity : static_cast<double>(ranks);
   j["shared_groups"] = Json::array();
   for (const auto& d : cal.shared)
-    j["shared_groups"].push_back({{"ranks", d.ranks}, {"capacity", d.capacity}, {"step_capacity", d.step_capacity}});
+    j["shared_groups"].push_back(
+        {{"ranks", d.ranks}, {"capacity", d.capacity}, {"step_capacity", d.step_capacity}});
   j["shared_step_capacity"] = shared ? cal.shared[0].step_capacity : static_cast<double>(ranks);
   j["corun_step_alone_per_s"] = cal.corun_step_alone_per_s;
   j["corun_step_together_per_s"] = cal.corun_step_together_per_s;
@@ -126,9 +128,9 @@ Json calibration_json(const RunCalibration& cal, const RunPrediction& p, const R
   j["message_cpu_us"] = cal.message_cpu_s * 1e6;
   j["message_overhead_per_end_us"] = p.message_overhead_ms * 1e3;
   j["link_bandwidth_MBps"] = cal.link_bandwidth_bytes_per_s / 1e6;
-  j["host_staging_MBps"] = cal.host_staging_bytes_per_s / 1e6;        // 0: not staged
+  j["host_staging_MBps"] = cal.host_staging_bytes_per_s / 1e6;      // 0: not staged
   j["weight_copy_MBps"] = p.options.weight_copy_bytes_per_s / 1e6;  // 0: not an asynchronous schedule
-  j["optimizer_step_ms"] = cal.optimizer_step_ms;                     // measured, on the largest stage
+  j["optimizer_step_ms"] = cal.optimizer_step_ms;                   // measured, on the largest stage
   j["stage_step_ms"] = Json::array();  // each stage's before sharing (weight copies included)
   for (const auto& st : p.costs.stages) j["stage_step_ms"].push_back(st.step_ms);
   j["profile"] = o.profile_path.empty() ? "measured now" : o.profile_path;

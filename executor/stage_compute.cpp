@@ -12,9 +12,10 @@ namespace {
 torch::Tensor graph_output(const LocalStage& s, int mb, int rank) {
   torch::Tensor out = s.output.at(mb);
   if (!out.requires_grad())
-    throw std::runtime_error(fmt::format("rank {}: backward of stage {} micro-batch {} has no autograd graph "
-                                         "(the schedule recomputes this stage but has no R before it)",
-                                         rank, s.stage, mb));
+    throw std::runtime_error(
+        fmt::format("rank {}: backward of stage {} micro-batch {} has no autograd graph "
+                    "(the schedule recomputes this stage but has no R before it)",
+                    rank, s.stage, mb));
   return out;
 }
 
@@ -23,7 +24,8 @@ torch::Tensor graph_output(const LocalStage& s, int mb, int rank) {
 torch::Tensor RankRunner::rows(torch::Tensor t) const {
   if (net_.my_replicas() <= 1 || c_.async) return t;
   const std::int64_t n = t.size(0);
-  return t.narrow(0, layout_.first_row(prank_, net_.replica(), n), layout_.slice_rows(prank_, n)).contiguous();
+  return t.narrow(0, layout_.first_row(prank_, net_.replica(), n), layout_.slice_rows(prank_, n))
+      .contiguous();
 }
 
 // The last stage's loss of micro-batch `mb`. A replica's mean over its 1/r of
@@ -68,10 +70,11 @@ void RankRunner::forward(LocalStage& s, int mb, int step) {
   }
   // The first stage whose output is NaN/inf for a micro-batch is where it appeared.
   if (!torch::isfinite(out).all().item<bool>())
-    throw std::runtime_error(fmt::format("non-finite {} (NaN or inf) at step {}, stage {} (rank {}), micro-batch {}; "
-                                         "lower --lr or check the data",
-                                         s.last ? "loss" : "activations",
-                                         c_.async ? mb / c_.minibatch_mbs + 1 : step + 1, s.stage, id_.rank, mb));
+    throw std::runtime_error(
+        fmt::format("non-finite {} (NaN or inf) at step {}, stage {} (rank {}), micro-batch {}; "
+                    "lower --lr or check the data",
+                    s.last ? "loss" : "activations", c_.async ? mb / c_.minibatch_mbs + 1 : step + 1, s.stage,
+                    id_.rank, mb));
   s.input[mb] = in;
   s.output[mb] = out;
   timeline_.add_compute(Action{s.stage, ActionType::F, mb}, start, version, stages_);
@@ -134,7 +137,8 @@ void RankRunner::input_grad(LocalStage& s, int mb) {
 void RankRunner::weight_grad(LocalStage& s, int mb) {
   auto it = s.out_grad.find(mb);
   if (it == s.out_grad.end())
-    throw std::runtime_error(fmt::format("rank {}: W of stage {} micro-batch {} before its I", id_.rank, s.stage, mb));
+    throw std::runtime_error(
+        fmt::format("rank {}: W of stage {} micro-batch {} before its I", id_.rank, s.stage, mb));
   const double start = timeline_.now_ms();
   torch::Tensor out = graph_output(s, mb, id_.rank);
   std::vector<torch::Tensor> go;

@@ -49,7 +49,8 @@ std::vector<double> StepReport::fetch_losses(int step, RankTransport& net) const
   return losses;
 }
 
-void StepReport::print_step(int step, const std::vector<double>& losses, double all_ms, std::int64_t peak_act) {
+void StepReport::print_step(int step, const std::vector<double>& losses, double all_ms,
+                            std::int64_t peak_act) {
   total_ms_ += all_ms;
   // A resumed stream prints the minibatches after its checkpoint.
   const std::size_t first = c_.async ? static_cast<std::size_t>(c_.start_step) : 0;
@@ -58,8 +59,8 @@ void StepReport::print_step(int step, const std::vector<double>& losses, double 
   for (std::size_t k = first; k < losses.size(); ++k) {
     const int shown = c_.async ? static_cast<int>(k) + 1 : step + 1;
     if (!c_.quiet)
-      std::printf("step %d/%d  loss %.6f  %.1f ms  %.1f samples/s  peak activations (rank 0) %.1f KiB\n", shown,
-                  c_.steps, losses[k], ms, sps, static_cast<double>(peak_act) / 1024.0);
+      std::printf("step %d/%d  loss %.6f  %.1f ms  %.1f samples/s  peak activations (rank 0) %.1f KiB\n",
+                  shown, c_.steps, losses[k], ms, sps, static_cast<double>(peak_act) / 1024.0);
     if (metrics_) {
       metrics_ << fmt::format(
           "{{\"step\": {}, \"loss\": {:.9g}, \"step_time_ms\": {:.3f}, \"samples_per_s\": {:.3f}, "
@@ -117,7 +118,8 @@ void StepReport::compare_memory(int step, std::int64_t peak_act, const std::vect
   std::printf("memory: %s, %d micro-batches of %d, %s; dynamic = activations + weight versions beyond one\n",
               c_.schedule.kind.c_str(), c_.minibatch_mbs, c_.batch / c_.minibatch_mbs,
               to_string(c_.optimizer).c_str());
-  std::printf("memory: rank  measured KiB  versions  predicted KiB  (activations + extra versions)  versions\n");
+  std::printf(
+      "memory: rank  measured KiB  versions  predicted KiB  (activations + extra versions)  versions\n");
   for (int r = 0; r < net.world().getSize(); ++r) {
     std::string v = mine;
     if (r != 0) {
@@ -129,8 +131,8 @@ void StepReport::compare_memory(int step, std::int64_t peak_act, const std::vect
     in >> act >> n >> pb;
     const auto& p = pred.at(layout.group_of(r));
     std::printf("memory: %4d  %12.1f  %8lld  %13.1f  (%.1f + %.1f)  %8d\n", r, act / 1024.0, n,
-                (p.activations + p.extra_versions) / 1024.0, p.activations / 1024.0, p.extra_versions / 1024.0,
-                p.weight_versions);
+                (p.activations + p.extra_versions) / 1024.0, p.activations / 1024.0,
+                p.extra_versions / 1024.0, p.weight_versions);
   }
   std::fflush(stdout);
 }

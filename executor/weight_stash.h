@@ -53,8 +53,8 @@ class WeightStash {
   // A checkpoint's state (executor/checkpoint.h): counters, kept versions and
   // the micro-batches in flight with their versions. `params` are left to
   // load the version the next action needs.
-  void restore(int updates, int forwards, std::size_t max_versions, std::map<int, std::vector<torch::Tensor>> versions,
-               std::map<int, int> in_flight);
+  void restore(int updates, int forwards, std::size_t max_versions,
+               std::map<int, std::vector<torch::Tensor>> versions, std::map<int, int> in_flight);
 
  private:
   WeightUpdate rule_ = WeightUpdate::flush;

@@ -43,7 +43,8 @@ void fuzz_one(std::string_view text) {
   if (schedule_from_json(schedule_to_json(s), "rt").actions != s.actions) fail("schedule json");
 #elif PIPEKIT_FUZZ_READER == 7
   Timeline t = timeline_from_json(text, "fuzz");
-  if (timeline_to_json(timeline_from_json(timeline_to_json(t), "rt")) != timeline_to_json(t)) fail("timeline");
+  if (timeline_to_json(timeline_from_json(timeline_to_json(t), "rt")) != timeline_to_json(t))
+    fail("timeline");
 #else
 #error unknown reader
 #endif

@@ -10,8 +10,12 @@ namespace {
 
 using Bits = std::vector<std::uint64_t>;
 
-bool test(const Bits& b, int i) { return (b[static_cast<std::size_t>(i) >> 6] >> (i & 63)) & 1u; }
-void set(Bits& b, int i) { b[static_cast<std::size_t>(i) >> 6] |= std::uint64_t{1} << (i & 63); }
+bool test(const Bits& b, int i) {
+  return (b[static_cast<std::size_t>(i) >> 6] >> (i & 63)) & 1u;
+}
+void set(Bits& b, int i) {
+  b[static_cast<std::size_t>(i) >> 6] |= std::uint64_t{1} << (i & 63);
+}
 
 struct KeyHash {
   std::size_t operator()(const std::vector<int>& v) const {
@@ -23,9 +27,9 @@ struct KeyHash {
 
 // The kept layers as a compact DAG in profile (topological) order.
 struct Dag {
-  std::vector<int> layer;                     // compact -> profile index
-  std::vector<std::vector<int>> out, in;      // compact indices
-  std::vector<Bits> pred, succ;               // transitive, excluding self
+  std::vector<int> layer;                 // compact -> profile index
+  std::vector<std::vector<int>> out, in;  // compact indices
+  std::vector<Bits> pred, succ;           // transitive, excluding self
   int words = 0;
 };
 
@@ -219,9 +223,12 @@ std::vector<int> cut_vertices(const Dag& d) {
 
 std::string to_string(DpStates::Kind k) {
   switch (k) {
-    case DpStates::Kind::chain: return "chain";
-    case DpStates::Kind::antichain: return "antichain DAG";
-    case DpStates::Kind::condensed: return "chain of blocks at cut vertices";
+    case DpStates::Kind::chain:
+      return "chain";
+    case DpStates::Kind::antichain:
+      return "antichain DAG";
+    case DpStates::Kind::condensed:
+      return "chain of blocks at cut vertices";
   }
   return "?";
 }
@@ -243,10 +250,12 @@ std::vector<bool> pipedream_dropped_layers(const Profile& p) {
   if (p.edges.empty()) return dropped;  // a chain: PipeDream keeps the single sink
   for (std::size_t i = 0; i < p.layers.size(); ++i) {
     const Layer& l = p.layers[i];
-    if (!has_consumer[i] && (l.description.rfind("__getitem__", 0) == 0 || l.kind.rfind("__getitem__", 0) == 0))
+    if (!has_consumer[i] &&
+        (l.description.rfind("__getitem__", 0) == 0 || l.kind.rfind("__getitem__", 0) == 0))
       dropped[i] = true;
   }
-  if (std::all_of(dropped.begin(), dropped.end(), [](bool b) { return b; })) dropped.assign(dropped.size(), false);
+  if (std::all_of(dropped.begin(), dropped.end(), [](bool b) { return b; }))
+    dropped.assign(dropped.size(), false);
   return dropped;
 }
 

@@ -75,7 +75,8 @@ std::vector<int> deepspeed_partition(const Profile& p, const std::string& method
     try {
       re = std::regex(pattern, std::regex::ECMAScript | std::regex::icase);
     } catch (const std::regex_error& e) {
-      throw InputError("--method", "", fmt::format("'{}' is not a valid regular expression: {}", pattern, e.what()));
+      throw InputError("--method", "",
+                       fmt::format("'{}' is not a valid regular expression: {}", pattern, e.what()));
     }
     int matched = 0;
     for (int i = 0; i < n; ++i)
@@ -84,12 +85,14 @@ std::vector<int> deepspeed_partition(const Profile& p, const std::string& method
         ++matched;
       }
     if (matched == 0)
-      throw InputError("--method", "",
-                       fmt::format("no layer kind or name matches '{}'; check the kinds with `pipekit inspect`", pattern));
+      throw InputError(
+          "--method", "",
+          fmt::format("no layer kind or name matches '{}'; check the kinds with `pipekit inspect`", pattern));
     return deepspeed_partition_balanced(w, num_stages);
   }
-  throw InputError("--method", "",
-                   fmt::format("unknown method '{}'; use dp, exact, uniform, parameters or type:REGEX", method));
+  throw InputError(
+      "--method", "",
+      fmt::format("unknown method '{}'; use dp, exact, uniform, parameters or type:REGEX", method));
 }
 
 }  // namespace pipekit

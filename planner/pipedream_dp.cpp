@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <atomic>
-#include <thread>
 #include <cmath>
 #include <limits>
+#include <thread>
 
 #include "core/error.h"
 #include "core/units.h"
@@ -17,9 +17,9 @@ namespace {
 constexpr double kNone = std::numeric_limits<double>::quiet_NaN();
 
 struct Entry {
-  double v = kNone;         // best time; NaN = no solution (PipeDream's None)
-  int k = -1;               // last split: the previous part ends at state k
-  std::int16_t rest = -1;   // machines index (m) of the previous part
+  double v = kNone;           // best time; NaN = no solution (PipeDream's None)
+  int k = -1;                 // last split: the previous part ends at state k
+  std::int16_t rest = -1;     // machines index (m) of the previous part
   std::int16_t machines = 0;  // machines of the last stage
   bool ok() const { return !std::isnan(v); }
 };
@@ -32,7 +32,9 @@ struct Table {
   const Entry& at(int i, int j, int m) const { return a[(static_cast<std::size_t>(i) * S + j) * N + m]; }
 };
 
-double ceil_div(double a, double b) { return std::ceil(a / b); }
+double ceil_div(double a, double b) {
+  return std::ceil(a / b);
+}
 
 // Runs f(0..rows-1), spread over the hardware threads when there are many rows.
 template <class F>
@@ -102,10 +104,11 @@ class Solver {
     t.N = N;
     const std::size_t cells = static_cast<std::size_t>(t.rows) * S_ * N;
     if (cells > 300'000'000)
-      throw InputError("--devices", "",
-                       fmt::format("the planner's table would need {} cells ({} states x {} machines at level {}); "
-                                   "use fewer devices per level or a smaller model",
-                                   cells, S_, N, level + 1));
+      throw InputError(
+          "--devices", "",
+          fmt::format("the planner's table would need {} cells ({} states x {} machines at level {}); "
+                      "use fewer devices per level or a smaller model",
+                      cells, S_, N, level + 1));
     t.a.assign(cells, Entry{});
     auto T = [&](int i, int j) -> double {
       if (i > 0 && j < i) return kNone;
@@ -161,7 +164,8 @@ class Solver {
             const Entry& left = t.at(i, j - 1, m);
             if (left.ok() && left.k >= i && left.machines <= max_mp) consider(left.k, left.machines);
             const Entry& fewer = t.at(i, j, m - 1);
-            if (fewer.ok() && fewer.k >= i && fewer.machines + 1 <= max_mp) consider(fewer.k, fewer.machines + 1);
+            if (fewer.ok() && fewer.k >= i && fewer.machines + 1 <= max_mp)
+              consider(fewer.k, fewer.machines + 1);
             const double start_c = i > 0 ? s_.compute_s[i - 1] : 0.0;
             const double slack = 1 - 1e-12;
             const double tr = transfers ? 2.0 / (bw * ratio) : 0.0;
@@ -171,7 +175,8 @@ class Solver {
               // Larger k leave too much compute before the last stage for m machines.
               const double limit = start_c + m * cur.v * within / slack * (1 + 1e-9);
               const auto first = s_.compute_s.begin();
-              top = std::min<int>(j - 1, static_cast<int>(std::lower_bound(first + i, first + j, limit) - first));
+              top = std::min<int>(j - 1,
+                                  static_cast<int>(std::lower_bound(first + i, first + j, limit) - first));
             }
             const double total_c = (s_.compute_s[j] - start_c) / within * slack;
             for (int k = top; k >= i; --k) {
@@ -185,7 +190,9 @@ class Solver {
                 if (x >= m) continue;
                 hi = std::min(max_mp, static_cast<int>(std::ceil(m + 1 - x)) - 1);
                 const double moved = std::max(out_j, s_.output_bytes[k] * tr) * slack;
-                lo = std::max(1, static_cast<int>(std::min<double>(std::floor(std::max(stage_c, moved) / c), max_mp)) + 1);
+                lo = std::max(
+                    1,
+                    static_cast<int>(std::min<double>(std::floor(std::max(stage_c, moved) / c), max_mp)) + 1);
                 double ar = bw > 0 ? 2.0 * seg(s_.param_bytes, k + 1, j) / bw * slack : 0.0;
                 // Going down in k, the last stage's compute and all-reduce only
                 // grow: once one machine is too few for it and the all-reduce
@@ -264,17 +271,20 @@ class Solver {
 };
 
 void check_options(const PipeDreamOptions& o) {
-  if (o.machines.empty()) throw InputError("--devices", "", "no device count given; pass e.g. --devices 4 or 8,2");
+  if (o.machines.empty())
+    throw InputError("--devices", "", "no device count given; pass e.g. --devices 4 or 8,2");
   if (o.bandwidths.size() != o.machines.size())
-    throw InputError("--bandwidth", "",
-                     fmt::format("{} bandwidths for {} levels of devices; give one bandwidth per level, innermost first",
-                                 o.bandwidths.size(), o.machines.size()));
+    throw InputError(
+        "--bandwidth", "",
+        fmt::format("{} bandwidths for {} levels of devices; give one bandwidth per level, innermost first",
+                    o.bandwidths.size(), o.machines.size()));
   for (std::size_t l = 0; l < o.machines.size(); ++l) {
     if (o.machines[l] < 1 || o.machines[l] > 30000)
       throw InputError("--devices", fmt::format("level {}", l + 1),
                        fmt::format("{} devices; each level needs between 1 and 30000", o.machines[l]));
     if (!std::isfinite(o.bandwidths[l]) || o.bandwidths[l] < 0)
-      throw InputError("--bandwidth", fmt::format("level {}", l + 1), "bandwidth must be a finite number >= 0 (bytes/s)");
+      throw InputError("--bandwidth", fmt::format("level {}", l + 1),
+                       "bandwidth must be a finite number >= 0 (bytes/s)");
   }
   if (o.memory_bytes && (!std::isfinite(*o.memory_bytes) || *o.memory_bytes <= 0))
     throw InputError("--memory", "", "memory per device must be a positive number of bytes, e.g. 16GiB");
@@ -297,10 +307,11 @@ DpResult pipedream_partition(const Profile& p, const PipeDreamOptions& o) {
   }
   const auto& top = solver.table(L - 1).at(0, S - 1, o.machines[L - 1] - 1);
   if (!top.ok() && o.straight && !o.memory_bytes)
-    throw InputError("--devices", "",
-                     fmt::format("a straight pipeline on {} devices needs {} stages, but the model offers only {} "
-                                 "places to cut ({}); use at most {} devices or drop --straight",
-                                 static_cast<int>(within), static_cast<int>(within), S, to_string(states.kind), S));
+    throw InputError(
+        "--devices", "",
+        fmt::format("a straight pipeline on {} devices needs {} stages, but the model offers only {} "
+                    "places to cut ({}); use at most {} devices or drop --straight",
+                    static_cast<int>(within), static_cast<int>(within), S, to_string(states.kind), S));
   if (!top.ok()) {
     std::string limit = o.memory_bytes ? format_bytes(*o.memory_bytes) : "none";
     throw InputError("--memory", "",
@@ -357,7 +368,8 @@ DpResult pipedream_partition(const Profile& p, const PipeDreamOptions& o) {
         }
     }
   for (auto& st : r.stages) st.layers.clear();
-  for (std::size_t l = 0; l < p.layers.size(); ++l) r.stages[stage_of[l]].layers.push_back(static_cast<int>(l));
+  for (std::size_t l = 0; l < p.layers.size(); ++l)
+    r.stages[stage_of[l]].layers.push_back(static_cast<int>(l));
 
   // Per-stage facts under the chosen cost model.
   int devices_after = r.devices_used;
@@ -375,7 +387,8 @@ DpResult pipedream_partition(const Profile& p, const PipeDreamOptions& o) {
     if (o.cost_model == CostModel::pipedream)
       st.memory_bytes = ceil_div(devices_after, st.replicas) * (act + st.param_bytes);
     else
-      st.memory_bytes = st.param_bytes * (2.0 + o.optimizer_factor) + saved * ceil_div(from_here, st.replicas);
+      st.memory_bytes =
+          st.param_bytes * (2.0 + o.optimizer_factor) + saved * ceil_div(from_here, st.replicas);
   }
   // PipeDream's data-parallel estimate, for the speed-up comparison.
   double dp = r.single_device_s, inner = 1;

@@ -50,8 +50,8 @@ struct PipeDreamOptions {
   std::vector<int> machines;       // per level, innermost first (e.g. {8, 16})
   std::vector<double> bandwidths;  // bytes/s per level; 0 = free links
   CostModel cost_model = CostModel::pipekit;
-  bool straight = false;           // no replication: one machine per stage
-  bool fewer_machines = false;     // a solution may leave machines idle
+  bool straight = false;               // no replication: one machine per stage
+  bool fewer_machines = false;         // a solution may leave machines idle
   std::optional<double> memory_bytes;  // per machine; nullopt: no limit
   bool count_transfers = true;         // PipeDream without --activation_compression_ratio: false
   double compression_ratio = 1.0;      // activation bytes are divided by it
@@ -68,11 +68,11 @@ struct DpStage {
 };
 
 struct DpResult {
-  std::vector<DpStage> stages;     // pipeline order; replicas' devices consecutive
-  double time_per_minibatch_s = 0; // the DP's optimum
-  double single_device_s = 0;      // all compute on one device
-  double data_parallel_s = 0;      // data-parallel estimate on all devices (PipeDream's formula;
-                                   // pipekit: no division of outer all-reduces by inner machines)
+  std::vector<DpStage> stages;      // pipeline order; replicas' devices consecutive
+  double time_per_minibatch_s = 0;  // the DP's optimum
+  double single_device_s = 0;       // all compute on one device
+  double data_parallel_s = 0;       // data-parallel estimate on all devices (PipeDream's formula;
+                                    // pipekit: no division of outer all-reduces by inner machines)
   int devices_used = 0;
   int num_states = 0;
   DpStates::Kind graph = DpStates::Kind::chain;

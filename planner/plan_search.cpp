@@ -89,13 +89,14 @@ SearchResult search_plans(const Profile& profile, const SearchOptions& o) {
         }
     }
   }
-  std::stable_sort(result.ranked.begin(), result.ranked.end(), [](const SearchCandidate& a, const SearchCandidate& b) {
-    if (a.fits_memory != b.fits_memory) return a.fits_memory;
-    const double ta = a.time_per_minibatch_ms / a.plan.schedule.microbatches;
-    const double tb = b.time_per_minibatch_ms / b.plan.schedule.microbatches;
-    if (std::abs(ta - tb) > 1e-9 * std::max(ta, tb)) return ta < tb;
-    return a.peak_memory_bytes < b.peak_memory_bytes;
-  });
+  std::stable_sort(result.ranked.begin(), result.ranked.end(),
+                   [](const SearchCandidate& a, const SearchCandidate& b) {
+                     if (a.fits_memory != b.fits_memory) return a.fits_memory;
+                     const double ta = a.time_per_minibatch_ms / a.plan.schedule.microbatches;
+                     const double tb = b.time_per_minibatch_ms / b.plan.schedule.microbatches;
+                     if (std::abs(ta - tb) > 1e-9 * std::max(ta, tb)) return ta < tb;
+                     return a.peak_memory_bytes < b.peak_memory_bytes;
+                   });
   return result;
 }
 

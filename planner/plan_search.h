@@ -23,9 +23,9 @@
 namespace pipekit {
 
 struct SearchOptions {
-  Cluster cluster;                          // devices, links, memory per device
+  Cluster cluster;  // devices, links, memory per device
   std::vector<std::string> schedules = {"gpipe", "1f1b", "interleaved", "zb-h1", "zb-h2", "zbv"};
-  std::vector<int> microbatches;            // empty: p, 2p, 4p for each depth p
+  std::vector<int> microbatches;  // empty: p, 2p, 4p for each depth p
   std::vector<Recompute> recompute = {Recompute::never, Recompute::always};
   bool straight = false;  // no replication: every candidate uses all devices as pipeline ranks
 };

@@ -24,15 +24,17 @@ constexpr long long kMaxCells = 1LL << 28;
 void check_chunks(const ScheduleTraits& t, int v) {
   if (v >= t.min_chunks && (t.max_chunks == 0 || v <= t.max_chunks)) return;
   if (t.min_chunks == t.max_chunks && t.min_chunks > 1)
-    throw InputError("--virtual", "",
-                     fmt::format("{} needs exactly {} chunks per rank (a V: rank r holds stages r and 2p-1-r), "
-                                 "got {}; pass --virtual {}",
-                                 t.name, t.min_chunks, v, t.min_chunks));
-  throw InputError("--virtual", "",
-                   fmt::format("schedule '{}' runs one stage per rank, but {} virtual stages were asked for; use "
-                               "--schedule interleaved for several chunks per rank (or zbv with exactly 2), or "
-                               "--virtual 1",
-                               t.name, v));
+    throw InputError(
+        "--virtual", "",
+        fmt::format("{} needs exactly {} chunks per rank (a V: rank r holds stages r and 2p-1-r), "
+                    "got {}; pass --virtual {}",
+                    t.name, t.min_chunks, v, t.min_chunks));
+  throw InputError(
+      "--virtual", "",
+      fmt::format("schedule '{}' runs one stage per rank, but {} virtual stages were asked for; use "
+                  "--schedule interleaved for several chunks per rank (or zbv with exactly 2), or "
+                  "--virtual 1",
+                  t.name, v));
 }
 
 }  // namespace
@@ -47,10 +49,12 @@ Schedule generate_schedule(const ScheduleSpec& spec, int num_ranks) {
   if (num_ranks < 1)
     throw InputError("--ranks", "", fmt::format("a pipeline needs at least 1 rank, got {}", num_ranks));
   if (spec.microbatches < 1)
-    throw InputError("--microbatches", "", fmt::format("need at least 1 micro-batch, got {}", spec.microbatches));
+    throw InputError("--microbatches", "",
+                     fmt::format("need at least 1 micro-batch, got {}", spec.microbatches));
   if (spec.virtual_stages < 1)
-    throw InputError("--virtual", "",
-                     fmt::format("need at least 1 virtual stage (chunk) per rank, got {}", spec.virtual_stages));
+    throw InputError(
+        "--virtual", "",
+        fmt::format("need at least 1 virtual stage (chunk) per rank, got {}", spec.virtual_stages));
   if (spec.minibatches < 1)
     throw InputError("--minibatches", "", fmt::format("need at least 1 minibatch, got {}", spec.minibatches));
   check_chunks(t, spec.virtual_stages);

@@ -71,12 +71,13 @@ double link(const StraightOptions& o, int b) {
 double stage_time(const Sums& s, const StraightOptions& o, int stage, int first, int last, int n) {
   double t = s.range(s.time, first, last);
   if (first > 0 && link(o, stage - 1) > 0) t += s.cross[first - 1] / link(o, stage - 1) * 1000.0;
-  if (last + 1 < n && stage + 1 < o.stages && link(o, stage) > 0) t += s.cross[last] / link(o, stage) * 1000.0;
+  if (last + 1 < n && stage + 1 < o.stages && link(o, stage) > 0)
+    t += s.cross[last] / link(o, stage) * 1000.0;
   return t;
 }
 
-double stage_memory(const Sums& s, const StraightOptions& o, const ScheduleTraits& traits, int stage, int first,
-                    int last) {
+double stage_memory(const Sums& s, const StraightOptions& o, const ScheduleTraits& traits, int stage,
+                    int first, int last) {
   const int p = o.stages;
   const int inflight = in_flight_microbatches(traits, stage, p, o.schedule.microbatches);
   const double params = s.range(s.params, first, last);
@@ -141,10 +142,11 @@ StraightResult straight_partition(const Profile& p, const StraightOptions& o) {
   if (o.stages < 1)
     throw InputError("--devices", "", fmt::format("{} stages requested; need at least 1", o.stages));
   if (o.stages > n)
-    throw InputError("--devices", "",
-                     fmt::format("{} stages for a model of {} layers; a straight pipeline needs at least one layer "
-                                 "per stage: use at most {} devices",
-                                 o.stages, n, n));
+    throw InputError(
+        "--devices", "",
+        fmt::format("{} stages for a model of {} layers; a straight pipeline needs at least one layer "
+                    "per stage: use at most {} devices",
+                    o.stages, n, n));
   if (!o.boundary_bandwidths.empty() && static_cast<int>(o.boundary_bandwidths.size()) != o.stages - 1)
     throw InputError("--bandwidth", "", "need one bandwidth per stage boundary");
   const Sums s = make_sums(p);
@@ -156,13 +158,16 @@ StraightResult straight_partition(const Profile& p, const StraightOptions& o) {
   double best = 0;
   std::vector<int> firsts = min_max_split(
       n, stages,
-      [&](int st, int first, int last) { return fits(st, first, last) ? stage_time(s, o, st, first, last, n) : kInf; },
+      [&](int st, int first, int last) {
+        return fits(st, first, last) ? stage_time(s, o, st, first, last, n) : kInf;
+      },
       best);
   if (!std::isfinite(best)) {
     // Explain with the split that needs the least memory.
     double least = 0;
     std::vector<int> f = min_max_split(
-        n, stages, [&](int st, int first, int last) { return stage_memory(s, o, traits, st, first, last); }, least);
+        n, stages, [&](int st, int first, int last) { return stage_memory(s, o, traits, st, first, last); },
+        least);
     int worst = 0;
     double worst_mem = -1;
     for (int st = 0; st < stages; ++st) {
@@ -177,12 +182,15 @@ StraightResult straight_partition(const Profile& p, const StraightOptions& o) {
     const int inflight = in_flight_microbatches(traits, worst, stages, o.schedule.microbatches);
     throw InputError(
         "--memory", "",
-        fmt::format("no split into {} stages fits {} per device: even the split needing the least memory has stage {} "
-                    "(layers {}..{}, {} to {}) needing {} under {} with {} micro-batches ({} in flight, recompute {}) "
-                    "against the limit {}; raise --memory, use more devices, fewer micro-batches or --recompute",
-                    stages, format_bytes(*o.memory_bytes), worst, f[worst], last, p.layers[f[worst]].name,
-                    p.layers[last].name, format_bytes(worst_mem), o.schedule.kind, o.schedule.microbatches, inflight,
-                    to_string(o.schedule.recompute), format_bytes(*o.memory_bytes)));
+        fmt::format(
+            "no split into {} stages fits {} per device: even the split needing the least memory has stage "
+            "{} "
+            "(layers {}..{}, {} to {}) needing {} under {} with {} micro-batches ({} in flight, recompute "
+            "{}) "
+            "against the limit {}; raise --memory, use more devices, fewer micro-batches or --recompute",
+            stages, format_bytes(*o.memory_bytes), worst, f[worst], last, p.layers[f[worst]].name,
+            p.layers[last].name, format_bytes(worst_mem), o.schedule.kind, o.schedule.microbatches, inflight,
+            to_string(o.schedule.recompute), format_bytes(*o.memory_bytes)));
   }
   StraightResult r;
   r.max_stage_ms = best;

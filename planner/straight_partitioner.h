@@ -29,18 +29,18 @@ namespace pipekit {
 
 struct StraightOptions {
   int stages = 1;
-  ScheduleSpec schedule;               // kind, microbatches, recompute
-  std::optional<double> memory_bytes;  // per device; nullopt: no limit
-  double bandwidth = 0;                // bytes/s; 0: transfers not counted
+  ScheduleSpec schedule;                    // kind, microbatches, recompute
+  std::optional<double> memory_bytes;       // per device; nullopt: no limit
+  double bandwidth = 0;                     // bytes/s; 0: transfers not counted
   std::vector<double> boundary_bandwidths;  // stages-1 entries (stage s to s+1); overrides bandwidth
-  double optimizer_factor = 2;         // Adam: 2 states per parameter
+  double optimizer_factor = 2;              // Adam: 2 states per parameter
 };
 
 struct StraightStage {
   int first = 0, last = 0;  // layer range, inclusive
   double time_ms = 0;       // per micro-batch, compute + transfers
   double memory_bytes = 0;
-  int in_flight = 0;        // micro-batches whose activations the stage holds
+  int in_flight = 0;  // micro-batches whose activations the stage holds
 };
 
 struct StraightResult {

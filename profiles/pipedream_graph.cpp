@@ -1,10 +1,10 @@
 #include "profiles/pipedream_graph.h"
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <filesystem>
-#include <fmt/format.h>
 #include <map>
 #include <queue>
 #include <unordered_map>
@@ -81,8 +81,9 @@ RawNode parse_node_line(std::string_view line, const std::string& source, int li
   std::size_t first = line.find(" -- ");
   std::size_t costs = line.find(" -- forward_compute_time=");
   if (first == std::string_view::npos || costs == std::string_view::npos || costs < first)
-    lp.fail("expected 'nodeN -- description -- forward_compute_time=F, backward_compute_time=B, "
-            "activation_size=A, parameter_size=P'");
+    lp.fail(
+        "expected 'nodeN -- description -- forward_compute_time=F, backward_compute_time=B, "
+        "activation_size=A, parameter_size=P'");
   n.id = std::string(trim(line.substr(0, first)));
   n.description = std::string(trim(line.substr(first + 4, costs > first + 4 ? costs - first - 4 : 0)));
   if (n.id.empty()) lp.fail("node has an empty name");
@@ -104,13 +105,19 @@ RawNode parse_node_line(std::string_view line, const std::string& source, int li
     auto eq = field.find('=');
     if (eq == std::string_view::npos) lp.fail(fmt::format("'{}' is not key=value", field));
     std::string_view key = field.substr(0, eq), value = field.substr(eq + 1);
-    if (key == "forward_compute_time") n.fwd = lp.number(value, key), seen[0] = true;
-    else if (key == "backward_compute_time") n.bwd = lp.number(value, key), seen[1] = true;
-    else if (key == "activation_size") n.act = lp.size_value(value, key), seen[2] = true;
-    else if (key == "parameter_size") n.params = lp.size_value(value, key), seen[3] = true;
-    else lp.fail(fmt::format("unknown field '{}'", key));
+    if (key == "forward_compute_time")
+      n.fwd = lp.number(value, key), seen[0] = true;
+    else if (key == "backward_compute_time")
+      n.bwd = lp.number(value, key), seen[1] = true;
+    else if (key == "activation_size")
+      n.act = lp.size_value(value, key), seen[2] = true;
+    else if (key == "parameter_size")
+      n.params = lp.size_value(value, key), seen[3] = true;
+    else
+      lp.fail(fmt::format("unknown field '{}'", key));
   }
-  const char* names[4] = {"forward_compute_time", "backward_compute_time", "activation_size", "parameter_size"};
+  const char* names[4] = {"forward_compute_time", "backward_compute_time", "activation_size",
+                          "parameter_size"};
   for (int i = 0; i < 4; ++i)
     if (!seen[i]) lp.fail(fmt::format("node {} has no {}", n.id, names[i]));
   return n;
@@ -144,7 +151,8 @@ Profile import_pipedream_graph(std::string_view text, const std::string& source,
   std::size_t pos = 0;
   while (pos < text.size()) {
     std::size_t nl = text.find('\n', pos);
-    std::string_view line = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    std::string_view line =
+        text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
     pos = nl == std::string_view::npos ? text.size() : nl + 1;
     ++line_no;
     if (trim(line).empty()) continue;
@@ -169,9 +177,9 @@ Profile import_pipedream_graph(std::string_view text, const std::string& source,
                        "node line after edge lines; graph.txt lists all nodes first");
     RawNode n = parse_node_line(line, source, line_no);
     if (index.count(n.id))
-      throw InputError(source, fmt::format("line {}", line_no),
-                       fmt::format("node {} is defined twice (first on line {})", n.id,
-                                   nodes[index[n.id]].line));
+      throw InputError(
+          source, fmt::format("line {}", line_no),
+          fmt::format("node {} is defined twice (first on line {})", n.id, nodes[index[n.id]].line));
     index[n.id] = static_cast<int>(nodes.size());
     nodes.push_back(std::move(n));
   }
@@ -187,7 +195,8 @@ Profile import_pipedream_graph(std::string_view text, const std::string& source,
   for (std::size_t e = 0; e < raw_edges.size(); ++e) {
     auto [a, b] = raw_edges[e];
     if (a == b)
-      throw InputError(source, fmt::format("line {}", edge_lines[e]), fmt::format("node {} feeds itself", nodes[a].id));
+      throw InputError(source, fmt::format("line {}", edge_lines[e]),
+                       fmt::format("node {} feeds itself", nodes[a].id));
     if (nodes[b].input)
       throw InputError(source, fmt::format("line {}", edge_lines[e]),
                        fmt::format("edge into input node {}", nodes[b].id));
@@ -228,9 +237,9 @@ Profile import_pipedream_graph(std::string_view text, const std::string& source,
   if (static_cast<int>(p.layers.size()) != model_nodes) {
     for (int i = 0; i < n; ++i)
       if (!nodes[i].input && layer_of[i] == -1)
-        throw InputError(source, fmt::format("line {}", nodes[i].line),
-                         fmt::format("the graph has a cycle through node {}; a model must be a DAG",
-                                     nodes[i].id));
+        throw InputError(
+            source, fmt::format("line {}", nodes[i].line),
+            fmt::format("the graph has a cycle through node {}; a model must be a DAG", nodes[i].id));
   }
   for (auto [a, b] : raw_edges)
     if (!nodes[a].input) p.edges.emplace_back(layer_of[a], layer_of[b]);

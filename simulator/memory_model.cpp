@@ -14,7 +14,8 @@ std::int64_t stashed_activation_bytes(const StageCost& c, bool recompute) {
   return recompute ? c.input_bytes : c.saved_bytes;
 }
 
-StaticMemory static_memory(const StageCost& c, const ScheduleTraits& t, int stage, int num_stages, Optimizer o) {
+StaticMemory static_memory(const StageCost& c, const ScheduleTraits& t, int stage, int num_stages,
+                           Optimizer o) {
   StaticMemory m;
   m.weights = c.param_bytes * weight_versions(t, stage, num_stages);
   m.gradients = c.param_bytes;
@@ -84,7 +85,8 @@ std::vector<std::int64_t> executor_order_peaks(const Schedule& sch, const StageC
 
 void count_received_inputs(const Schedule& sch, StageCosts& costs) {
   for (int s = 1; s < sch.num_stages; ++s)
-    if (sch.stage_to_rank[s] != sch.stage_to_rank[s - 1]) costs.stages[s].saved_bytes += costs.stages[s].input_bytes;
+    if (sch.stage_to_rank[s] != sch.stage_to_rank[s - 1])
+      costs.stages[s].saved_bytes += costs.stages[s].input_bytes;
 }
 
 std::vector<std::int64_t> extra_version_bytes(const Schedule& sch, const StageCosts& costs) {

@@ -33,7 +33,8 @@ struct StaticMemory {
   std::int64_t weights = 0, gradients = 0, optimizer = 0;
 };
 // Static terms of one stage.
-StaticMemory static_memory(const StageCost& c, const ScheduleTraits& t, int stage, int num_stages, Optimizer o);
+StaticMemory static_memory(const StageCost& c, const ScheduleTraits& t, int stage, int num_stages,
+                           Optimizer o);
 
 // Peak activation bytes of each rank as the executor holds them, replaying
 // the rank's lowered action list in order (the executor's memory depends only

@@ -92,7 +92,8 @@ RunPrediction predict_run(const Schedule& sch, const StageCosts& base, const Run
     // ranks' compute, executor/README.md); the probe's two threads post at
     // the same instants, as balanced ranks do: an upper end where posts differ.
     so.message_overhead_ms = std::max(so.message_overhead_ms, cal.loaded_transport_cpu_s * 1e3 / 2);
-    p.cluster = flat_cluster(ranks, cal.link_bandwidth_bytes_per_s, std::max(cal.link_latency_s, cal.loaded_delay_s));
+    p.cluster =
+        flat_cluster(ranks, cal.link_bandwidth_bytes_per_s, std::max(cal.link_latency_s, cal.loaded_delay_s));
   }
   p.message_overhead_ms = so.message_overhead_ms;
   p.simulation = simulate_shared(sch, p.costs, p.cluster, so, cal.shared);
@@ -139,9 +140,10 @@ RunCalibrated calibrate_on_run(const Schedule& sch, const RunPrediction& p, cons
   out.compute_stretch = model_busy > 0 ? run_busy / model_busy : 1;
   out.message_delay_s = mean_message_delay_s(measured, cal.link_latency_s);
   calibrated.step_ms *= out.compute_stretch;
-  out.step_ms = simulate(sch, stretched(p.costs, out.compute_stretch),
-                         flat_cluster(sch.num_ranks, cal.link_bandwidth_bytes_per_s, out.message_delay_s), calibrated)
-                    .metrics.step_time_ms;
+  out.step_ms =
+      simulate(sch, stretched(p.costs, out.compute_stretch),
+               flat_cluster(sch.num_ranks, cal.link_bandwidth_bytes_per_s, out.message_delay_s), calibrated)
+          .metrics.step_time_ms;
   return out;
 }
 

@@ -32,10 +32,10 @@ namespace pipekit {
 struct RunPrediction {
   StageCosts costs;  // the stages' costs as simulated (each stage's step included)
   SimOptions options;
-  Cluster cluster;                            // as simulated (a shared CPU's loaded latency included)
-  SharedSimulation simulation;                // the prediction
-  double dedicated_step_ms = 0;               // a device per rank, idle-processor messages
-  double message_overhead_ms = 0;             // per message end, as charged
+  Cluster cluster;                             // as simulated (a shared CPU's loaded latency included)
+  SharedSimulation simulation;                 // the prediction
+  double dedicated_step_ms = 0;                // a device per rank, idle-processor messages
+  double message_overhead_ms = 0;              // per message end, as charged
   std::vector<std::int64_t> activation_peaks;  // per rank: executor-order replay + stashed versions
   std::vector<std::int64_t> simulator_peaks;   // per rank: the simulator's own memory timeline
 };

@@ -8,16 +8,11 @@ namespace pipekit {
 
 const ActionStyle& action_style(ActionType t) {
   static const ActionStyle styles[kActionTypeCount] = {
-      {"#4f81bd", "#ffffff", "forward F"},
-      {"#5aa05a", "#ffffff", "backward B"},
-      {"#8cc97a", "#1d3d14", "backward input I"},
-      {"#9c7bc4", "#ffffff", "backward weight W"},
-      {"#f2a541", "#3d2500", "recompute R"},
-      {"#7f9fbf", "#ffffff", "send activation"},
-      {"#7f9fbf", "#ffffff", "recv activation"},
-      {"#8fb98f", "#ffffff", "send gradient"},
-      {"#8fb98f", "#ffffff", "recv gradient"},
-      {"#c0504d", "#ffffff", "all-reduce grads"},
+      {"#4f81bd", "#ffffff", "forward F"},        {"#5aa05a", "#ffffff", "backward B"},
+      {"#8cc97a", "#1d3d14", "backward input I"}, {"#9c7bc4", "#ffffff", "backward weight W"},
+      {"#f2a541", "#3d2500", "recompute R"},      {"#7f9fbf", "#ffffff", "send activation"},
+      {"#7f9fbf", "#ffffff", "recv activation"},  {"#8fb98f", "#ffffff", "send gradient"},
+      {"#8fb98f", "#ffffff", "recv gradient"},    {"#c0504d", "#ffffff", "all-reduce grads"},
       {"#555555", "#ffffff", "optimizer step"},
   };
   return styles[static_cast<int>(t)];

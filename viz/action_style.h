@@ -10,9 +10,9 @@
 namespace pipekit {
 
 struct ActionStyle {
-  const char* fill;      // CSS colour
-  const char* text;      // label colour drawn on the fill
-  const char* legend;    // "forward", "backward (input)", ...
+  const char* fill;    // CSS colour
+  const char* text;    // label colour drawn on the fill
+  const char* legend;  // "forward", "backward (input)", ...
 };
 
 const ActionStyle& action_style(ActionType t);

@@ -26,7 +26,8 @@ std::string sharing_line(const Json& r) {
 
 void print_row(const std::string& what, double predicted, double measured, const Json* error) {
   if (error)
-    fmt::print("  {:<28} {:>12.2f} {:>12.2f} {:>+7.1f}%\n", what, predicted, measured, 100 * error->get<double>());
+    fmt::print("  {:<28} {:>12.2f} {:>12.2f} {:>+7.1f}%\n", what, predicted, measured,
+               100 * error->get<double>());
   else
     fmt::print("  {:<28} {:>12.2f} {:>12.2f}\n", what, predicted, measured);
 }
@@ -48,11 +49,14 @@ void print_table(const Json& r) {
     const Json e = rel(r["dedicated_step_ms"]);
     print_row("step ms (a device per rank)", r["dedicated_step_ms"], measured, &e);
   }
-  print_row("step ms (run-calibrated)", r["run_calibrated_step_ms"], measured, &r["run_calibrated_step_time_error"]);
+  print_row("step ms (run-calibrated)", r["run_calibrated_step_ms"], measured,
+            &r["run_calibrated_step_time_error"]);
   for (const auto& jr : r["per_rank"]) {
     const int k = jr["rank"];
-    print_row(fmt::format("rank {} busy ms", k), jr["predicted_busy_ms"], jr["measured_busy_ms"], &jr["busy_error"]);
-    print_row(fmt::format("rank {} bubble ms", k), jr["predicted_bubble_ms"], jr["measured_bubble_ms"], nullptr);
+    print_row(fmt::format("rank {} busy ms", k), jr["predicted_busy_ms"], jr["measured_busy_ms"],
+              &jr["busy_error"]);
+    print_row(fmt::format("rank {} bubble ms", k), jr["predicted_bubble_ms"], jr["measured_bubble_ms"],
+              nullptr);
     if (jr.contains("measured_other_threads_cpu_ms"))
       print_row(fmt::format("rank {} message CPU ms", k), jr["predicted_message_cpu_ms"],
                 jr["measured_other_threads_cpu_ms"], nullptr);
@@ -75,12 +79,13 @@ void write_compare_report(const Json& r, const Timeline& measured, const Timelin
   const double median = r["measured_step_ms"], predicted_ms = r["predicted_step_ms"];
   VizOutputs viz;
   viz.html = out.html;
-  viz.title = steps >= 2 ? fmt::format("{} {} on {} ranks: measured vs predicted (median step {:.1f} ms over {} "
-                                       "steps, the last {:.1f} shown, vs {:.1f} ms predicted)",
-                                       model, schedule, ranks, median, steps - 1,
-                                       r["measured_last_step_ms"].get<double>(), predicted_ms)
-                         : fmt::format("{} {} on {} ranks: measured vs predicted (step {:.1f} vs {:.1f} ms)", model,
-                                       schedule, ranks, median, predicted_ms);
+  viz.title = steps >= 2 ? fmt::format(
+                               "{} {} on {} ranks: measured vs predicted (median step {:.1f} ms over {} "
+                               "steps, the last {:.1f} shown, vs {:.1f} ms predicted)",
+                               model, schedule, ranks, median, steps - 1,
+                               r["measured_last_step_ms"].get<double>(), predicted_ms)
+                         : fmt::format("{} {} on {} ranks: measured vs predicted (step {:.1f} vs {:.1f} ms)",
+                                       model, schedule, ranks, median, predicted_ms);
   // The report's throughput row reads samples per step from each timeline's meta.
   Timeline measured_shown = measured, predicted_shown = predicted;
   const std::string samples =

@@ -21,7 +21,7 @@ struct CompareOutputs {
 };
 
 // Writes the files (InputError naming an unwritable path) and prints the table.
-void write_compare_report(const nlohmann::ordered_json& result, const Timeline& measured, const Timeline& predicted,
-                          const CompareOutputs& out);
+void write_compare_report(const nlohmann::ordered_json& result, const Timeline& measured,
+                          const Timeline& predicted, const CompareOutputs& out);
 
 }  // namespace pipekit

@@ -17,10 +17,16 @@ std::string render_comparison_svg(const Timeline& a, const Timeline& b, const Co
     return fmt::format("{}: {} {}", which, t.source, t.schedule.empty() ? "timeline" : t.schedule);
   };
   SvgWriter body;
-  std::string heading = fmt::format("Comparison on one time scale: step {:.2f} ms vs {:.2f} ms ({:+.1f}%)",
-                                    sa.step_time_ms, sb.step_time_ms,
-                                    sa.step_time_ms > 0 ? 100.0 * (sb.step_time_ms / sa.step_time_ms - 1) : 0.0);
-  body.text_element("text", {{"class", "comparison-title"}, {"x", 16}, {"y", 20}, {"font-size", 16}, {"font-weight", "bold"}, {"fill", "#222"}},
+  std::string heading = fmt::format(
+      "Comparison on one time scale: step {:.2f} ms vs {:.2f} ms ({:+.1f}%)", sa.step_time_ms,
+      sb.step_time_ms, sa.step_time_ms > 0 ? 100.0 * (sb.step_time_ms / sa.step_time_ms - 1) : 0.0);
+  body.text_element("text",
+                    {{"class", "comparison-title"},
+                     {"x", 16},
+                     {"y", 20},
+                     {"font-size", 16},
+                     {"font-weight", "bold"},
+                     {"fill", "#222"}},
                     heading);
   double y = 30;
   const Timeline* ts[2] = {&a, &b};
@@ -33,12 +39,18 @@ std::string render_comparison_svg(const Timeline& a, const Timeline& b, const Co
     g.time_domain_ms = domain;
     g.id_prefix = o.id_prefix + (i == 0 ? "-a" : "-b");
     g.standalone = false;
-    body.open("g", {{"class", i == 0 ? "comparison-a" : "comparison-b"}, {"transform", fmt::format("translate(0,{})", svg_num(y))}});
+    body.open("g", {{"class", i == 0 ? "comparison-a" : "comparison-b"},
+                    {"transform", fmt::format("translate(0,{})", svg_num(y))}});
     double h = draw_gantt(body, *ts[i], g);
     body.close();
     y += h + 16;
     if (i == 0)
-      body.leaf("line", {{"x1", 16}, {"y1", y - 8}, {"x2", o.width - 16}, {"y2", y - 8}, {"stroke", "#bbb"}, {"stroke-dasharray", "4 3"}});
+      body.leaf("line", {{"x1", 16},
+                         {"y1", y - 8},
+                         {"x2", o.width - 16},
+                         {"y2", y - 8},
+                         {"stroke", "#bbb"},
+                         {"stroke-dasharray", "4 3"}});
   }
   SvgWriter w;
   open_svg(w, o.width, y, o.standalone, heading);

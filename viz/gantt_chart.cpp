@@ -110,26 +110,39 @@ double draw_gantt(SvgWriter& w, const Timeline& t, const GanttOptions& o) {
   const std::string hatch = o.id_prefix + "-bubble";
 
   w.open("defs");
-  w.open("pattern", {{"id", hatch}, {"patternUnits", "userSpaceOnUse"}, {"width", 6}, {"height", 6},
+  w.open("pattern", {{"id", hatch},
+                     {"patternUnits", "userSpaceOnUse"},
+                     {"width", 6},
+                     {"height", 6},
                      {"patternTransform", "rotate(45)"}});
   w.leaf("rect", {{"width", 6}, {"height", 6}, {"fill", kBubbleFill}});
-  w.leaf("line", {{"x1", 0}, {"y1", 0}, {"x2", 0}, {"y2", 6}, {"stroke", kBubbleStroke}, {"stroke-width", 1.5}});
+  w.leaf("line",
+         {{"x1", 0}, {"y1", 0}, {"x2", 0}, {"y2", 6}, {"stroke", kBubbleStroke}, {"stroke-width", 1.5}});
   w.close();
   w.close();
 
   // Heading: what ran and how well.
-  std::string title = !o.title.empty() ? o.title
-                                       : fmt::format("{} ({})", t.schedule.empty() ? "timeline" : t.schedule,
-                                                     t.source);
+  std::string title = !o.title.empty()
+                          ? o.title
+                          : fmt::format("{} ({})", t.schedule.empty() ? "timeline" : t.schedule, t.source);
   std::string stats = fmt::format(
-      "schedule {} \u00b7 p={} ranks \u00b7 m={} micro-batches \u00b7 v={} \u00b7 step {:.2f} ms \u00b7 bubble {:.1f}%",
-      t.schedule.empty() ? "?" : t.schedule, t.num_ranks, t.num_microbatches, t.virtual_stages, sum.step_time_ms,
-      100.0 * sum.bubble_fraction);
-  if (sum.time_per_minibatch_ms && std::abs(*sum.time_per_minibatch_ms - sum.step_time_ms) > 1e-6 * sum.step_time_ms)
+      "schedule {} \u00b7 p={} ranks \u00b7 m={} micro-batches \u00b7 v={} \u00b7 step {:.2f} ms \u00b7 "
+      "bubble {:.1f}%",
+      t.schedule.empty() ? "?" : t.schedule, t.num_ranks, t.num_microbatches, t.virtual_stages,
+      sum.step_time_ms, 100.0 * sum.bubble_fraction);
+  if (sum.time_per_minibatch_ms &&
+      std::abs(*sum.time_per_minibatch_ms - sum.step_time_ms) > 1e-6 * sum.step_time_ms)
     stats += fmt::format(" \u00b7 {:.2f} ms per minibatch", *sum.time_per_minibatch_ms);
-  w.text_element("text", {{"class", "chart-title"}, {"x", left}, {"y", 18}, {"font-size", 15}, {"font-weight", "bold"}, {"fill", "#222"}},
+  w.text_element("text",
+                 {{"class", "chart-title"},
+                  {"x", left},
+                  {"y", 18},
+                  {"font-size", 15},
+                  {"font-weight", "bold"},
+                  {"fill", "#222"}},
                  title);
-  w.text_element("text", {{"class", "chart-subtitle"}, {"x", left}, {"y", 34}, {"font-size", 11.5}, {"fill", "#444"}},
+  w.text_element("text",
+                 {{"class", "chart-subtitle"}, {"x", left}, {"y", 34}, {"font-size", 11.5}, {"fill", "#444"}},
                  stats);
 
   // Time axis with grid lines through all rows.
@@ -137,10 +150,16 @@ double draw_gantt(SvgWriter& w, const Timeline& t, const GanttOptions& o) {
   w.open("g", {{"class", "axis"}, {"font-size", 10}, {"fill", "#555"}});
   for (double v : nice_ticks(domain, std::max(2, static_cast<int>(plot_w / 90)))) {
     double x = sx(v);
-    w.leaf("line", {{"x1", x}, {"y1", axis_y}, {"x2", x}, {"y2", head_h + rows_h}, {"stroke", "#e3e3e3"}, {"stroke-width", 1}});
+    w.leaf("line", {{"x1", x},
+                    {"y1", axis_y},
+                    {"x2", x},
+                    {"y2", head_h + rows_h},
+                    {"stroke", "#e3e3e3"},
+                    {"stroke-width", 1}});
     w.text_element("text", {{"x", x}, {"y", axis_y - 3}, {"text-anchor", "middle"}}, tick_label(v, step));
   }
-  w.text_element("text", {{"x", left - 14}, {"y", axis_y - 3}, {"text-anchor", "end"}, {"font-style", "italic"}}, "ms");
+  w.text_element(
+      "text", {{"x", left - 14}, {"y", axis_y - 3}, {"text-anchor", "end"}, {"font-style", "italic"}}, "ms");
   w.leaf("line", {{"x1", left}, {"y1", axis_y}, {"x2", left + plot_w}, {"y2", axis_y}, {"stroke", "#999"}});
   w.close();
 
@@ -154,34 +173,60 @@ double draw_gantt(SvgWriter& w, const Timeline& t, const GanttOptions& o) {
     w.open("g", {{"class", "rank-row"}, {"data-rank", r}});
     const double compute_h = lane_h * compute_lanes;
     const bool chunk_labels = o.lanes && compute_lanes > 1;
-    w.text_element("text", {{"x", left - (chunk_labels ? 22 : 8)}, {"y", y0 + compute_h / 2 + font * 0.35}, {"text-anchor", "end"},
-                            {"font-size", std::max(9.0, std::min(12.0, font + 1))}, {"fill", "#222"}},
+    w.text_element("text",
+                   {{"x", left - (chunk_labels ? 22 : 8)},
+                    {"y", y0 + compute_h / 2 + font * 0.35},
+                    {"text-anchor", "end"},
+                    {"font-size", std::max(9.0, std::min(12.0, font + 1))},
+                    {"fill", "#222"}},
                    fmt::format("rank {}", r));
     w.leaf("rect", {{"x", left}, {"y", y0}, {"width", plot_w}, {"height", compute_h}, {"fill", "#f5f5f5"}});
     for (const auto& g : sum.ranks[r].bubbles) {
       double x0 = sx(g.start), x1 = sx(std::min(g.end, domain));
       if (x1 <= x0) continue;
-      w.open("rect", {{"class", "bubble"}, {"x", x0}, {"y", y0}, {"width", x1 - x0}, {"height", compute_h},
-                      {"fill", "url(#" + hatch + ")"}, {"data-rank", r}, {"data-action", "bubble"},
-                      {"data-start", g.start}, {"data-end", g.end}});
-      w.text_element("title", {}, fmt::format("bubble: rank {} idle {:.3f} - {:.3f} ms ({:.3f} ms)", r, g.start,
-                                              g.end, g.end - g.start));
+      w.open("rect", {{"class", "bubble"},
+                      {"x", x0},
+                      {"y", y0},
+                      {"width", x1 - x0},
+                      {"height", compute_h},
+                      {"fill", "url(#" + hatch + ")"},
+                      {"data-rank", r},
+                      {"data-action", "bubble"},
+                      {"data-start", g.start},
+                      {"data-end", g.end}});
+      w.text_element("title", {},
+                     fmt::format("bubble: rank {} idle {:.3f} - {:.3f} ms ({:.3f} ms)", r, g.start, g.end,
+                                 g.end - g.start));
       w.close();
     }
     if (chunk_labels)
       for (int c = 0; c < compute_lanes; ++c)
-        w.text_element("text", {{"x", left - 4}, {"y", y0 + c * lane_h + lane_h / 2 + 3}, {"font-size", 9},
-                                {"text-anchor", "end"}, {"fill", "#777"}},
+        w.text_element("text",
+                       {{"x", left - 4},
+                        {"y", y0 + c * lane_h + lane_h / 2 + 3},
+                        {"font-size", 9},
+                        {"text-anchor", "end"},
+                        {"fill", "#777"}},
                        fmt::format("c{}", c));
     double send_y = y0 + compute_h + 1;
     double recv_y = send_y + (has_send ? comm_h + 1 : 0);
     if (comm_h >= 5) {  // name the thin sub-lanes where there is room
       double cf = std::min(8.0, comm_h + 2);
       if (has_send)
-        w.text_element("text", {{"x", left - 4}, {"y", send_y + comm_h - 0.5}, {"font-size", cf}, {"text-anchor", "end"}, {"fill", "#999"}},
+        w.text_element("text",
+                       {{"x", left - 4},
+                        {"y", send_y + comm_h - 0.5},
+                        {"font-size", cf},
+                        {"text-anchor", "end"},
+                        {"fill", "#999"}},
                        "send");
       if (has_recv)
-        w.text_element("text", {{"x", left - 4}, {"y", recv_y + comm_h - 0.5}, {"font-size", cf}, {"text-anchor", "end"}, {"fill", "#999"}},
+        w.text_element("text",
+                       {{"x", left - 4},
+                        {"y", recv_y + comm_h - 0.5},
+                        {"font-size", cf},
+                        {"text-anchor", "end"},
+                        {"fill", "#999"}},
                        "recv");
     }
     for (const TimelineEvent* e : by_rank[r]) {
@@ -199,7 +244,11 @@ double draw_gantt(SvgWriter& w, const Timeline& t, const GanttOptions& o) {
       ActionType ty = e->action.type;
       std::string fill = t.virtual_stages > 1 && !o.lanes ? chunk_fill(ty, chunk) : action_style(ty).fill;
       SvgAttrs a{{"class", fmt::format("ev ev-{} ev-{}", to_string(e->stream), to_string(ty))},
-                 {"x", x0}, {"y", y}, {"width", bw}, {"height", h}, {"fill", fill}};
+                 {"x", x0},
+                 {"y", y},
+                 {"width", bw},
+                 {"height", h},
+                 {"fill", fill}};
       if (bw > 3 && e->stream == Stream::compute) {
         a.emplace_back("stroke", "#ffffff");
         a.emplace_back("stroke-width", 0.6);
@@ -220,9 +269,14 @@ double draw_gantt(SvgWriter& w, const Timeline& t, const GanttOptions& o) {
       auto fits = [&](const std::string& s) { return !s.empty() && s.size() * font * 0.62 + 3 <= bw; };
       if (!fits(label)) label = event_label_short(*e);
       if (!fits(label)) continue;
-      w.text_element("text", {{"class", "label"}, {"x", x0 + bw / 2}, {"y", y + h / 2 + font * 0.36},
-                              {"text-anchor", "middle"}, {"font-size", font}, {"fill", action_style(ty).text},
-                              {"pointer-events", "none"}},
+      w.text_element("text",
+                     {{"class", "label"},
+                      {"x", x0 + bw / 2},
+                      {"y", y + h / 2 + font * 0.36},
+                      {"text-anchor", "middle"},
+                      {"font-size", font},
+                      {"fill", action_style(ty).text},
+                      {"pointer-events", "none"}},
                      label);
     }
     w.close();
@@ -231,9 +285,16 @@ double draw_gantt(SvgWriter& w, const Timeline& t, const GanttOptions& o) {
   // On a shared scale longer than this run, mark where its step ends.
   if (sum.span_ms < domain * 0.995 && ranks > 0) {
     double x = sx(sum.span_ms);
-    w.leaf("line", {{"class", "step-end"}, {"x1", x}, {"y1", axis_y}, {"x2", x}, {"y2", head_h + rows_h - row_gap},
-                    {"stroke", "#333"}, {"stroke-width", 1.2}, {"stroke-dasharray", "4 3"}});
-    w.text_element("text", {{"x", x + 4}, {"y", head_h + rows_h - row_gap - 3}, {"font-size", 10}, {"fill", "#333"}},
+    w.leaf("line", {{"class", "step-end"},
+                    {"x1", x},
+                    {"y1", axis_y},
+                    {"x2", x},
+                    {"y2", head_h + rows_h - row_gap},
+                    {"stroke", "#333"},
+                    {"stroke-width", 1.2},
+                    {"stroke-dasharray", "4 3"}});
+    w.text_element("text",
+                   {{"x", x + 4}, {"y", head_h + rows_h - row_gap - 3}, {"font-size", 10}, {"fill", "#333"}},
                    fmt::format("step ends {:.2f} ms", sum.span_ms));
   }
 
@@ -243,7 +304,13 @@ double draw_gantt(SvgWriter& w, const Timeline& t, const GanttOptions& o) {
   if (o.legend) {
     w.open("g", {{"class", "legend"}, {"font-size", 11}, {"fill", "#333"}});
     auto item = [&](const std::string& fill, const std::string& name) {
-      w.leaf("rect", {{"x", lx}, {"y", ly - 9}, {"width", 14}, {"height", 11}, {"fill", fill}, {"stroke", "#888"}, {"stroke-width", 0.5}});
+      w.leaf("rect", {{"x", lx},
+                      {"y", ly - 9},
+                      {"width", 14},
+                      {"height", 11},
+                      {"fill", fill},
+                      {"stroke", "#888"},
+                      {"stroke-width", 0.5}});
       w.text_element("text", {{"x", lx + 18}, {"y", ly}}, name);
       lx += 18 + name.size() * 6.2 + 16;
       if (lx > o.width - 140) {
@@ -267,7 +334,8 @@ std::string render_gantt_svg(const Timeline& t, const GanttOptions& o) {
   TimelineSummary sum = summarize(t);
   open_svg(w, o.width, h, o.standalone,
            fmt::format("Gantt chart: {} schedule, {} ranks, {} micro-batches, step {:.2f} ms, bubble {:.1f}%",
-                       t.schedule, t.num_ranks, t.num_microbatches, sum.step_time_ms, 100.0 * sum.bubble_fraction));
+                       t.schedule, t.num_ranks, t.num_microbatches, sum.step_time_ms,
+                       100.0 * sum.bubble_fraction));
   w.raw(body.str());
   w.close();
   return w.str();

@@ -20,12 +20,12 @@
 namespace pipekit {
 
 struct GanttOptions {
-  std::string title;           // heading; default "<schedule> (<source>)"
-  bool lanes = false;          // one lane per virtual stage instead of one per rank
-  double width = 1200;         // pixels
-  double time_domain_ms = 0;   // x axis end; 0 = the timeline's span
+  std::string title;             // heading; default "<schedule> (<source>)"
+  bool lanes = false;            // one lane per virtual stage instead of one per rank
+  double width = 1200;           // pixels
+  double time_domain_ms = 0;     // x axis end; 0 = the timeline's span
   std::string id_prefix = "pk";  // unique per chart when several share one page
-  bool standalone = true;      // XML declaration and xmlns (off when inlined in HTML)
+  bool standalone = true;        // XML declaration and xmlns (off when inlined in HTML)
   bool legend = true;
 };
 

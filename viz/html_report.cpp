@@ -66,11 +66,17 @@ const char* kScript = R"(
 })();
 )";
 
-std::string esc(const std::string& s) { return xml_escape(s); }
+std::string esc(const std::string& s) {
+  return xml_escape(s);
+}
 
-std::string pct(double f) { return fmt::format("{:.1f}%", 100.0 * f); }
+std::string pct(double f) {
+  return fmt::format("{:.1f}%", 100.0 * f);
+}
 
-std::string bytes(std::int64_t b) { return b > 0 ? format_bytes(static_cast<double>(b)) : "-"; }
+std::string bytes(std::int64_t b) {
+  return b > 0 ? format_bytes(static_cast<double>(b)) : "-";
+}
 
 // "0-3, 7" from a sorted-or-not list of layer indices.
 std::string ranges(std::vector<int> v) {
@@ -106,8 +112,8 @@ void summary_rows(std::string& h, const std::vector<const Timeline*>& ts) {
     return s.time_per_minibatch_ms ? fmt::format("{:.3f} ms", *s.time_per_minibatch_ms) : std::string("-");
   });
   row("throughput", [](T, S s) {
-    return s.throughput_samples_per_s ? fmt::format("{:.1f} samples/s ({} per step)", *s.throughput_samples_per_s,
-                                                    *s.samples_per_step)
+    return s.throughput_samples_per_s ? fmt::format("{:.1f} samples/s ({} per step)",
+                                                    *s.throughput_samples_per_s, *s.samples_per_step)
                                       : std::string("- (no samples_per_step in meta)");
   });
   row("compute bubble", [](T, S s) { return pct(s.bubble_fraction); });
@@ -115,7 +121,8 @@ void summary_rows(std::string& h, const std::vector<const Timeline*>& ts) {
     std::string v = bytes(s.peak_memory);
     if (t.device_memory_bytes > 0) {
       bool over = s.peak_memory > t.device_memory_bytes;
-      v = fmt::format("<span class=\"{}\">{} of {} ({:.0f}%)</span>", over ? "over" : "", v, bytes(t.device_memory_bytes),
+      v = fmt::format("<span class=\"{}\">{} of {} ({:.0f}%)</span>", over ? "over" : "", v,
+                      bytes(t.device_memory_bytes),
                       100.0 * s.peak_memory / static_cast<double>(t.device_memory_bytes));
     }
     return v;
@@ -125,7 +132,8 @@ void summary_rows(std::string& h, const std::vector<const Timeline*>& ts) {
 
 void rank_table(std::string& h, const Timeline& t) {
   TimelineSummary s = summarize(t);
-  h += "<table class=\"ranks\"><tr><th>rank</th><th>compute events</th><th>busy ms</th><th>idle ms</th><th>bubble</th>"
+  h += "<table class=\"ranks\"><tr><th>rank</th><th>compute events</th><th>busy ms</th><th>idle "
+       "ms</th><th>bubble</th>"
        "<th>peak memory</th><th>at ms</th><th>of device limit</th></tr>\n";
   for (const auto& r : s.ranks) {
     std::string lim = "-";
@@ -133,9 +141,12 @@ void rank_table(std::string& h, const Timeline& t) {
       double f = r.peak_memory / static_cast<double>(t.device_memory_bytes);
       lim = fmt::format("<span class=\"{}\">{:.0f}%</span>", f > 1 ? "over" : "", 100 * f);
     }
-    h += fmt::format("<tr data-rank=\"{}\"><td>{}</td><td>{}</td><td>{:.3f}</td><td>{:.3f}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                     r.rank, r.rank, r.compute_events, r.busy_ms, r.idle_ms, pct(r.bubble_fraction), bytes(r.peak_memory),
-                     r.peak_memory > 0 ? fmt::format("{:.2f}", r.peak_time_ms) : "-", lim);
+    h += fmt::format(
+        "<tr "
+        "data-rank=\"{}\"><td>{}</td><td>{}</td><td>{:.3f}</td><td>{:.3f}</td><td>{}</td><td>{}</td><td>{}</"
+        "td><td>{}</td></tr>\n",
+        r.rank, r.rank, r.compute_events, r.busy_ms, r.idle_ms, pct(r.bubble_fraction), bytes(r.peak_memory),
+        r.peak_memory > 0 ? fmt::format("{:.2f}", r.peak_time_ms) : "-", lim);
   }
   h += "</table>\n";
 }
@@ -143,28 +154,37 @@ void rank_table(std::string& h, const Timeline& t) {
 void plan_section(std::string& h, const Plan& p) {
   h += "<h2>Plan</h2>\n<table class=\"plan\">";
   h += fmt::format("<tr><th class=\"l\">model</th><td class=\"l\">{}</td></tr>", esc(p.model));
-  h += fmt::format("<tr><th class=\"l\">schedule</th><td class=\"l\">{}, {} micro-batches, v={}, recompute {}</td></tr>",
-                   esc(p.schedule.kind), p.schedule.microbatches, p.schedule.virtual_stages, esc(to_string(p.schedule.recompute)));
+  h += fmt::format(
+      "<tr><th class=\"l\">schedule</th><td class=\"l\">{}, {} micro-batches, v={}, recompute {}</td></tr>",
+      esc(p.schedule.kind), p.schedule.microbatches, p.schedule.virtual_stages,
+      esc(to_string(p.schedule.recompute)));
   if (p.microbatch_size > 0)
-    h += fmt::format("<tr><th class=\"l\">micro-batch size</th><td class=\"l\">{}</td></tr>", p.microbatch_size);
+    h += fmt::format("<tr><th class=\"l\">micro-batch size</th><td class=\"l\">{}</td></tr>",
+                     p.microbatch_size);
   h += fmt::format("<tr><th class=\"l\">cost model</th><td class=\"l\">{}</td></tr>", esc(p.cost_model));
   for (const auto& [k, v] : p.predicted)
     h += fmt::format("<tr><th class=\"l\">predicted {}</th><td class=\"l\">{:.4g}</td></tr>", esc(k), v);
-  h += "</table>\n<table class=\"stages\"><tr><th>stage</th><th class=\"l\">layers</th><th>layer count</th><th>replicas</th><th class=\"l\">ranks</th></tr>\n";
+  h += "</table>\n<table class=\"stages\"><tr><th>stage</th><th class=\"l\">layers</th><th>layer "
+       "count</th><th>replicas</th><th class=\"l\">ranks</th></tr>\n";
   for (std::size_t i = 0; i < p.stages.size(); ++i) {
     const auto& s = p.stages[i];
     std::string rk;
     for (int r : s.ranks) rk += (rk.empty() ? "" : ", ") + std::to_string(r);
-    h += fmt::format("<tr data-stage=\"{}\"><td>{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td></tr>\n", i, i,
-                     ranges(s.layers), s.layers.size(), s.replicas, rk);
+    h += fmt::format(
+        "<tr data-stage=\"{}\"><td>{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td "
+        "class=\"l\">{}</td></tr>\n",
+        i, i, ranges(s.layers), s.layers.size(), s.replicas, rk);
   }
   h += "</table>\n";
 }
 
 }  // namespace
 
-std::string render_html_report(const Timeline& t, const HtmlReportOptions& o, const Plan* plan, const Timeline* compare) {
-  std::string title = !o.title.empty() ? o.title : fmt::format("pipekit: {} ({})", t.schedule.empty() ? "timeline" : t.schedule, t.source);
+std::string render_html_report(const Timeline& t, const HtmlReportOptions& o, const Plan* plan,
+                               const Timeline* compare) {
+  std::string title = !o.title.empty() ? o.title
+                                       : fmt::format("pipekit: {} ({})",
+                                                     t.schedule.empty() ? "timeline" : t.schedule, t.source);
   TimelineSummary s = summarize(t);
   std::string h;
   h.reserve(1 << 20);
@@ -178,8 +198,9 @@ std::string render_html_report(const Timeline& t, const HtmlReportOptions& o, co
   h += "<pre id=\"pipekit-errors\" hidden></pre>\n";
   h += "<div id=\"pk-tip\"></div>\n";
   h += "<h1>" + esc(title) + "</h1>\n";
-  h += fmt::format("<p class=\"sub\">{} schedule on {} ranks, {} micro-batches: step {:.3f} ms, compute bubble {}.</p>\n",
-                   esc(t.schedule), t.num_ranks, t.num_microbatches, s.step_time_ms, pct(s.bubble_fraction));
+  h += fmt::format(
+      "<p class=\"sub\">{} schedule on {} ranks, {} micro-batches: step {:.3f} ms, compute bubble {}.</p>\n",
+      esc(t.schedule), t.num_ranks, t.num_microbatches, s.step_time_ms, pct(s.bubble_fraction));
 
   h += "<h2>Summary</h2>\n<table class=\"summary\">";
   if (compare) {
@@ -188,8 +209,10 @@ std::string render_html_report(const Timeline& t, const HtmlReportOptions& o, co
   } else {
     summary_rows(h, {&t});
   }
-  h += "</table>\n<p class=\"note\">Compute bubble: time a rank's compute stream is idle, over ranks &#215; step time. "
-       "Peak memory: highest sampled total of weights, gradients, optimizer state, activations and buffers.</p>\n";
+  h += "</table>\n<p class=\"note\">Compute bubble: time a rank's compute stream is idle, over ranks &#215; "
+       "step time. "
+       "Peak memory: highest sampled total of weights, gradients, optimizer state, activations and "
+       "buffers.</p>\n";
   h += "<h2>Per rank</h2>\n";
   rank_table(h, t);
 
@@ -205,14 +228,16 @@ std::string render_html_report(const Timeline& t, const HtmlReportOptions& o, co
     ComparisonOptions c;
     c.lanes = o.lanes;
     c.standalone = false;
-    h += "<h2>Comparison</h2>\n<div class=\"chart\" id=\"comparison\">" + render_comparison_svg(t, *compare, c) + "</div>\n";
+    h += "<h2>Comparison</h2>\n<div class=\"chart\" id=\"comparison\">" +
+         render_comparison_svg(t, *compare, c) + "</div>\n";
     h += "<h3>Per rank (B)</h3>\n";
     rank_table(h, *compare);
   }
   if (plan) plan_section(h, *plan);
   if (!t.meta.empty()) {
     h += "<h2>Meta</h2>\n<table class=\"meta\">";
-    for (const auto& [k, v] : t.meta) h += "<tr><th class=\"l\">" + esc(k) + "</th><td class=\"l\">" + esc(v) + "</td></tr>";
+    for (const auto& [k, v] : t.meta)
+      h += "<tr><th class=\"l\">" + esc(k) + "</th><td class=\"l\">" + esc(v) + "</td></tr>";
     h += "</table>\n";
   }
   h += "<script>" + std::string(kScript) + "</script>\n</body>\n</html>\n";

@@ -29,7 +29,9 @@ const std::array<Term, 5> kTerms = {{
 }};
 
 // Byte axis ticks in decimal units, as format_bytes prints them.
-std::string byte_label(double v) { return v == 0 ? "0" : format_bytes(v); }
+std::string byte_label(double v) {
+  return v == 0 ? "0" : format_bytes(v);
+}
 
 // At most `buckets` samples: within each time bucket keep the sample with the
 // largest total (so peaks survive), placed at its own time. Keeps files small
@@ -59,15 +61,17 @@ std::string render_memory_svg(const Timeline& t, const MemoryChartOptions& o) {
   const int ranks = std::max(t.num_ranks, 0);
   const double domain = o.time_domain_ms > 0 ? o.time_domain_ms : std::max(sum.span_ms, 1e-9);
   std::string title = !o.title.empty() ? o.title
-                                       : fmt::format("Memory per rank: {} ({})", t.schedule.empty() ? "timeline" : t.schedule,
-                                                     t.source);
+                                       : fmt::format("Memory per rank: {} ({})",
+                                                     t.schedule.empty() ? "timeline" : t.schedule, t.source);
   SvgWriter body;
   const double head_h = 44;
   if (t.memory.empty() || ranks == 0 || sum.peak_memory == 0) {
-    body.text_element("text", {{"x", 16}, {"y", 20}, {"font-size", 15}, {"font-weight", "bold"}, {"fill", "#222"}}, title);
-    body.text_element("text", {{"class", "no-memory"}, {"x", 16}, {"y", 44}, {"font-size", 12}, {"fill", "#666"}},
-                      t.memory.empty() ? "no memory samples in this timeline"
-                                       : "all memory samples are zero (no byte sizes were given to the simulator)");
+    body.text_element(
+        "text", {{"x", 16}, {"y", 20}, {"font-size", 15}, {"font-weight", "bold"}, {"fill", "#222"}}, title);
+    body.text_element(
+        "text", {{"class", "no-memory"}, {"x", 16}, {"y", 44}, {"font-size", 12}, {"fill", "#666"}},
+        t.memory.empty() ? "no memory samples in this timeline"
+                         : "all memory samples are zero (no byte sizes were given to the simulator)");
     SvgWriter w;
     open_svg(w, o.width, 60, o.standalone, title);
     w.raw(body.str());
@@ -79,7 +83,8 @@ std::string render_memory_svg(const Timeline& t, const MemoryChartOptions& o) {
   for (const auto& m : t.memory)
     if (m.rank >= 0 && m.rank < ranks) samples[m.rank].push_back(m);
   for (auto& s : samples)
-    std::stable_sort(s.begin(), s.end(), [](const MemorySample& a, const MemorySample& b) { return a.time_ms < b.time_ms; });
+    std::stable_sort(s.begin(), s.end(),
+                     [](const MemorySample& a, const MemorySample& b) { return a.time_ms < b.time_ms; });
 
   const int cols = o.columns > 0 ? o.columns : ranks <= 4 ? 1 : ranks <= 8 ? 2 : 4;
   const int rows = (ranks + cols - 1) / cols;
@@ -94,10 +99,18 @@ std::string render_memory_svg(const Timeline& t, const MemoryChartOptions& o) {
   const std::vector<double> yticks = nice_ticks(ymax, 3);
   const double tstep = nice_step(domain, std::max(2, static_cast<int>(panel_w / 90)));
 
-  body.text_element("text", {{"class", "chart-title"}, {"x", 16}, {"y", 18}, {"font-size", 15}, {"font-weight", "bold"}, {"fill", "#222"}}, title);
+  body.text_element("text",
+                    {{"class", "chart-title"},
+                     {"x", 16},
+                     {"y", 18},
+                     {"font-size", 15},
+                     {"font-weight", "bold"},
+                     {"fill", "#222"}},
+                    title);
   std::string sub = fmt::format("peak {} over all ranks", byte_label(static_cast<double>(sum.peak_memory)));
   if (t.device_memory_bytes > 0)
-    sub += fmt::format(" \u00b7 device limit {} ({:.0f}% used)", byte_label(static_cast<double>(t.device_memory_bytes)),
+    sub += fmt::format(" \u00b7 device limit {} ({:.0f}% used)",
+                       byte_label(static_cast<double>(t.device_memory_bytes)),
                        100.0 * sum.peak_memory / static_cast<double>(t.device_memory_bytes));
   body.text_element("text", {{"x", 16}, {"y", 34}, {"font-size", 11.5}, {"fill", "#444"}}, sub);
 
@@ -108,21 +121,34 @@ std::string render_memory_svg(const Timeline& t, const MemoryChartOptions& o) {
     LinearScale sx{0, domain, px, px + panel_w};
     LinearScale sy{0, ymax, py + panel_h, py};
     body.open("g", {{"class", "mem-panel"}, {"data-rank", r}});
-    body.leaf("rect", {{"x", px}, {"y", py}, {"width", panel_w}, {"height", panel_h}, {"fill", "#fafafa"}, {"stroke", "#ccc"}});
-    body.text_element("text", {{"x", px + 4}, {"y", py - 4}, {"font-size", 11}, {"font-weight", "bold"}, {"fill", "#333"}},
-                      fmt::format("rank {}", r));
+    body.leaf("rect", {{"x", px},
+                       {"y", py},
+                       {"width", panel_w},
+                       {"height", panel_h},
+                       {"fill", "#fafafa"},
+                       {"stroke", "#ccc"}});
+    body.text_element(
+        "text", {{"x", px + 4}, {"y", py - 4}, {"font-size", 11}, {"font-weight", "bold"}, {"fill", "#333"}},
+        fmt::format("rank {}", r));
     for (double v : yticks) {
       double y = sy(v);
       body.leaf("line", {{"x1", px}, {"y1", y}, {"x2", px + panel_w}, {"y2", y}, {"stroke", "#e6e6e6"}});
-      body.text_element("text", {{"x", px - 4}, {"y", y + 3}, {"font-size", 9}, {"text-anchor", "end"}, {"fill", "#666"}},
-                        byte_label(v));
+      body.text_element(
+          "text", {{"x", px - 4}, {"y", y + 3}, {"font-size", 9}, {"text-anchor", "end"}, {"fill", "#666"}},
+          byte_label(v));
     }
     (void)ystep;
     if (cy == rows - 1 || r + cols >= ranks)
       for (double v : nice_ticks(domain, std::max(2, static_cast<int>(panel_w / 90)))) {
         double x = sx(v);
-        body.leaf("line", {{"x1", x}, {"y1", py + panel_h}, {"x2", x}, {"y2", py + panel_h + 3}, {"stroke", "#999"}});
-        body.text_element("text", {{"x", x}, {"y", py + panel_h + 13}, {"font-size", 9}, {"text-anchor", "middle"}, {"fill", "#666"}},
+        body.leaf("line",
+                  {{"x1", x}, {"y1", py + panel_h}, {"x2", x}, {"y2", py + panel_h + 3}, {"stroke", "#999"}});
+        body.text_element("text",
+                          {{"x", x},
+                           {"y", py + panel_h + 13},
+                           {"font-size", 9},
+                           {"text-anchor", "middle"},
+                           {"fill", "#666"}},
                           tick_label(v, tstep) + (v == 0 ? " ms" : ""));
       }
     const auto s = thin_samples(samples[r], domain, std::max(16, static_cast<int>(panel_w / 2)));
@@ -143,27 +169,46 @@ std::string render_memory_svg(const Timeline& t, const MemoryChartOptions& o) {
           bottom = fmt::format("{},{} {},{} ", svg_num(x1), svg_num(yb), svg_num(x0), svg_num(yb)) + bottom;
         }
         for (std::size_t i = 0; i < s.size(); ++i) below[i] += s[i].*term.field;
-        body.open("polygon", {{"class", std::string("mem-term mem-") + term.key}, {"points", top + bottom},
-                              {"fill", term.fill}, {"stroke", "none"}});
+        body.open("polygon", {{"class", std::string("mem-term mem-") + term.key},
+                              {"points", top + bottom},
+                              {"fill", term.fill},
+                              {"stroke", "none"}});
         body.text_element("title", {}, fmt::format("rank {} {}", r, term.name));
         body.close();
       }
       const RankSummary& rs = sum.ranks[r];
       double x = sx(rs.peak_time_ms), y = sy(static_cast<double>(rs.peak_memory));
-      body.open("g", {{"class", "mem-peak"}, {"data-rank", r}, {"data-peak", std::to_string(rs.peak_memory)}});
+      body.open("g",
+                {{"class", "mem-peak"}, {"data-rank", r}, {"data-peak", std::to_string(rs.peak_memory)}});
       body.leaf("circle", {{"cx", x}, {"cy", y}, {"r", 3.5}, {"fill", "#222"}});
-      std::string pl = fmt::format("peak {} at {:.2f} ms", byte_label(static_cast<double>(rs.peak_memory)), rs.peak_time_ms);
+      std::string pl = fmt::format("peak {} at {:.2f} ms", byte_label(static_cast<double>(rs.peak_memory)),
+                                   rs.peak_time_ms);
       bool right_side = x < px + panel_w * 0.6;
-      body.text_element("text", {{"x", right_side ? x + 6 : x - 6}, {"y", std::max(py + 10, y - 5)}, {"font-size", 10},
-                                 {"text-anchor", right_side ? "start" : "end"}, {"fill", "#222"}},
+      body.text_element("text",
+                        {{"x", right_side ? x + 6 : x - 6},
+                         {"y", std::max(py + 10, y - 5)},
+                         {"font-size", 10},
+                         {"text-anchor", right_side ? "start" : "end"},
+                         {"fill", "#222"}},
                         pl);
       body.close();
     }
     if (t.device_memory_bytes > 0) {
       double y = sy(static_cast<double>(t.device_memory_bytes));
-      body.leaf("line", {{"class", "mem-limit"}, {"x1", px}, {"y1", y}, {"x2", px + panel_w}, {"y2", y}, {"stroke", "#d62728"},
-                         {"stroke-width", 1.5}, {"stroke-dasharray", "6 3"}});
-      body.text_element("text", {{"x", px + panel_w - 4}, {"y", y - 3}, {"font-size", 9}, {"text-anchor", "end"}, {"fill", "#d62728"}},
+      body.leaf("line", {{"class", "mem-limit"},
+                         {"x1", px},
+                         {"y1", y},
+                         {"x2", px + panel_w},
+                         {"y2", y},
+                         {"stroke", "#d62728"},
+                         {"stroke-width", 1.5},
+                         {"stroke-dasharray", "6 3"}});
+      body.text_element("text",
+                        {{"x", px + panel_w - 4},
+                         {"y", y - 3},
+                         {"font-size", 9},
+                         {"text-anchor", "end"},
+                         {"fill", "#d62728"}},
                         "device limit " + byte_label(static_cast<double>(t.device_memory_bytes)));
     }
     body.close();

@@ -15,7 +15,7 @@
 namespace pipekit {
 
 struct MemoryChartOptions {
-  std::string title;          // default "Memory per rank: <schedule>"
+  std::string title;  // default "Memory per rank: <schedule>"
   double width = 1200;
   double time_domain_ms = 0;  // 0 = timeline span
   int columns = 0;            // panels per row; 0 = by rank count

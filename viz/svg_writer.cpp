@@ -11,11 +11,21 @@ std::string xml_escape(std::string_view text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
       default:
         // Control characters are not allowed in XML 1.0; drop them.
         if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t' && c != '\r') break;
@@ -76,9 +86,13 @@ void SvgWriter::text_element(std::string_view tag, const SvgAttrs& attrs, std::s
   out_ += '>';
 }
 
-void SvgWriter::text(std::string_view t) { out_ += xml_escape(t); }
+void SvgWriter::text(std::string_view t) {
+  out_ += xml_escape(t);
+}
 
-void SvgWriter::raw(std::string_view markup) { out_ += markup; }
+void SvgWriter::raw(std::string_view markup) {
+  out_ += markup;
+}
 
 const std::string& SvgWriter::str() const {
   if (!stack_.empty()) throw std::logic_error("SvgWriter::str with open element <" + stack_.back() + ">");

@@ -37,7 +37,7 @@ class SvgWriter {
   void leaf(std::string_view tag, const SvgAttrs& attrs = {});
   // An element holding only escaped text: <text ...>t</text>.
   void text_element(std::string_view tag, const SvgAttrs& attrs, std::string_view text);
-  void text(std::string_view t);  // escaped text inside the open element
+  void text(std::string_view t);      // escaped text inside the open element
   void raw(std::string_view markup);  // trusted markup (CSS, nested SVG)
   std::size_t depth() const { return stack_.size(); }
   const std::string& str() const;

@@ -1,9 +1,9 @@
 #include "viz/terminal_chart.h"
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <fmt/format.h>
 
 #include "core/units.h"
 
@@ -13,14 +13,27 @@ namespace {
 char letter(const Action& a) {
   char c = '?';
   switch (a.type) {
-    case ActionType::F: c = 'F'; break;
-    case ActionType::B: c = 'B'; break;
-    case ActionType::I: c = 'I'; break;
-    case ActionType::W: c = 'W'; break;
-    case ActionType::R: c = 'R'; break;
-    case ActionType::STEP: return 'S';
-    case ActionType::REDUCE_GRAD: return 'A';
-    default: return '?';
+    case ActionType::F:
+      c = 'F';
+      break;
+    case ActionType::B:
+      c = 'B';
+      break;
+    case ActionType::I:
+      c = 'I';
+      break;
+    case ActionType::W:
+      c = 'W';
+      break;
+    case ActionType::R:
+      c = 'R';
+      break;
+    case ActionType::STEP:
+      return 'S';
+    case ActionType::REDUCE_GRAD:
+      return 'A';
+    default:
+      return '?';
   }
   return a.microbatch % 2 ? static_cast<char>(std::tolower(static_cast<unsigned char>(c))) : c;
 }
@@ -47,7 +60,8 @@ std::string render_terminal_chart(const Timeline& t, int width) {
       std::fill(row.begin() + c0, row.begin() + c1, ch);
       if (e.action.microbatch >= 0) {
         std::string num = std::to_string(e.action.microbatch);
-        if (static_cast<int>(num.size()) + 1 <= c1 - c0) std::copy(num.begin(), num.end(), row.begin() + c0 + 1);
+        if (static_cast<int>(num.size()) + 1 <= c1 - c0)
+          std::copy(num.begin(), num.end(), row.begin() + c0 + 1);
       }
     }
   }
@@ -73,9 +87,10 @@ std::string render_terminal_chart(const Timeline& t, int width) {
   put(cols - static_cast<int>(end.size()), end);
   while (!scale.empty() && scale.back() == ' ') scale.pop_back();
   out += std::string(label_w, ' ') + scale + '\n';
-  out += fmt::format("{}1 column = {}; F fwd, B bwd, I input grad, W weight grad, R recompute, S step,\n"
-                     "{}A all-reduce, . idle; odd micro-batches in lower case\n",
-                     std::string(label_w, ' '), format_ms(step / cols), std::string(label_w, ' '));
+  out += fmt::format(
+      "{}1 column = {}; F fwd, B bwd, I input grad, W weight grad, R recompute, S step,\n"
+      "{}A all-reduce, . idle; odd micro-batches in lower case\n",
+      std::string(label_w, ' '), format_ms(step / cols), std::string(label_w, ' '));
   return out;
 }
 

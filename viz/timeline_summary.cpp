@@ -17,14 +17,17 @@ std::vector<Interval> idle_gaps(std::vector<Interval> busy, double span) {
     if (cursor >= span) break;
   }
   if (span > cursor + 1e-9) gaps.push_back({cursor, span});
-  gaps.erase(std::remove_if(gaps.begin(), gaps.end(), [](const Interval& g) { return g.end - g.start <= 1e-9; }),
-             gaps.end());
+  gaps.erase(
+      std::remove_if(gaps.begin(), gaps.end(), [](const Interval& g) { return g.end - g.start <= 1e-9; }),
+      gaps.end());
   return gaps;
 }
 
 namespace {
 // A count the report divides by: absent when zero.
-std::optional<double> positive(std::optional<double> v) { return v && *v > 0 ? v : std::nullopt; }
+std::optional<double> positive(std::optional<double> v) {
+  return v && *v > 0 ? v : std::nullopt;
+}
 }  // namespace
 
 TimelineSummary summarize(const Timeline& t) {
@@ -70,7 +73,8 @@ TimelineSummary summarize(const Timeline& t) {
   if (!s.samples_per_step) s.samples_per_step = positive(meta_number(t, "global_batch_size"));
   s.time_per_minibatch_ms = positive(meta_number(t, RunMeta::time_per_minibatch_ms));
   double per_batch = s.time_per_minibatch_ms ? *s.time_per_minibatch_ms : s.step_time_ms;
-  if (s.samples_per_step && per_batch > 0) s.throughput_samples_per_s = *s.samples_per_step / (per_batch / 1000.0);
+  if (s.samples_per_step && per_batch > 0)
+    s.throughput_samples_per_s = *s.samples_per_step / (per_batch / 1000.0);
   return s;
 }
 

@@ -24,20 +24,20 @@ struct Interval {
 struct RankSummary {
   int rank = 0;
   double busy_ms = 0, idle_ms = 0;
-  double bubble_fraction = 0;       // idle_ms / span
-  std::vector<Interval> bubbles;    // idle gaps on the compute stream, in time order
-  std::int64_t peak_memory = 0;     // max total over samples; 0 when none
+  double bubble_fraction = 0;     // idle_ms / span
+  std::vector<Interval> bubbles;  // idle gaps on the compute stream, in time order
+  std::int64_t peak_memory = 0;   // max total over samples; 0 when none
   double peak_time_ms = 0;
-  MemorySample peak_sample;         // the sample at the peak
+  MemorySample peak_sample;  // the sample at the peak
   int compute_events = 0;
 };
 
 struct TimelineSummary {
   double span_ms = 0;
-  double step_time_ms = 0;          // as recorded, or span when 0
-  double bubble_fraction = 0;       // over all ranks
-  std::vector<RankSummary> ranks;   // one per rank 0..num_ranks-1
-  std::int64_t peak_memory = 0;     // max over ranks
+  double step_time_ms = 0;                 // as recorded, or span when 0
+  double bubble_fraction = 0;              // over all ranks
+  std::vector<RankSummary> ranks;          // one per rank 0..num_ranks-1
+  std::int64_t peak_memory = 0;            // max over ranks
   std::optional<double> samples_per_step;  // meta "samples_per_step" or "global_batch_size"
   // meta "time_per_minibatch_ms": the steady-state time of one minibatch, which
   // for asynchronous schedules is shorter than the simulated span.

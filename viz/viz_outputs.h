@@ -23,7 +23,7 @@ struct VizOutputs {
   bool any() const { return !svg.empty() || !memory_svg.empty() || !html.empty() || !trace.empty(); }
 };
 
-std::vector<std::string> write_viz_outputs(const VizOutputs& out, const Timeline& t, const Plan* plan = nullptr,
-                                           const Timeline* compare = nullptr);
+std::vector<std::string> write_viz_outputs(const VizOutputs& out, const Timeline& t,
+                                           const Plan* plan = nullptr, const Timeline* compare = nullptr);
 
 }  // namespace pipekit

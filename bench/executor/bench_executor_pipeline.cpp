@@ -7,11 +7,11 @@
 //   default: gpt2-small --seq 32 --batch 8 --microbatches 8, 4 steps
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <string>
-#include <unistd.h>
 
 namespace {
 
@@ -29,7 +29,8 @@ double mean_samples_per_s(const std::string& metrics) {
 }
 
 double run(const std::string& args, const std::string& metrics) {
-  std::string cmd = std::string(PIPEKIT_BINARY) + " run --quiet --threads 1 --metrics " + metrics + " " + args;
+  std::string cmd =
+      std::string(PIPEKIT_BINARY) + " run --quiet --threads 1 --metrics " + metrics + " " + args;
   std::printf("$ %s\n", cmd.c_str());
   std::fflush(stdout);
   if (std::system(cmd.c_str()) != 0) {
@@ -46,7 +47,8 @@ int main(int argc, char** argv) {
   const std::string steps = argc > 2 ? argv[2] : "4";
   std::string extra = " --seq 32 --batch 8";
   for (int i = 3; i < argc; ++i) extra += std::string(" ") + argv[i];
-  const std::string common = "--model " + model + " --steps " + steps + " --microbatches 8 --data random" + extra;
+  const std::string common =
+      "--model " + model + " --steps " + steps + " --microbatches 8 --data random" + extra;
   const std::string dir = "/tmp/pipekit-bench-" + std::to_string(getpid());
   std::system(("mkdir -p " + dir).c_str());
   const double one = run(common + " --stages 1 --schedule 1f1b", dir + "/one.jsonl");
@@ -55,6 +57,7 @@ int main(int argc, char** argv) {
   std::printf("\n%-34s %12s\n", "configuration", "samples/s");
   std::printf("%-34s %12.2f\n", "1 process, 1 thread", one);
   std::printf("%-34s %12.2f\n", "2 ranks 1F1B, 1 thread each", two);
-  std::printf("speed-up %.2fx (ideal 2x minus the bubble (p-1)/(m+p-1) and transfers)\n", one > 0 ? two / one : 0);
+  std::printf("speed-up %.2fx (ideal 2x minus the bubble (p-1)/(m+p-1) and transfers)\n",
+              one > 0 ? two / one : 0);
   return 0;
 }

@@ -162,9 +162,7 @@ void add_run(CLI::App& app) {
                                     "overrides a plan's model")
                         ->capture_default_str();
   cmd->add_option("--stages", c.ranks, "Pipeline ranks (default: the world size)");
-  cmd->add_option("--schedule", c.schedule_kind,
-                  schedule_name_list())
-      ->capture_default_str();
+  cmd->add_option("--schedule", c.schedule_kind, schedule_name_list())->capture_default_str();
   cmd->add_option("--recompute", c.recompute, "gpipe recomputation: never, except_last, always")
       ->capture_default_str();
   cmd->add_option("--microbatches", c.microbatches, "Micro-batches per step")->capture_default_str();

@@ -1,7 +1,7 @@
 #include "planner/schedules/interleaved.h"
 
-#include <algorithm>
 #include <fmt/format.h>
+#include <algorithm>
 
 #include "core/error.h"
 #include "planner/schedules/one_f_one_b.h"

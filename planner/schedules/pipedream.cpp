@@ -5,8 +5,7 @@
 
 namespace pipekit {
 
-Schedule generate_async_one_f_one_b(const std::string& kind, const ScheduleSpec& spec,
-                                    int num_ranks) {
+Schedule generate_async_one_f_one_b(const std::string& kind, const ScheduleSpec& spec, int num_ranks) {
   const int n = spec.microbatches * spec.minibatches;
   Schedule s = make_schedule_frame(kind, num_ranks, 1, n);
   std::vector<StageMicrobatch> order(n);

@@ -17,7 +17,6 @@ namespace pipekit {
 Schedule generate_pipedream(const ScheduleSpec& spec, int num_ranks);
 
 // Shared by pipedream and 2bw: the 1F1B stream without flush over N micro-batches.
-Schedule generate_async_one_f_one_b(const std::string& kind, const ScheduleSpec& spec,
-                                    int num_ranks);
+Schedule generate_async_one_f_one_b(const std::string& kind, const ScheduleSpec& spec, int num_ranks);
 
 }  // namespace pipekit

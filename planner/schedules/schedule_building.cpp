@@ -6,8 +6,7 @@
 
 namespace pipekit {
 
-Schedule make_schedule_frame(const std::string& kind, int num_ranks, int virtual_stages,
-                             int microbatches) {
+Schedule make_schedule_frame(const std::string& kind, int num_ranks, int virtual_stages, int microbatches) {
   Schedule s;
   s.kind = kind;
   s.num_ranks = num_ranks;
@@ -44,8 +43,7 @@ void insert_recompute(Schedule& s, Recompute r) {
 }
 
 void emit_one_f_one_b(std::vector<Action>& out, const std::vector<StageMicrobatch>& forwards,
-                      const std::vector<StageMicrobatch>& backwards, int warmup,
-                      ActionType backward) {
+                      const std::vector<StageMicrobatch>& backwards, int warmup, ActionType backward) {
   const std::size_t nf = forwards.size(), nb = backwards.size();
   std::size_t w = std::min<std::size_t>(static_cast<std::size_t>(std::max(warmup, 0)), nf);
   std::size_t f = 0, b = 0;

@@ -24,8 +24,7 @@ struct StageMicrobatch {
 
 // An empty schedule with kind, counts and stage_to_rank filled in for `kind`
 // (see stage_rank()), and num_ranks empty action lists.
-Schedule make_schedule_frame(const std::string& kind, int num_ranks, int virtual_stages,
-                             int microbatches);
+Schedule make_schedule_frame(const std::string& kind, int num_ranks, int virtual_stages, int microbatches);
 
 // Appends "{stage}STEP" for every stage of each rank, in ascending stage order:
 // the flush at the end of a synchronous step.

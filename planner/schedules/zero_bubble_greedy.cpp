@@ -119,8 +119,7 @@ class Greedy {
     refresh(r);
     if (c.type == ActionType::F && st + 1 < S_ && s_.stage_to_rank[st + 1] != r)
       refresh(s_.stage_to_rank[st + 1]);
-    if (c.type == ActionType::I && st > 0 && s_.stage_to_rank[st - 1] != r)
-      refresh(s_.stage_to_rank[st - 1]);
+    if (c.type == ActionType::I && st > 0 && s_.stage_to_rank[st - 1] != r) refresh(s_.stage_to_rank[st - 1]);
   }
 
   Schedule& s_;
@@ -138,8 +137,7 @@ class Greedy {
 
 }  // namespace
 
-void fill_zero_bubble_order(Schedule& frame, const ZeroBubbleLimits& limits,
-                            const ZeroBubbleCosts& costs) {
+void fill_zero_bubble_order(Schedule& frame, const ZeroBubbleLimits& limits, const ZeroBubbleCosts& costs) {
   Greedy(frame, limits, costs).run();
 }
 

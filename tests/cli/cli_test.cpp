@@ -10,7 +10,9 @@ using namespace pipekit;
 using namespace pipekit::test;
 
 namespace {
-std::string vgg16() { return std::string(PIPEKIT_PIPEDREAM_DIR) + "/vgg16/graph.txt"; }
+std::string vgg16() {
+  return std::string(PIPEKIT_PIPEDREAM_DIR) + "/vgg16/graph.txt";
+}
 }  // namespace
 
 TEST_CASE("pipekit inspect --json prints the totals") {
@@ -47,8 +49,9 @@ TEST_CASE("pipekit convert writes JSON that inspects the same") {
 TEST_CASE("bad input exits 2 with one clear line, never a crash") {
   TempDir dir;
   write_file(dir.file("trunc.json"), R"({"format":"pipekit-profile/1","model":"m","layers":[{"name")");
-  write_file(dir.file("cyc.json"),
-             R"({"format":"pipekit-profile/1","model":"m","layers":[{"name":"a","forward_ms":1,"backward_ms":1,"param_bytes":0,"output_bytes":0},{"name":"b","forward_ms":1,"backward_ms":1,"param_bytes":0,"output_bytes":0}],"edges":[[0,1],[1,0]]})");
+  write_file(
+      dir.file("cyc.json"),
+      R"({"format":"pipekit-profile/1","model":"m","layers":[{"name":"a","forward_ms":1,"backward_ms":1,"param_bytes":0,"output_bytes":0},{"name":"b","forward_ms":1,"backward_ms":1,"param_bytes":0,"output_bytes":0}],"edges":[[0,1],[1,0]]})");
   write_file(dir.file("graph.txt"), "node1 -- X -- forward_compute_time=oops\n");
   struct Case {
     std::string args, fragment;

@@ -16,7 +16,9 @@ namespace {
 
 const std::vector<std::string> kTorchLibraries = {"libtorch", "libc10", "libgloo", "libcaffe2"};
 
-std::string pipedream(const std::string& name) { return std::string(PIPEKIT_SOURCE_DIR) + "/profiles/pipedream/" + name; }
+std::string pipedream(const std::string& name) {
+  return std::string(PIPEKIT_SOURCE_DIR) + "/profiles/pipedream/" + name;
+}
 
 }  // namespace
 
@@ -37,7 +39,8 @@ TEST_CASE("the planning commands load no LibTorch while they run") {
       "inspect " + pipedream("vgg16.json"),
       "convert " + pipedream("graph/vgg16/graph.txt") + " " + dir.file("vgg16.json"),
       "plan --profile " + pipedream("vgg16.json") + " --devices 4 --bandwidth 10GB/s --out " + plan,
-      "simulate --synthetic 4 --fwd 1 --bwd 2 --schedule 1f1b --microbatches 8 --timeline " + dir.file("t.json"),
+      "simulate --synthetic 4 --fwd 1 --bwd 2 --schedule 1f1b --microbatches 8 --timeline " +
+          dir.file("t.json"),
       "viz " + dir.file("t.json") + " --html " + dir.file("t.html"),
   };
   for (const auto& args : commands) {
@@ -51,7 +54,8 @@ TEST_CASE("the planning commands load no LibTorch while they run") {
 
 TEST_CASE("pipekit lists the training commands and hands them over") {
   CommandResult help = run_command(pipekit_cmd("--help"));
-  for (const char* name : {"run", "profile", "corun", "plan", "simulate"}) CHECK(help.out.find(name) != std::string::npos);
+  for (const char* name : {"run", "profile", "corun", "plan", "simulate"})
+    CHECK(help.out.find(name) != std::string::npos);
   if (PIPEKIT_TRAIN_BUILT) {
     // The same command line reaches pipekit-train, which loads LibTorch.
     CommandResult r = run_command("LD_DEBUG=files " + pipekit_cmd("run --help"));

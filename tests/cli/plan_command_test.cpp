@@ -10,7 +10,9 @@ using namespace pipekit;
 using namespace pipekit::test;
 
 namespace {
-std::string vgg16() { return std::string(PIPEKIT_PIPEDREAM_DIR) + "/vgg16/graph.txt"; }
+std::string vgg16() {
+  return std::string(PIPEKIT_PIPEDREAM_DIR) + "/vgg16/graph.txt";
+}
 }  // namespace
 
 TEST_CASE("plan --json reproduces PipeDream's vgg16 plan and --out writes a readable Plan") {
@@ -42,7 +44,8 @@ TEST_CASE("plan prints a stage table with layer names and the speed-up") {
 TEST_CASE("plan --method exact and DeepSpeed methods give one device per stage") {
   for (const std::string method : {"exact", "uniform", "parameters", "type:conv"}) {
     CAPTURE(method);
-    auto r = run_command(pipekit_cmd("plan --profile " + vgg16() + " --devices 4 --method " + method + " --json"));
+    auto r =
+        run_command(pipekit_cmd("plan --profile " + vgg16() + " --devices 4 --method " + method + " --json"));
     REQUIRE(r.status == 0);
     auto j = nlohmann::json::parse(r.out);
     CHECK(j["stages"].size() == 4);
@@ -53,9 +56,10 @@ TEST_CASE("plan --method exact and DeepSpeed methods give one device per stage")
 
 TEST_CASE("plan rejects bad input with exit status 2") {
   for (const std::string args :
-       {"--devices 0", "--devices 4 --bandwidth fast", "--devices 4,2 --bandwidth 1e9", "--devices 4 --memory lots",
-        "--devices 4 --cost-model magic", "--devices 4 --method greedy", "--devices 4 --schedule dance",
-        "--devices 4 --method exact --memory 1MB", "--devices 4 --memory 1MB"}) {
+       {"--devices 0", "--devices 4 --bandwidth fast", "--devices 4,2 --bandwidth 1e9",
+        "--devices 4 --memory lots", "--devices 4 --cost-model magic", "--devices 4 --method greedy",
+        "--devices 4 --schedule dance", "--devices 4 --method exact --memory 1MB",
+        "--devices 4 --memory 1MB"}) {
     CAPTURE(args);
     auto r = run_command(pipekit_cmd("plan --profile " + vgg16() + " " + args));
     CHECK(r.status == 2);
@@ -67,8 +71,9 @@ TEST_CASE("plan rejects bad input with exit status 2") {
 
 TEST_CASE("plan --search prints a ranked table and writes the best plan") {
   TempDir dir;
-  auto r = run_command(pipekit_cmd("plan --profile " + vgg16() + " --devices 4 --memory 16GB --search --top 3 --out " +
-                                   dir.file("best.json")));
+  auto r =
+      run_command(pipekit_cmd("plan --profile " + vgg16() +
+                              " --devices 4 --memory 16GB --search --top 3 --out " + dir.file("best.json")));
   REQUIRE(r.status == 0);
   CHECK(r.out.find("ms/micro-batch") != std::string::npos);
   CHECK(r.out.find("configurations simulated") != std::string::npos);

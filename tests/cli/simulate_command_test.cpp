@@ -3,8 +3,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tests/support/run_command.h"
 #include "core/formats.h"
+#include "tests/support/run_command.h"
 #include "tests/support/sim_test_support.h"
 
 using pipekit::test::pipekit_cmd;

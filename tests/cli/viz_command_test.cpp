@@ -4,8 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/formats.h"
-#include "tests/support/test_timelines.h"
 #include "tests/support/run_command.h"
+#include "tests/support/test_timelines.h"
 #include "tests/support/xml_check.h"
 
 using namespace pipekit;
@@ -16,9 +16,9 @@ TEST_SUITE_BEGIN("viz");
 TEST_CASE("pipekit viz writes SVG and memory SVG and HTML and trace from a timeline file") {
   TempDir dir;
   write_text_file(dir.file("t.json"), timeline_to_json(make_test_timeline({})));
-  auto r = run_command(pipekit_cmd("viz " + dir.file("t.json") + " --svg " + dir.file("g.svg") + " --memory-svg " +
-                                   dir.file("m.svg") + " --html " + dir.file("r.html") + " --trace " +
-                                   dir.file("t.trace.json") + " --title 'My run'"));
+  auto r = run_command(pipekit_cmd("viz " + dir.file("t.json") + " --svg " + dir.file("g.svg") +
+                                   " --memory-svg " + dir.file("m.svg") + " --html " + dir.file("r.html") +
+                                   " --trace " + dir.file("t.trace.json") + " --title 'My run'"));
   REQUIRE_MESSAGE(r.status == 0, r.err);
   CHECK(r.out.find("compute bubble") != std::string::npos);
   CHECK(r.out.find("wrote gantt svg: " + dir.file("g.svg")) != std::string::npos);
@@ -35,9 +35,10 @@ TEST_CASE("pipekit viz writes SVG and memory SVG and HTML and trace from a timel
 
 TEST_CASE("pipekit simulate writes the same pictures straight from a simulation") {
   TempDir dir;
-  auto r = run_command(pipekit_cmd("simulate --synthetic 4 --fwd 1 --bwd 2 --schedule 1f1b --microbatches 8 --svg " +
-                                   dir.file("g.svg") + " --memory-svg " + dir.file("m.svg") + " --html " +
-                                   dir.file("r.html") + " --trace " + dir.file("t.json") + " --json"));
+  auto r = run_command(
+      pipekit_cmd("simulate --synthetic 4 --fwd 1 --bwd 2 --schedule 1f1b --microbatches 8 --svg " +
+                  dir.file("g.svg") + " --memory-svg " + dir.file("m.svg") + " --html " + dir.file("r.html") +
+                  " --trace " + dir.file("t.json") + " --json"));
   REQUIRE_MESSAGE(r.status == 0, r.err);
   // stdout stays pure JSON; the list of written files goes to stderr.
   CHECK(nlohmann::json::parse(r.out)["step_time_ms"].get<double>() == doctest::Approx(33.0));
@@ -57,7 +58,8 @@ TEST_CASE("pipekit viz with two timelines draws the comparison") {
   TestTimelineOptions o;
   o.fwd = 1.5;
   write_text_file(dir.file("b.json"), timeline_to_json(make_test_timeline(o)));
-  auto r = run_command(pipekit_cmd("viz " + dir.file("a.json") + " " + dir.file("b.json") + " --svg " + dir.file("c.svg")));
+  auto r = run_command(
+      pipekit_cmd("viz " + dir.file("a.json") + " " + dir.file("b.json") + " --svg " + dir.file("c.svg")));
   REQUIRE_MESSAGE(r.status == 0, r.err);
   CHECK(r.out.find("wrote comparison svg") != std::string::npos);
   auto els = parse_xml(slurp(dir.file("c.svg")));
@@ -74,7 +76,8 @@ TEST_CASE("pipekit viz rejects bad input with exit status 2 and a clear message"
   CHECK(bad.status == 2);
   CHECK(!std::filesystem::exists(dir.file("x.svg")));
   write_text_file(dir.file("t.json"), timeline_to_json(make_test_timeline({})));
-  auto unwritable = run_command(pipekit_cmd("viz " + dir.file("t.json") + " --svg " + dir.file("no/such/dir/x.svg")));
+  auto unwritable =
+      run_command(pipekit_cmd("viz " + dir.file("t.json") + " --svg " + dir.file("no/such/dir/x.svg")));
   CHECK(unwritable.status == 2);
   CHECK(unwritable.err.find("cannot write") != std::string::npos);
 }

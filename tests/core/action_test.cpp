@@ -24,7 +24,7 @@ TEST_CASE("torch.distributed.pipelining spellings") {
 }
 
 TEST_CASE("malformed action tokens are rejected") {
-  for (const char* bad : {"", "F3", "0X3", "0F", "0STEP3", "-1F2", "0F-2", "0 F2", "0f2", "0F3x",
-                          "99999999999F1", "0SEND_3"})
+  for (const char* bad :
+       {"", "F3", "0X3", "0F", "0STEP3", "-1F2", "0F-2", "0 F2", "0f2", "0F3x", "99999999999F1", "0SEND_3"})
     CHECK_MESSAGE(!parse_action(bad).has_value(), bad);
 }

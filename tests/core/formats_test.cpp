@@ -17,8 +17,10 @@ TEST_CASE("cluster JSON round-trips and joins devices at the right level") {
   CHECK(back.level_joining(7, 8) == 1);
   CHECK(back.transfer_seconds(0, 1, 100e6) == doctest::Approx(1e-6 + 1e-3));
   CHECK(back.transfer_seconds(0, 9, 100e6) == doctest::Approx(5e-6 + 1e-2));
-  CHECK_THROWS_WITH_AS(cluster_from_json(R"({"format":"pipekit-cluster/1","levels":[{"count":0,"bandwidth_bytes_per_s":1}]})", "c.json"),
-                       doctest::Contains("$.levels[0]: count is 0"), InputError);
+  CHECK_THROWS_WITH_AS(
+      cluster_from_json(R"({"format":"pipekit-cluster/1","levels":[{"count":0,"bandwidth_bytes_per_s":1}]})",
+                        "c.json"),
+      doctest::Contains("$.levels[0]: count is 0"), InputError);
   CHECK_THROWS_WITH_AS(cluster_from_json(R"({"format":"pipekit-cluster/1","levels":[]})", "c.json"),
                        doctest::Contains("at least one level"), InputError);
 }
@@ -38,14 +40,17 @@ TEST_CASE("plan JSON round-trips and is validated") {
   CHECK(back.num_ranks() == 4);
   CHECK(back.predicted.at("time_per_minibatch_s") == doctest::Approx(0.205521));
   CHECK_NOTHROW(validate(back, "plan.json", 5));
-  CHECK_THROWS_WITH_AS(validate(back, "plan.json", 6), doctest::Contains("layer 5 is in no stage"), InputError);
-  CHECK_THROWS_WITH_AS(validate(back, "plan.json", 4), doctest::Contains("layer 4 does not exist"), InputError);
+  CHECK_THROWS_WITH_AS(validate(back, "plan.json", 6), doctest::Contains("layer 5 is in no stage"),
+                       InputError);
+  CHECK_THROWS_WITH_AS(validate(back, "plan.json", 4), doctest::Contains("layer 4 does not exist"),
+                       InputError);
   std::string bad = plan_to_json(p);
   bad.replace(bad.find("pipedream"), 9, "pipedreem");
-  CHECK_THROWS_WITH_AS(plan_from_json(bad, "plan.json"), doctest::Contains("unknown schedule 'pipedreem'"), InputError);
-  p.stages[0].replicas = 2;
-  CHECK_THROWS_WITH_AS(plan_from_json(plan_to_json(p), "plan.json"), doctest::Contains("replicas is 2 but 3 ranks"),
+  CHECK_THROWS_WITH_AS(plan_from_json(bad, "plan.json"), doctest::Contains("unknown schedule 'pipedreem'"),
                        InputError);
+  p.stages[0].replicas = 2;
+  CHECK_THROWS_WITH_AS(plan_from_json(plan_to_json(p), "plan.json"),
+                       doctest::Contains("replicas is 2 but 3 ranks"), InputError);
 }
 
 TEST_CASE("timeline JSON round-trips and is validated") {
@@ -66,16 +71,17 @@ TEST_CASE("timeline JSON round-trips and is validated") {
   CHECK(back.events[2].action == Action{1, ActionType::B, 0});
   CHECK(back.memory[0].total() == 458);
   t.events[0].end_ms = -3;
-  CHECK_THROWS_WITH_AS(timeline_from_json(timeline_to_json(t), "t.json"), doctest::Contains("$.events[0]"), InputError);
+  CHECK_THROWS_WITH_AS(timeline_from_json(timeline_to_json(t), "t.json"), doctest::Contains("$.events[0]"),
+                       InputError);
   t.events[0].end_ms = 1;
   t.events[0].rank = 5;
-  CHECK_THROWS_WITH_AS(timeline_from_json(timeline_to_json(t), "t.json"), doctest::Contains("rank 5 is outside 0..1"),
-                       InputError);
+  CHECK_THROWS_WITH_AS(timeline_from_json(timeline_to_json(t), "t.json"),
+                       doctest::Contains("rank 5 is outside 0..1"), InputError);
 }
 
 TEST_CASE("files: missing file and atomic write") {
-  CHECK_THROWS_WITH_AS(read_text_file("/nonexistent/x.json"), doctest::Contains("/nonexistent/x.json: cannot open"),
-                       InputError);
+  CHECK_THROWS_WITH_AS(read_text_file("/nonexistent/x.json"),
+                       doctest::Contains("/nonexistent/x.json: cannot open"), InputError);
   CHECK_THROWS_WITH_AS(read_text_file("/tmp"), doctest::Contains("is a directory"), InputError);
   CHECK_THROWS_AS(write_text_file("/nonexistent/dir/x.json", "{}"), InputError);
 }

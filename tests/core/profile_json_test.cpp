@@ -65,11 +65,12 @@ TEST_CASE("profile totals") {
 TEST_CASE("bad profile JSON is rejected with file, place and problem") {
   const std::string head = R"({"format":"pipekit-profile/1","model":"m","layers":[)";
   const std::string good = R"({"name":"a","forward_ms":1,"backward_ms":2,"param_bytes":0,"output_bytes":4})";
-  expect_error(head + good, "p.json: line 1");                 // truncated
-  expect_error("hello", "not valid JSON");                      // not JSON
-  expect_error("[]", "expected an object");                     // wrong root type
+  expect_error(head + good, "p.json: line 1");  // truncated
+  expect_error("hello", "not valid JSON");      // not JSON
+  expect_error("[]", "expected an object");     // wrong root type
   expect_error(R"({"model":"m","layers":[]})", "missing \"format\"");
-  expect_error(R"({"format":"pipekit-profile/9","model":"m","layers":[]})", "version 'pipekit-profile/9' is not supported");
+  expect_error(R"({"format":"pipekit-profile/9","model":"m","layers":[]})",
+               "version 'pipekit-profile/9' is not supported");
   expect_error(R"({"format":"pipekit-plan/1","model":"m","layers":[]})", "a profile");
   expect_error(head + "]}", "no layers");
   expect_error(R"({"format":"pipekit-profile/1","layers":[]})", "missing required field 'model'");
@@ -87,11 +88,16 @@ TEST_CASE("bad profile JSON is rejected with file, place and problem") {
                "missing required field 'output_bytes'");
   expect_error(head + R"({"name":"a","forwrd_ms":1,"backward_ms":2,"param_bytes":0,"output_bytes":4}]})",
                "unknown field 'forwrd_ms'");
-  expect_error(head + R"({"name":"a","forward_ms":1,"backward_ms":2,"input_grad_ms":1,"param_bytes":0,"output_bytes":4}]})",
-               "give both input_grad_ms and weight_grad_ms");
-  expect_error(head + R"({"name":"a","forward_ms":1,"backward_ms":2,"input_grad_ms":3,"weight_grad_ms":1,"param_bytes":0,"output_bytes":4}]})",
-               "cannot take longer than the full backward");
-  expect_error(head + good + "," + good + R"(],"edges":[[0,5]]})", "edge 0 -> 5 names a layer that does not exist");
+  expect_error(
+      head +
+          R"({"name":"a","forward_ms":1,"backward_ms":2,"input_grad_ms":1,"param_bytes":0,"output_bytes":4}]})",
+      "give both input_grad_ms and weight_grad_ms");
+  expect_error(
+      head +
+          R"({"name":"a","forward_ms":1,"backward_ms":2,"input_grad_ms":3,"weight_grad_ms":1,"param_bytes":0,"output_bytes":4}]})",
+      "cannot take longer than the full backward");
+  expect_error(head + good + "," + good + R"(],"edges":[[0,5]]})",
+               "edge 0 -> 5 names a layer that does not exist");
   expect_error(head + good + "," + good + R"(],"edges":[[0,1],[1,0]]})", "cycle");
   expect_error(head + good + R"(],"edges":[[0,0]]})", "feeds itself");
   expect_error(head + good + R"(],"edges":[[0]]})", "an edge is [producer, consumer]");

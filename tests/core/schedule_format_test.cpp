@@ -10,13 +10,24 @@ namespace {
 Schedule two_rank_1f1b() {
   Schedule s;
   s.kind = "1f1b";
-  s.actions = {
-      {{0, ActionType::F, 0}, {0, ActionType::SEND_F, 0}, {0, ActionType::F, 1}, {0, ActionType::SEND_F, 1},
-       {0, ActionType::RECV_B, 0}, {0, ActionType::B, 0}, {0, ActionType::RECV_B, 1}, {0, ActionType::B, 1},
-       {0, ActionType::STEP, -1}},
-      {{1, ActionType::RECV_F, 0}, {1, ActionType::F, 0}, {1, ActionType::B, 0}, {1, ActionType::SEND_B, 0},
-       {1, ActionType::RECV_F, 1}, {1, ActionType::F, 1}, {1, ActionType::B, 1}, {1, ActionType::SEND_B, 1},
-       {1, ActionType::STEP, -1}}};
+  s.actions = {{{0, ActionType::F, 0},
+                {0, ActionType::SEND_F, 0},
+                {0, ActionType::F, 1},
+                {0, ActionType::SEND_F, 1},
+                {0, ActionType::RECV_B, 0},
+                {0, ActionType::B, 0},
+                {0, ActionType::RECV_B, 1},
+                {0, ActionType::B, 1},
+                {0, ActionType::STEP, -1}},
+               {{1, ActionType::RECV_F, 0},
+                {1, ActionType::F, 0},
+                {1, ActionType::B, 0},
+                {1, ActionType::SEND_B, 0},
+                {1, ActionType::RECV_F, 1},
+                {1, ActionType::F, 1},
+                {1, ActionType::B, 1},
+                {1, ActionType::SEND_B, 1},
+                {1, ActionType::STEP, -1}}};
   infer_schedule_shape(s, "test");
   return s;
 }
@@ -66,8 +77,9 @@ TEST_CASE("bad schedules name the place") {
                        doctest::Contains("x.txt: line 1, item 2: '0Q1' is not an action"), InputError);
   CHECK_THROWS_WITH_AS(parse_schedule_text("rank 0: 0F0\nrank 1: 0F1\n", "x.txt"),
                        doctest::Contains("stage 0 appears on rank 0 and on rank 1"), InputError);
-  CHECK_THROWS_WITH_AS(parse_schedule_text("rank 1: 0F0\n", "x.txt"),
-                       doctest::Contains("expected rank 0"), InputError);
+  CHECK_THROWS_WITH_AS(parse_schedule_text("rank 1: 0F0\n", "x.txt"), doctest::Contains("expected rank 0"),
+                       InputError);
   CHECK_THROWS_AS(parse_schedule_text("", "x.txt"), InputError);
-  CHECK_THROWS_WITH_AS(parse_schedule_csv("0F0,2F0\n", "x.csv"), doctest::Contains("stage 1 has no"), InputError);
+  CHECK_THROWS_WITH_AS(parse_schedule_csv("0F0,2F0\n", "x.csv"), doctest::Contains("stage 1 has no"),
+                       InputError);
 }

@@ -175,10 +175,10 @@ TEST_CASE("--compare with a given profile and bad input exits 2") {
 
   // Each refused before any rank starts: the file it names is never written.
   const std::vector<std::pair<std::string, std::string>> refused = {
-      {"--steps 1 --compare ", "a.json"},                                 // no steady step
+      {"--steps 1 --compare ", "a.json"},                                   // no steady step
       {"--profile " + dir.file("missing.json") + " --compare ", "b.json"},  // no such profile
-      {"--profile " + mlp + " --compare ", "d.json"},                     // 8 layers, model has 6
-      {"--steps 2 --replicas 2 --compare ", "e.json"}};                   // straight pipelines only
+      {"--profile " + mlp + " --compare ", "d.json"},                       // 8 layers, model has 6
+      {"--steps 2 --replicas 2 --compare ", "e.json"}};                     // straight pipelines only
   for (const auto& [args, file] : refused) {
     CommandResult r = run_command(pipekit_cmd(kRun + args + dir.file(file)));
     INFO(args << file << "\n" << r.err);

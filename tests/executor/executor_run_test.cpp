@@ -140,7 +140,8 @@ TEST_CASE("two nodes started separately on 127.0.0.1 equal one process") {
 
 TEST_CASE("a TorchScript Sequential and per-layer TorchScript files run and verify") {
   const std::string python = python_with_torch();
-  if (python.empty()) PIPEKIT_SKIP("python3 with torch (Debian's python3-torch) not found to make the models");
+  if (python.empty())
+    PIPEKIT_SKIP("python3 with torch (Debian's python3-torch) not found to make the models");
   TempDir dir;
   const std::string py =
       "import torch, torch.nn as nn\n"

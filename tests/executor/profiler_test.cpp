@@ -20,7 +20,8 @@ namespace {
 
 pipekit::Profile profile_of(const std::string& args, const TempDir& dir) {
   const std::string out = dir.file("p.json");
-  CommandResult r = run_command(pipekit_cmd("profile " + args + " --warmup 1 --repeat 3 --quiet --out " + out));
+  CommandResult r =
+      run_command(pipekit_cmd("profile " + args + " --warmup 1 --repeat 3 --quiet --out " + out));
   INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
   REQUIRE(r.status == 0);
   return pipekit::profile_from_json(pipekit::read_text_file(out), out);
@@ -81,7 +82,8 @@ TEST_CASE("profile of gpt-tiny: embedding and 4 blocks and head with the GPT-2 p
   CHECK(p.seq_len == 16);
   check_times_and_split(p);
   const std::int64_t d = 64, V = 256, ctx = 64;
-  const std::int64_t block = 2 * d + 3 * d * d + 3 * d + d * d + d + 2 * d + 4 * d * d + 4 * d + 4 * d * d + d;
+  const std::int64_t block =
+      2 * d + 3 * d * d + 3 * d + d * d + d + 2 * d + 4 * d * d + 4 * d + 4 * d * d + d;
   CHECK(p.layers[0].param_bytes == (V * d + ctx * d) * 4);
   for (int i = 1; i <= 4; ++i) {
     CHECK(p.layers[i].param_bytes == block * 4);
@@ -99,8 +101,9 @@ TEST_CASE("profile of gpt-tiny: embedding and 4 blocks and head with the GPT-2 p
 TEST_CASE("profile: bad input exits 2") {
   TempDir dir;
   const std::string out = " --out " + dir.file("x.json");
-  for (std::string args : {"--model nope", "--model mlp --repeat 0", "--model mlp --device tpu",
-                           "--model gpt-tiny --seq 1000", "--model mlp --microbatch 0", "--model mlp --threads 0"}) {
+  for (std::string args :
+       {"--model nope", "--model mlp --repeat 0", "--model mlp --device tpu", "--model gpt-tiny --seq 1000",
+        "--model mlp --microbatch 0", "--model mlp --threads 0"}) {
     CommandResult r = run_command(pipekit_cmd("profile " + args + out));
     INFO(args << "\n" << r.err);
     CHECK(r.status == 2);

@@ -60,7 +60,8 @@ TEST_CASE("2bw: minibatch t computes with the weights after t-1 updates, a versi
   Stage s(WeightUpdate::delayed_minibatch, 2);
   DOCTEST_CHECK(s.stash.begin_forward(0) == 0);  // minibatch 0
   DOCTEST_CHECK(s.stash.begin_forward(3) == 0);  // minibatch 1 still uses W(0)
-  DOCTEST_CHECK_THROWS_WITH_AS(s.stash.begin_forward(4), doctest::Contains("does not exist yet"), std::runtime_error);
+  DOCTEST_CHECK_THROWS_WITH_AS(s.stash.begin_forward(4), doctest::Contains("does not exist yet"),
+                               std::runtime_error);
   s.update(1.0);
   DOCTEST_CHECK(s.stash.begin_forward(4) == 1);  // minibatch 2: W(1)
 }

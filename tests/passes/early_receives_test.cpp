@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "passes/lowering.h"
-#include "tests/support/sim_test_support.h"
 #include "passes/schedule_validator.h"
 #include "passes/stream_cut.h"
 #include "tests/support/action_names.h"
+#include "tests/support/sim_test_support.h"
 
 using namespace pipekit;
 using pipekit::test::action_names;

@@ -5,8 +5,8 @@
 #include <string>
 
 #include "passes/lowering.h"
-#include "tests/support/schedule_test_support.h"
 #include "passes/round_robin.h"
+#include "tests/support/schedule_test_support.h"
 
 using namespace pipekit;
 using pipekit::test::make_schedule;

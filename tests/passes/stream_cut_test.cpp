@@ -9,9 +9,9 @@
 #include <string>
 
 #include "passes/lowering.h"
-#include "tests/support/schedule_test_support.h"
 #include "passes/stream_cut.h"
 #include "tests/support/action_names.h"
+#include "tests/support/schedule_test_support.h"
 
 using namespace pipekit;
 using pipekit::test::action_names;

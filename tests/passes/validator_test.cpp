@@ -7,8 +7,8 @@
 #include <string>
 
 #include "passes/lowering.h"
-#include "tests/support/schedule_test_support.h"
 #include "passes/schedule_validator.h"
+#include "tests/support/schedule_test_support.h"
 
 using namespace pipekit;
 using pipekit::test::make_schedule;

@@ -34,8 +34,8 @@ TEST_CASE("balanced: smallest spread between the heaviest and lightest part") {
 
 TEST_CASE("parameters and type:REGEX weigh layers like DeepSpeed's PipelineModule") {
   Profile p = test::chain_profile({1, 1, 1, 1, 1, 1});
-  const char* kinds[] = {"Embedding", "TransformerBlock", "TransformerBlock", "TransformerBlock", "TransformerBlock",
-                         "LMHead"};
+  const char* kinds[] = {"Embedding",        "TransformerBlock", "TransformerBlock",
+                         "TransformerBlock", "TransformerBlock", "LMHead"};
   for (int i = 0; i < 6; ++i) p.layers[i].kind = kinds[i];
   // Two blocks per stage: the embedding joins the first, the head the last.
   CHECK(deepspeed_partition(p, "type:transformer", 2) == std::vector<int>{0, 3, 6});

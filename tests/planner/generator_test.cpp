@@ -8,9 +8,9 @@
 
 #include "core/error.h"
 #include "passes/lowering.h"
+#include "passes/schedule_validator.h"
 #include "planner/schedule_generator.h"
 #include "tests/support/schedule_test_support.h"
-#include "passes/schedule_validator.h"
 
 using namespace pipekit;
 using pipekit::test::make_schedule;
@@ -47,7 +47,8 @@ void check_counts(const Schedule& s, int m_total) {
   for (int r = 0; r < s.num_ranks; ++r)
     for (const Action& a : s.actions[r]) {
       REQUIRE(s.stage_to_rank[a.stage] == r);
-      if (is_compute(a.type) && a.type != ActionType::R) per[a.stage][{static_cast<int>(a.type), a.microbatch}]++;
+      if (is_compute(a.type) && a.type != ActionType::R)
+        per[a.stage][{static_cast<int>(a.type), a.microbatch}]++;
     }
   for (int st = 0; st < s.num_stages; ++st) {
     int f = 0, bwd = 0;
@@ -119,7 +120,8 @@ TEST_CASE("conventions: placement, flush steps, small exact lists") {
     CHECK(format_schedule_text(a) == "rank 0: 0F0 0R0 0B0 0STEP\nrank 1: 1F0 1R0 1B0 1STEP\n");
   }
   SUBCASE("naive") {
-    CHECK(format_schedule_text(make_schedule("naive", 2, 1)) == "rank 0: 0F0 0B0 0STEP\nrank 1: 1F0 1B0 1STEP\n");
+    CHECK(format_schedule_text(make_schedule("naive", 2, 1)) ==
+          "rank 0: 0F0 0B0 0STEP\nrank 1: 1F0 1B0 1STEP\n");
   }
   SUBCASE("interleaved places stage s on rank s % p; zbv in a V") {
     Schedule s = make_schedule("interleaved", 4, 8, 3);
@@ -202,7 +204,8 @@ TEST_CASE("text and CSV forms round-trip generated schedules") {
   }
 }
 
-TEST_CASE("every generator: valid, deadlock-free and FIFO-ordered when lowered, exact counts (p 1..8, m 1..16)") {
+TEST_CASE(
+    "every generator: valid, deadlock-free and FIFO-ordered when lowered, exact counts (p 1..8, m 1..16)") {
   int checked = 0;
   for (const auto& kind : schedule_kinds()) {
     for (int p = 1; p <= 8; ++p) {
@@ -253,7 +256,8 @@ TEST_CASE("zero-bubble memory: zb-h1 like 1f1b's peak, zb-h2 about twice, zbv p 
     for (int m = 1; m <= 16; ++m) {
       CAPTURE(p);
       CAPTURE(m);
-      Schedule h1 = make_schedule("zb-h1", p, m), h2 = make_schedule("zb-h2", p, m), z = make_schedule("zbv", p, m, 2);
+      Schedule h1 = make_schedule("zb-h1", p, m), h2 = make_schedule("zb-h2", p, m),
+               z = make_schedule("zbv", p, m, 2);
       for (int r = 0; r < p; ++r) {
         CHECK(test::max_in_flight(h1, r) <= std::min(p, m));
         CHECK(test::max_in_flight(h1, r, false) <= std::min(p - r, m));

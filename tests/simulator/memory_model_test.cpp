@@ -1,8 +1,8 @@
 // Static memory terms and their use by the simulator.
 #include <doctest/doctest.h>
 
-#include "tests/support/sim_test_support.h"
 #include "simulator/memory_model.h"
+#include "tests/support/sim_test_support.h"
 
 using namespace pipekit;
 using pipekit::test::make_schedule;
@@ -30,7 +30,8 @@ TEST_CASE("simulated memory: weights x versions, gradients, adam state, activati
   StageCosts c = synthetic_stage_costs(p, 1, 1.0, 2.0, -1, 0, saved, params);
   SimOptions opt;
   opt.optimizer = Optimizer::adam;
-  SimulationResult pd = simulate(make_schedule("pipedream", p, 1, 1, Recompute::never, 8), c, free_cluster(p), opt);
+  SimulationResult pd =
+      simulate(make_schedule("pipedream", p, 1, 1, Recompute::never, 8), c, free_cluster(p), opt);
   SimulationResult fl = simulate(make_schedule("1f1b", p, 8), c, free_cluster(p), opt);
   for (int s = 0; s < p; ++s) {
     const auto& m = pd.metrics.ranks[s].peak_memory;
@@ -87,10 +88,13 @@ TEST_CASE("the executor-order replay: micro-batches kept per schedule, workspace
   // One rank: no messages, so the peak is what the order keeps.
   StageCosts c = synthetic_stage_costs(1, 1, 1.0, 2.0, -1, 0, saved, 0);
   c.stages[0].workspace_bytes = workspace;
-  CHECK(executor_order_peaks(make_schedule("gpipe", 1, 4), c, {}) == std::vector<std::int64_t>{4 * saved + workspace});
-  CHECK(executor_order_peaks(make_schedule("1f1b", 1, 4), c, {}) == std::vector<std::int64_t>{saved + workspace});
+  CHECK(executor_order_peaks(make_schedule("gpipe", 1, 4), c, {}) ==
+        std::vector<std::int64_t>{4 * saved + workspace});
+  CHECK(executor_order_peaks(make_schedule("1f1b", 1, 4), c, {}) ==
+        std::vector<std::int64_t>{saved + workspace});
   // The optimizer's transient bytes at STEP, on top of what is still held (nothing).
-  CHECK(executor_order_peaks(make_schedule("1f1b", 1, 4), c, {transient}) == std::vector<std::int64_t>{transient});
+  CHECK(executor_order_peaks(make_schedule("1f1b", 1, 4), c, {transient}) ==
+        std::vector<std::int64_t>{transient});
   // Recomputation: a forward under no_grad keeps nothing of its own (its
   // input is the previous stage's output or a receive buffer, counted
   // there); R brings one micro-batch's saved bytes back at a time.

@@ -2,8 +2,8 @@
 #include <doctest/doctest.h>
 
 #include "core/error.h"
-#include "tests/support/sim_test_support.h"
 #include "simulator/shared_device.h"
+#include "tests/support/sim_test_support.h"
 
 using namespace pipekit;
 using pipekit::test::make_schedule;

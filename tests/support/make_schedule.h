@@ -8,8 +8,8 @@
 
 namespace pipekit::test {
 
-inline Schedule make_schedule(const std::string& kind, int p, int m, int v = 1, Recompute rc = Recompute::never,
-                              int minibatches = 1) {
+inline Schedule make_schedule(const std::string& kind, int p, int m, int v = 1,
+                              Recompute rc = Recompute::never, int minibatches = 1) {
   ScheduleSpec spec;
   spec.kind = kind;
   spec.microbatches = m;

@@ -1,6 +1,8 @@
 // Test support: run a shell command, capture stdout, stderr and exit status.
 #pragma once
 
+#include <sys/wait.h>
+#include <unistd.h>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -8,8 +10,6 @@
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <sys/wait.h>
-#include <unistd.h>
 
 namespace pipekit::test {
 
@@ -53,13 +53,17 @@ inline CommandResult run_command(const std::string& cmd) {
   std::string full = cmd + " >" + dir.file("out") + " 2>" + dir.file("err") + " </dev/null";
   int raw = std::system(full.c_str());
   CommandResult r;
-  if (WIFEXITED(raw)) r.status = WEXITSTATUS(raw);
-  else if (WIFSIGNALED(raw)) r.status = 128 + WTERMSIG(raw);
+  if (WIFEXITED(raw))
+    r.status = WEXITSTATUS(raw);
+  else if (WIFSIGNALED(raw))
+    r.status = 128 + WTERMSIG(raw);
   r.out = slurp(dir.file("out"));
   r.err = slurp(dir.file("err"));
   return r;
 }
 
-inline std::string pipekit_cmd(const std::string& args) { return std::string(PIPEKIT_BINARY) + " " + args; }
+inline std::string pipekit_cmd(const std::string& args) {
+  return std::string(PIPEKIT_BINARY) + " " + args;
+}
 
 }  // namespace pipekit::test

@@ -75,8 +75,7 @@ inline Replay replay(const Schedule& s, const Costs& c) {
           if (a.stage > 0) ready = endF[at(a.stage - 1, a.microbatch)];
           cost = c.f;
         } else if (a.type == ActionType::B || a.type == ActionType::I) {
-          ready = a.stage + 1 < S ? endBwd[at(a.stage + 1, a.microbatch)]
-                                  : endF[at(a.stage, a.microbatch)];
+          ready = a.stage + 1 < S ? endBwd[at(a.stage + 1, a.microbatch)] : endF[at(a.stage, a.microbatch)];
           cost = a.type == ActionType::B ? c.b : c.i;
         } else if (a.type == ActionType::W) {
           cost = c.w;

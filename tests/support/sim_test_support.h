@@ -4,8 +4,8 @@
 #include "core/plan.h"
 #include "passes/lowering.h"
 #include "planner/schedule_generator.h"
-#include "tests/support/make_schedule.h"
 #include "simulator/simulator.h"
+#include "tests/support/make_schedule.h"
 
 namespace pipekit::test {
 

@@ -6,9 +6,9 @@
 #include <cstdio>
 
 // Prints the reason and leaves the test case.
-#define PIPEKIT_SKIP(reason)                                      \
-  do {                                                            \
-    std::printf("pipekit-test-skipped: %s\n", (reason));          \
-    std::fflush(stdout);                                          \
-    return;                                                       \
+#define PIPEKIT_SKIP(reason)                             \
+  do {                                                   \
+    std::printf("pipekit-test-skipped: %s\n", (reason)); \
+    std::fflush(stdout);                                 \
+    return;                                              \
   } while (0)

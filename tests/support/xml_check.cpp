@@ -32,23 +32,31 @@ std::string unescape(const std::string& s, std::size_t base) {
     std::size_t semi = s.find(';', i);
     if (semi == std::string::npos) fail(base + i, "unterminated entity");
     std::string ent = s.substr(i + 1, semi - i - 1);
-    if (ent == "amp") out += '&';
-    else if (ent == "lt") out += '<';
-    else if (ent == "gt") out += '>';
-    else if (ent == "quot") out += '"';
-    else if (ent == "apos") out += '\'';
+    if (ent == "amp")
+      out += '&';
+    else if (ent == "lt")
+      out += '<';
+    else if (ent == "gt")
+      out += '>';
+    else if (ent == "quot")
+      out += '"';
+    else if (ent == "apos")
+      out += '\'';
     else if (ent.size() > 1 && ent[0] == '#') {
-      long code = ent[1] == 'x' ? std::strtol(ent.c_str() + 2, nullptr, 16) : std::strtol(ent.c_str() + 1, nullptr, 10);
+      long code = ent[1] == 'x' ? std::strtol(ent.c_str() + 2, nullptr, 16)
+                                : std::strtol(ent.c_str() + 1, nullptr, 10);
       if (code <= 0) fail(base + i, "bad character reference &" + ent + ";");
       out += code < 128 ? static_cast<char>(code) : '?';
-    }
-    else fail(base + i, "unknown entity &" + ent + ";");
+    } else
+      fail(base + i, "unknown entity &" + ent + ";");
     i = semi;
   }
   return out;
 }
 
-bool name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == ':' || c == '.'; }
+bool name_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == ':' || c == '.';
+}
 
 }  // namespace
 
@@ -90,7 +98,8 @@ std::vector<XmlElement> parse_xml(const std::string& doc) {
       std::string name = doc.substr(i + 2, e - i - 2);
       while (!name.empty() && std::isspace(static_cast<unsigned char>(name.back()))) name.pop_back();
       if (stack.empty() || els[stack.back()].tag != name)
-        fail(i, "end tag </" + name + "> does not match " + (stack.empty() ? "nothing" : "<" + els[stack.back()].tag + ">"));
+        fail(i, "end tag </" + name + "> does not match " +
+                    (stack.empty() ? "nothing" : "<" + els[stack.back()].tag + ">"));
       stack.pop_back();
       if (stack.empty()) root_done = true;
       i = e + 1;
@@ -107,8 +116,15 @@ std::vector<XmlElement> parse_xml(const std::string& doc) {
     for (;;) {
       while (j < n && std::isspace(static_cast<unsigned char>(doc[j]))) ++j;
       if (j >= n) fail(i, "unterminated start tag");
-      if (doc[j] == '>') { ++j; break; }
-      if (doc.compare(j, 2, "/>") == 0) { j += 2; self_close = true; break; }
+      if (doc[j] == '>') {
+        ++j;
+        break;
+      }
+      if (doc.compare(j, 2, "/>") == 0) {
+        j += 2;
+        self_close = true;
+        break;
+      }
       std::size_t k = j;
       while (k < n && name_char(doc[k])) ++k;
       if (k == j) fail(j, "bad attribute name");
@@ -139,7 +155,8 @@ std::vector<XmlElement> parse_xml(const std::string& doc) {
   return els;
 }
 
-std::vector<const XmlElement*> find_all(const std::vector<XmlElement>& els, const std::string& tag, const std::string& cls) {
+std::vector<const XmlElement*> find_all(const std::vector<XmlElement>& els, const std::string& tag,
+                                        const std::string& cls) {
   std::vector<const XmlElement*> out;
   for (const auto& e : els)
     if (e.tag == tag && (cls.empty() || e.has_class(cls))) out.push_back(&e);

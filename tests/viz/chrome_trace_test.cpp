@@ -28,11 +28,14 @@ int check_nesting(const json& events) {
   }
   const double eps = 1e-3;
   for (auto& [key, v] : tracks) {
-    std::sort(v.begin(), v.end(), [](auto& a, auto& b) { return a.first != b.first ? a.first < b.first : a.second > b.second; });
+    std::sort(v.begin(), v.end(),
+              [](auto& a, auto& b) { return a.first != b.first ? a.first < b.first : a.second > b.second; });
     std::vector<double> open;
     for (auto& [s, e] : v) {
       while (!open.empty() && open.back() <= s + eps) open.pop_back();
-      if (!open.empty()) CHECK_MESSAGE(e <= open.back() + eps, "partial overlap on pid " << key.first << " tid " << key.second);
+      if (!open.empty())
+        CHECK_MESSAGE(e <= open.back() + eps,
+                      "partial overlap on pid " << key.first << " tid " << key.second);
       open.push_back(e);
     }
   }
@@ -55,9 +58,12 @@ TEST_CASE("Perfetto trace - slices and thread names and flows and counters and b
   for (const auto& e : ev) {
     std::string ph = e["ph"];
     if (ph == "M" && e["name"] == "process_name") procs.insert(e["args"]["name"].get<std::string>());
-    if (ph == "M" && e["name"] == "thread_name") threads[e["pid"]].insert(e["args"]["name"].get<std::string>());
-    if (ph == "X" && e["name"] == "bubble") ++bubbles;
-    else if (ph == "X") ++x;
+    if (ph == "M" && e["name"] == "thread_name")
+      threads[e["pid"]].insert(e["args"]["name"].get<std::string>());
+    if (ph == "X" && e["name"] == "bubble")
+      ++bubbles;
+    else if (ph == "X")
+      ++x;
     if (ph == "C") {
       ++counters;
       CHECK(e["args"].contains("activations"));
@@ -102,8 +108,10 @@ TEST_CASE("Perfetto trace - flows join SEND_F to RECV_F of the next stage on the
     CHECK(e["tid"] == 1);      // send thread
     CHECK(f[id]["tid"] == 2);  // recv thread
     std::string name = e["name"];
-    if (name.rfind("act", 0) == 0) CHECK(to == from + 1);
-    else CHECK(to == from - 1);
+    if (name.rfind("act", 0) == 0)
+      CHECK(to == from + 1);
+    else
+      CHECK(to == from - 1);
   }
 }
 

@@ -3,8 +3,8 @@
 #include <algorithm>
 
 #include "tests/support/test_timelines.h"
-#include "viz/comparison_chart.h"
 #include "tests/support/xml_check.h"
+#include "viz/comparison_chart.h"
 
 using namespace pipekit;
 using test::find_all;

@@ -3,12 +3,12 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/test_timelines.h"
+#include "tests/support/xml_check.h"
 #include "viz/chrome_trace.h"
 #include "viz/comparison_chart.h"
 #include "viz/gantt_chart.h"
 #include "viz/html_report.h"
 #include "viz/memory_chart.h"
-#include "tests/support/xml_check.h"
 
 using namespace pipekit;
 

@@ -5,9 +5,9 @@
 #include <set>
 
 #include "tests/support/test_timelines.h"
+#include "tests/support/xml_check.h"
 #include "viz/gantt_chart.h"
 #include "viz/timeline_summary.h"
-#include "tests/support/xml_check.h"
 
 using namespace pipekit;
 using test::find_all;

@@ -3,9 +3,9 @@
 #include <fmt/format.h>
 
 #include "tests/support/test_timelines.h"
+#include "tests/support/xml_check.h"
 #include "viz/html_report.h"
 #include "viz/timeline_summary.h"
-#include "tests/support/xml_check.h"
 
 using namespace pipekit;
 

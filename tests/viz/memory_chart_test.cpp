@@ -1,9 +1,9 @@
 #include <doctest/doctest.h>
 
 #include "tests/support/test_timelines.h"
+#include "tests/support/xml_check.h"
 #include "viz/memory_chart.h"
 #include "viz/timeline_summary.h"
-#include "tests/support/xml_check.h"
 
 using namespace pipekit;
 using test::find_all;
@@ -22,7 +22,8 @@ TEST_CASE("memory chart - one panel per rank and stacked terms and peak marked a
   auto peaks = find_all(els, "g", "mem-peak");
   REQUIRE(peaks.size() == 4);
   TimelineSummary s = summarize(t);
-  for (auto* p : peaks) CHECK(std::stoll(p->attr("data-peak")) == s.ranks[std::stoi(p->attr("data-rank"))].peak_memory);
+  for (auto* p : peaks)
+    CHECK(std::stoll(p->attr("data-peak")) == s.ranks[std::stoi(p->attr("data-rank"))].peak_memory);
   bool peak_label = false;
   for (auto* x : find_all(els, "text")) peak_label |= x->text.rfind("peak 545.0 MB", 0) == 0;
   CHECK(peak_label);

@@ -2,9 +2,9 @@
 
 #include <stdexcept>
 
+#include "tests/support/xml_check.h"
 #include "viz/chart_scale.h"
 #include "viz/svg_writer.h"
-#include "tests/support/xml_check.h"
 
 using namespace pipekit;
 

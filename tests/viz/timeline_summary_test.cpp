@@ -32,7 +32,8 @@ TEST_CASE("summarize computes bubble as idle compute time over ranks x step") {
   for (const auto& r : s.ranks) {
     CHECK(r.busy_ms == doctest::Approx(busy));
     CHECK(r.compute_events == 17);
-    CHECK(r.peak_memory == 300'000'000 + 5'000'000 + 7 * 20'000'000 + 100'000'000);  // after the first backward
+    CHECK(r.peak_memory ==
+          300'000'000 + 5'000'000 + 7 * 20'000'000 + 100'000'000);  // after the first backward
   }
   REQUIRE(s.throughput_samples_per_s);
   CHECK(*s.throughput_samples_per_s == doctest::Approx(32 / (t.step_time_ms / 1000)));

@@ -31,7 +31,8 @@ int main(int argc, char** argv) {
   pipekit::Schedule s = pipekit::lower_schedule(pipekit::generate_schedule(spec, 4));
   pipekit::SimOptions opt;
   opt.record_timeline = false;
-  auto res = pipekit::simulate(s, pipekit::synthetic_stage_costs(4, 1, 1.0, 2.0), pipekit::free_cluster(4), opt);
+  auto res =
+      pipekit::simulate(s, pipekit::synthetic_stage_costs(4, 1, 1.0, 2.0), pipekit::free_cluster(4), opt);
   std::printf("simulated 1f1b step %.1f ms\n", res.metrics.step_time_ms);
   std::printf("consumer ok\n");
   return 0;
