@@ -30,7 +30,7 @@ void run_inspect(const InspectOptions& o) {
     j["forward_ms"] = t.forward_ms;
     j["backward_ms"] = t.backward_ms;
     j["param_bytes"] = t.param_bytes;
-    j["param_count"] = t.param_count_fp32;
+    j["param_count"] = t.param_count;
     j["output_bytes"] = t.output_bytes;
     j["saved_bytes"] = t.saved_bytes;
     j["workspace_bytes"] = t.workspace_bytes;
@@ -62,8 +62,8 @@ void run_inspect(const InspectOptions& o) {
     fmt::print("{}", table.str());
   }
   fmt::print("forward {:.2f} ms, backward {:.2f} ms per micro-batch\n", t.forward_ms, t.backward_ms);
-  fmt::print("parameters {:.1f} M ({} at fp32)\n", static_cast<double>(t.param_count_fp32) / 1e6,
-             format_bytes(static_cast<double>(t.param_bytes)));
+  fmt::print("parameters {:.1f} M ({} at {})\n", static_cast<double>(t.param_count) / 1e6,
+             format_bytes(static_cast<double>(t.param_bytes)), p.dtype);
   fmt::print("activations: {} output, {} saved until backward\n",
              format_bytes(static_cast<double>(t.output_bytes)),
              format_bytes(static_cast<double>(t.saved_bytes)));

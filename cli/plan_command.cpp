@@ -24,15 +24,17 @@
 #include "planner/plan_search.h"
 #include "planner/straight_partitioner.h"
 #include "profiles/pipedream_graph.h"
+#include "profiles/profile_precision.h"
 
 namespace pipekit::cli {
 namespace {
 
 struct PlanOptions {
   std::string profile, devices = "1", bandwidth, memory, schedule, cost_model = "pipekit", method = "dp",
-                       recompute = "never", out;
+                       recompute = "never", out, precision;
   int microbatches = 0, top = 10;
   bool straight = false, fewer = false, no_transfers = false, json = false, search = false;
+  bool allow_precision_mismatch = false;
 };
 
 std::vector<std::string> split_commas(const std::string& s) {
@@ -97,6 +99,7 @@ std::string layer_span(const std::vector<int>& layers) {
 void run_search(const PlanOptions& o, const Profile& p, const Cluster& cluster) {
   SearchOptions so;
   so.cluster = cluster;
+  so.precision = p.precision();
   so.straight = o.straight;
   if (!o.schedule.empty()) so.schedules = {o.schedule};
   if (o.microbatches > 0) so.microbatches = {o.microbatches};
@@ -141,6 +144,10 @@ void run_search(const PlanOptions& o, const Profile& p, const Cluster& cluster) 
 
 void run_plan(const PlanOptions& o) {
   Profile p = load_profile(o.profile);
+  // The plan's precision: --precision, else the profile's own.
+  const Precision precision =
+      o.precision.empty() ? p.precision() : parse_precision(o.precision, "--precision");
+  p = profile_in_precision(std::move(p), precision, o.allow_precision_mismatch, o.profile);
   const std::vector<int> levels = parse_devices(o.devices);
   const std::vector<double> bws = parse_bandwidths(o.bandwidth, levels.size());
   long long total_devices = 1;
@@ -180,6 +187,8 @@ void run_plan(const PlanOptions& o) {
   for (std::size_t l = 0; l < levels.size(); ++l) plan.cluster.levels.push_back({levels[l], bws[l], 0});
   plan.schedule.kind = schedule;
   plan.schedule.recompute = rc;
+  plan.precision = precision;
+  const double state_factor = static_memory_factor(precision, Optimizer::adam);
 
   double total_compute_s = 0;
   for (const auto& l : p.layers) total_compute_s += (l.forward_ms + l.backward_ms) / 1000.0;
@@ -198,6 +207,7 @@ void run_plan(const PlanOptions& o) {
     d.fewer_machines = o.fewer;
     d.memory_bytes = memory;
     d.count_transfers = !o.no_transfers;
+    d.optimizer_factor = state_factor;
     DpResult r = pipedream_partition(p, d);
     int rank = 0;
     for (const auto& s : r.stages) {
@@ -230,6 +240,7 @@ void run_plan(const PlanOptions& o) {
     so.stages = stages;
     so.schedule = plan.schedule;
     so.memory_bytes = memory;
+    so.optimizer_factor = state_factor;
     if (!o.no_transfers) {
       for (int b = 0; b + 1 < stages; ++b)
         so.boundary_bandwidths.push_back(bws[static_cast<std::size_t>(plan.cluster.level_joining(b, b + 1))]);
@@ -309,6 +320,12 @@ void add_plan(CLI::App& app) {
                       " (default: pipedream for dp, 1f1b otherwise)");
   cmd->add_option("--microbatches", o->microbatches,
                   "Micro-batches per minibatch (default: number of stages)");
+  cmd->add_option(
+      "--precision", o->precision,
+      "fp32, bf16 or fp16: what the plan trains in and plans memory for (default: the profile's)");
+  cmd->add_flag(
+      "--allow-precision-mismatch", o->allow_precision_mismatch,
+      "Plan a profile measured in another precision, its bytes scaled by the element size (times kept)");
   cmd->add_option("--recompute", o->recompute,
                   "Activation recomputation: never, except_last, always (exact method)");
   cmd->add_option("--cost-model", o->cost_model,

@@ -19,6 +19,7 @@
 #include "passes/lowering.h"
 #include "planner/schedule_generator.h"
 #include "profiles/pipedream_graph.h"
+#include "profiles/profile_precision.h"
 #include "simulator/shared_device.h"
 #include "simulator/simulator.h"
 #include "viz/terminal_chart.h"
@@ -37,6 +38,8 @@ struct SimulateOptions {
   double latency = -1;
   std::string schedule_csv, schedule_file, write_schedule, timeline;
   std::string optimizer = "adam";
+  std::string precision;  // "": the plan's, else the profile's, else fp32
+  bool allow_precision_mismatch = false;
   bool json = false, unlowered = false;
   int width = 100;
   double shared_capacity = 0;  // > 0: all ranks share one device of this capacity
@@ -133,6 +136,11 @@ void run_simulate(const SimulateOptions& o) {
   if (!o.plan.empty()) {
     plan = plan_from_json(read_text_file(o.plan), o.plan);
     spec = plan.schedule;
+    if (!o.precision.empty() && parse_precision(o.precision, "--precision") != plan.precision)
+      throw InputError("--precision", o.plan,
+                       fmt::format("the plan was made for {}, --precision asks for {}; plan again with "
+                                   "--precision {}, or drop --precision",
+                                   to_string(plan.precision), o.precision, o.precision));
   }
   const bool from_file = !o.schedule_csv.empty() || !o.schedule_file.empty();
   if (!o.schedule.empty()) spec.kind = o.schedule;
@@ -177,7 +185,7 @@ void run_simulate(const SimulateOptions& o) {
     std::string ppath = o.profile.empty() ? plan.profile_path : o.profile;
     if (ppath.empty())
       throw InputError(o.plan, "$.profile_path", "the plan names no profile; pass --profile FILE");
-    profile = load_profile(ppath);
+    profile = profile_in_precision(load_profile(ppath), plan.precision, o.allow_precision_mismatch, ppath);
     validate(plan, o.plan, static_cast<int>(profile.layers.size()));
     costs = stage_costs_from_plan(profile, plan);
     cluster = plan.cluster;
@@ -192,6 +200,9 @@ void run_simulate(const SimulateOptions& o) {
     ranks = from_file ? schedule.num_ranks : S / chunks;
   } else if (!o.profile.empty()) {
     profile = load_profile(o.profile);
+    if (!o.precision.empty())
+      profile = profile_in_precision(std::move(profile), parse_precision(o.precision, "--precision"),
+                                     o.allow_precision_mismatch, o.profile);
     auto layers = parse_stages(o.stages, static_cast<int>(profile.layers.size()));
     costs = stage_costs_from_layers(profile, layers, o.microbatch_size);
     const int S = static_cast<int>(layers.size());
@@ -245,6 +256,12 @@ void run_simulate(const SimulateOptions& o) {
 
   SimOptions opt;
   opt.optimizer = optimizer;
+  // The costs' precision: the plan's or profile's (carried to --precision
+  // above), else --precision for synthetic costs.
+  opt.precision = !o.plan.empty() ? plan.precision
+                  : !o.profile.empty()
+                      ? profile.precision()
+                      : parse_precision(o.precision.empty() ? "fp32" : o.precision, "--precision");
   opt.microbatch_size = o.microbatch_size > 0      ? o.microbatch_size
                         : plan.microbatch_size > 0 ? plan.microbatch_size
                                                    : std::max(1, profile.microbatch_size);
@@ -283,6 +300,7 @@ void run_simulate(const SimulateOptions& o) {
     j["num_ranks"] = schedule.num_ranks;
     j["num_stages"] = schedule.num_stages;
     j["num_microbatches"] = schedule.num_microbatches;
+    j["precision"] = to_string(opt.precision);
     j["actions"] = m.actions;
     j["step_time_ms"] = m.step_time_ms;
     if (dedicated_ms >= 0) {
@@ -308,11 +326,10 @@ void run_simulate(const SimulateOptions& o) {
       x["span_ms"] = rm.span_ms;
       x["peak_memory_bytes"] = rm.peak_memory_bytes;
       x["peak_memory_term"] = rm.peak_term;
-      x["peak_memory"] = {{"weights", rm.peak_memory.weights},
-                          {"gradients", rm.peak_memory.gradients},
-                          {"optimizer", rm.peak_memory.optimizer},
-                          {"activations", rm.peak_memory.activations},
-                          {"buffers", rm.peak_memory.buffers}};
+      x["peak_memory"] = {
+          {"weights", rm.peak_memory.weights},         {"master", rm.peak_memory.master},
+          {"gradients", rm.peak_memory.gradients},     {"optimizer", rm.peak_memory.optimizer},
+          {"activations", rm.peak_memory.activations}, {"buffers", rm.peak_memory.buffers}};
       x["peak_inflight_microbatches"] = rm.peak_inflight_microbatches;
       rj.push_back(x);
     }
@@ -384,6 +401,12 @@ void add_simulate(CLI::App& app) {
   cmd->add_option("--saved-bytes", o->saved_bytes,
                   "Synthetic activation bytes a stage keeps per micro-batch until its backward");
   cmd->add_option("--param-bytes", o->param_bytes, "Synthetic parameter bytes per stage");
+  cmd->add_option(
+      "--precision", o->precision,
+      "fp32, bf16 or fp16: the memory model's precision (default: the plan's, else the profile's)");
+  cmd->add_flag(
+      "--allow-precision-mismatch", o->allow_precision_mismatch,
+      "Use a profile measured in another precision, its bytes scaled by the element size (times kept)");
   cmd->add_option("--optimizer", o->optimizer,
                   "Optimizer state model: adam (2x params), momentum (1x), sgd (0)");
   cmd->add_option("--memory", o->memory,

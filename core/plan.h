@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/cluster.h"
+#include "core/precision.h"
 
 namespace pipekit {
 
@@ -38,7 +39,8 @@ struct Plan {
   std::string model;
   std::string profile_path;  // where the profile came from (informational)
   int microbatch_size = 0;
-  std::string cost_model = "pipekit";  // pipekit | pipedream
+  std::string cost_model = "pipekit";     // pipekit | pipedream
+  Precision precision = Precision::fp32;  // what it trains in, and its memory was planned for
   std::vector<PlanStage> stages;
   ScheduleSpec schedule;
   Cluster cluster;

@@ -13,6 +13,7 @@ std::string plan_to_json(const Plan& p) {
   j["profile"] = p.profile_path;
   j["microbatch_size"] = p.microbatch_size;
   j["cost_model"] = p.cost_model;
+  j["precision"] = to_string(p.precision);
   auto& stages = j["stages"] = nlohmann::ordered_json::array();
   for (const auto& s : p.stages)
     stages.push_back({{"layers", s.layers}, {"replicas", s.replicas}, {"ranks", s.ranks}});
@@ -35,6 +36,9 @@ Plan plan_from_json(std::string_view text, const std::string& source) {
   if (auto v = root.find("profile")) p.profile_path = v->string();
   if (auto v = root.find("microbatch_size")) p.microbatch_size = v->int32();
   if (auto v = root.find("cost_model")) p.cost_model = v->string();
+  if (auto v = root.find("precision"))
+    if (!precision_from_string(v->string(), p.precision))
+      v->fail(fmt::format("precision is '{}'; use fp32, bf16 or fp16", v->string()));
   JsonNode stages = root.at("stages");
   for (std::size_t i = 0; i < stages.size(); ++i) {
     JsonNode s = stages.item(i);

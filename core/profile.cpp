@@ -27,7 +27,7 @@ ProfileTotals totals(const Profile& p) {
     t.saved_bytes += l.saved_bytes;
     t.workspace_bytes += l.workspace_bytes;
   }
-  t.param_count_fp32 = t.param_bytes / 4;
+  t.param_count = static_cast<std::int64_t>(parameter_count(t.param_bytes, p.precision()));
   return t;
 }
 
@@ -42,11 +42,22 @@ void check_size(std::int64_t v, const std::string& source, const std::string& wh
 }
 }  // namespace
 
+Precision Profile::precision() const {
+  Precision p = Precision::fp32;
+  precision_from_string(dtype, p);
+  return p;
+}
+
 void validate(const Profile& p, const std::string& source) {
   if (p.layers.empty())
     throw InputError(source, "$.layers", "the model has no layers; a profile needs at least one layer");
   if (p.microbatch_size < 0 || p.seq_len < 0 || p.input_bytes < 0)
     throw InputError(source, "", "microbatch_size, seq_len and input_bytes must be >= 0");
+  Precision precision;
+  if (!precision_from_string(p.dtype, precision))
+    throw InputError(
+        source, "$.dtype",
+        fmt::format("'{}' is not a precision the profile can be in; use fp32, bf16 or fp16", p.dtype));
   for (std::size_t i = 0; i < p.layers.size(); ++i) {
     const Layer& l = p.layers[i];
     std::string where = fmt::format("$.layers[{}] ('{}')", i, l.name);

@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/precision.h"
+
 namespace pipekit {
 
 struct Layer {
@@ -36,7 +38,7 @@ struct Layer {
 struct Profile {
   std::string model;
   std::string device = "unknown";
-  std::string dtype = "fp32";
+  std::string dtype = "fp32";    // the precision it was measured in (core/precision.h names)
   int microbatch_size = 0;       // samples per micro-batch; 0 when not recorded
   int seq_len = 0;               // 0 when not applicable
   std::int64_t input_bytes = 0;  // bytes of one micro-batch of model input
@@ -44,14 +46,15 @@ struct Profile {
   std::vector<std::pair<int, int>> edges;   // empty: chain
   std::map<std::string, std::string> meta;  // machine, library versions, settings, source
 
-  bool is_chain() const;  // no edges, or edges that form exactly the chain 0->1->...->n-1
+  bool is_chain() const;        // no edges, or edges that form exactly the chain 0->1->...->n-1
+  Precision precision() const;  // dtype as a Precision (validate() checks it names one)
 };
 
 struct ProfileTotals {
   int layers = 0;
   double forward_ms = 0, backward_ms = 0;
   std::int64_t param_bytes = 0, output_bytes = 0, saved_bytes = 0, workspace_bytes = 0;
-  std::int64_t param_count_fp32 = 0;  // param_bytes / 4
+  std::int64_t param_count = 0;  // parameters: param_bytes over the bytes of one in the profile's dtype
 };
 
 ProfileTotals totals(const Profile& p);

@@ -56,7 +56,8 @@ void validate(const Timeline& t, const std::string& source) {
     if (m.rank < 0 || m.rank >= t.num_ranks)
       throw InputError(source, where, fmt::format("rank {} is outside 0..{}", m.rank, t.num_ranks - 1));
     if (!std::isfinite(m.time_ms) || m.time_ms < 0) throw InputError(source, where, "time_ms must be >= 0");
-    if (m.weights < 0 || m.gradients < 0 || m.optimizer < 0 || m.activations < 0 || m.buffers < 0)
+    if (m.weights < 0 || m.master < 0 || m.gradients < 0 || m.optimizer < 0 || m.activations < 0 ||
+        m.buffers < 0)
       throw InputError(source, where, "memory terms must be >= 0 bytes");
   }
 }

@@ -33,12 +33,13 @@ struct TimelineEvent {
 struct MemorySample {
   int rank = 0;
   double time_ms = 0;
-  std::int64_t weights = 0;  // all weight versions kept
+  std::int64_t weights = 0;  // all weight versions kept (working precision)
+  std::int64_t master = 0;   // fp32 master weights (mixed precision, core/precision.h)
   std::int64_t gradients = 0;
   std::int64_t optimizer = 0;    // optimizer state
   std::int64_t activations = 0;  // saved activations of micro-batches in flight
   std::int64_t buffers = 0;      // communication buffers, workspace
-  std::int64_t total() const { return weights + gradients + optimizer + activations + buffers; }
+  std::int64_t total() const { return weights + master + gradients + optimizer + activations + buffers; }
 };
 
 struct Timeline {

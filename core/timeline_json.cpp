@@ -35,6 +35,7 @@ std::string timeline_to_json(const Timeline& t) {
     mem.push_back({{"rank", m.rank},
                    {"time_ms", m.time_ms},
                    {"weights", m.weights},
+                   {"master", m.master},
                    {"gradients", m.gradients},
                    {"optimizer", m.optimizer},
                    {"activations", m.activations},
@@ -84,11 +85,13 @@ Timeline timeline_from_json(std::string_view text, const std::string& source) {
   if (auto mem = root.find("memory")) {
     for (std::size_t i = 0; i < mem->size(); ++i) {
       JsonNode o = mem->item(i);
-      o.only_keys({"rank", "time_ms", "weights", "gradients", "optimizer", "activations", "buffers"});
+      o.only_keys(
+          {"rank", "time_ms", "weights", "master", "gradients", "optimizer", "activations", "buffers"});
       MemorySample m;
       m.rank = o.at("rank").int32();
       m.time_ms = o.at("time_ms").number();
       if (auto v = o.find("weights")) m.weights = v->integer();
+      if (auto v = o.find("master")) m.master = v->integer();
       if (auto v = o.find("gradients")) m.gradients = v->integer();
       if (auto v = o.find("optimizer")) m.optimizer = v->integer();
       if (auto v = o.find("activations")) m.activations = v->integer();

@@ -318,6 +318,7 @@ void probe_sharing(const RunConfig& c, const Timeline& measured, int mb_rows, co
     co.device = c.device;
     co.threads = c.threads;
     co.seed = c.seed;
+    co.precision = c.precision;
     co.window_s = o.corun_window_s;
     // Twice: the forward/backward loop gives the compute capacity, the
     // optimizer-step loop the capacity of memory-bound step-level actions.
@@ -372,15 +373,15 @@ RunCalibration calibrate_run(const RunConfig& c, const StageCosts& base, const T
   // Optimizer step of the largest stage, and the transient bytes of each rank's steps.
   for (int s = 0; s < sch.num_stages; ++s)
     if (base.stages[s].param_bytes > base.stages[cal.largest_stage].param_bytes) cal.largest_stage = s;
-  const OptimizerStepCost step =
-      measure_optimizer_step(c.model, c.stage_layers[cal.largest_stage], c.optimizer, 5, c.seed, c.device);
+  const OptimizerStepCost step = measure_optimizer_step(c.model, c.stage_layers[cal.largest_stage],
+                                                        c.optimizer, 5, c.seed, c.device, c.precision);
   cal.optimizer_step_ms = step.ms;
   cal.step_transient_bytes.assign(ranks, 0);
   for (int s = 0; s < sch.num_stages; ++s) {
-    const OptimizerStepCost sc =
-        s == cal.largest_stage
-            ? step
-            : measure_optimizer_step(c.model, c.stage_layers[s], c.optimizer, 1, c.seed, c.device);
+    const OptimizerStepCost sc = s == cal.largest_stage
+                                     ? step
+                                     : measure_optimizer_step(c.model, c.stage_layers[s], c.optimizer, 1,
+                                                              c.seed, c.device, c.precision);
     auto& v = cal.step_transient_bytes[sch.stage_to_rank[s]];
     v = std::max(v, sc.transient_bytes);
   }

@@ -33,6 +33,7 @@ nlohmann::json manifest_of(const RunConfig& c) {
   j["batch"] = c.batch;
   j["seq"] = c.seq;
   j["optimizer"] = to_string(c.optimizer);
+  j["precision"] = to_string(c.precision);
   j["seed"] = c.seed;
   // Asynchronous replicas each write their own file; flush replicas share one
   // (replica 0's), which any replica count can resume from.
@@ -87,16 +88,17 @@ void save_atomically(torch::serialize::OutputArchive& ar, const std::string& pat
 
 }  // namespace
 
-void write_stage_file(const std::string& path, const LocalStage& s) {
+void write_stage_file(const std::string& path, LocalStage& s) {
   torch::serialize::OutputArchive ar;
-  write_weights(ar, s.params, *s.opt);
+  write_weights(ar, s.optimized(), *s.opt);
   save_atomically(ar, path);
 }
 
 void read_stage_file(const std::string& path, LocalStage& s) {
   torch::serialize::InputArchive ar;
   ar.load_from(path);
-  read_weights(ar, path, s.params, *s.opt);
+  read_weights(ar, path, s.optimized(), *s.opt);
+  if (s.mixed) s.master.copy_to(s.params);
 }
 
 void write_stream_stage_file(const std::string& path, const LocalStage& s,

@@ -18,8 +18,9 @@
 // rank starts).
 //
 // A stage file is a LibTorch archive (torch::serialize) holding:
-//   param<i>        the stage's weights, in the layers' parameter order
-//                   (asynchronous: the newest, the optimizer's master copy)
+//   param<i>        the stage's weights, in the layers' parameter order: the
+//                   ones the optimizer updates (mixed precision: the fp32
+//                   master weights; asynchronous: the newest, the master copy)
 //   optimizer       the optimizer's state archive
 // and, for asynchronous schedules only:
 //   state           int64 [updates applied, forwards passed, most versions kept]
@@ -50,7 +51,7 @@ void write_checkpoint_manifest(const RunConfig& c, int step);
 
 // A flush schedule's stage file: the weights and optimizer state. Written to a
 // temporary name and renamed, so a stage file is whole or absent.
-void write_stage_file(const std::string& path, const LocalStage& s);
+void write_stage_file(const std::string& path, LocalStage& s);
 // Loads weights (checking their shapes) and optimizer state into `s`.
 void read_stage_file(const std::string& path, LocalStage& s);
 

@@ -19,6 +19,7 @@
 #include "executor/batch_source.h"
 #include "executor/compute_threads.h"
 #include "executor/host_memory.h"
+#include "executor/master_weights.h"
 #include "executor/model_layers.h"
 
 namespace pipekit {
@@ -62,6 +63,8 @@ Worker spawn(const CorunOptions& o, int index) {
                                    std::to_string(o.gpu),
                                    "--work",
                                    o.work,
+                                   "--precision",
+                                   to_string(o.precision),
                                    "--optimizer",
                                    to_string(o.optimizer)};
   if (o.model.kind == ModelKind::gpt) {
@@ -192,15 +195,17 @@ int corun_worker(const CorunOptions& o) {
   const std::vector<int>& ids = o.worker_layers.at(0);
   auto layers = build_layers(o.model, ids, o.seed);
   move_layers(layers, dev);
+  const torch::ScalarType dt = working_dtype(o.precision);
+  if (mixed(o.precision)) cast_layers(layers, dt);
   // The input a rank sees: a micro-batch for the first layer, else an
   // activation of the boundary's shape (whose gradient it computes, as B does).
   torch::Tensor input;
   if (ids.front() == 0) {
     BatchSource data(o.model, "random", o.microbatch, o.seq, 1, o.seed);
-    input = input_tensor(data.get(0, 0)).to(dev);
+    input = working_input(input_tensor(data.get(0, 0)).to(dev), dt);
   } else {
     auto shapes = layer_output_shapes(o.model, o.microbatch, o.seq, o.seed);
-    input = torch::randn(shapes.at(ids.front() - 1)).to(dev).requires_grad_(true);
+    input = torch::randn(shapes.at(ids.front() - 1)).to(dev).to(dt).requires_grad_(true);
   }
   auto iteration = [&] {
     torch::Tensor out = forward_layers(layers, input);
@@ -210,16 +215,22 @@ int corun_worker(const CorunOptions& o) {
   for (int i = 0; i < 2; ++i) iteration();
   // The optimizer step as a rank takes it: every parameter has its gradient.
   std::unique_ptr<torch::optim::Optimizer> opt;
+  std::vector<torch::Tensor> params;
+  MasterWeights master;  // mixed precision: the step updates fp32 masters, then copies them back
   if (o.work == "step") {
-    std::vector<torch::Tensor> params;
     for (auto& l : layers)
       for (auto& p : l.params) params.push_back(p);
-    opt = make_optimizer(o.optimizer, params, 1e-6);
+    if (mixed(o.precision)) {
+      master = MasterWeights(params);
+      for (auto& m : master.tensors()) m.mutable_grad() = torch::zeros_like(m);
+    }
+    opt = make_optimizer(o.optimizer, mixed(o.precision) ? master.tensors() : params, 1e-6);
     opt->step();  // lazily created state (Adam's moments) outside the window
   }
   auto work = [&] {
     if (!opt) return iteration();
     opt->step();
+    if (!master.empty()) master.copy_to(params);
     if (cuda) torch::cuda::synchronize(o.gpu);
   };
   std::printf("ready\n");

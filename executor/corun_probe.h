@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/optimizer.h"
+#include "core/precision.h"
 #include "executor/model_spec.h"
 
 namespace pipekit {
@@ -31,6 +32,7 @@ struct CorunOptions {
   // "step" (the optimizer step over its layers' weights: memory-bound).
   std::string work = "compute";
   Optimizer optimizer = Optimizer::adam;  // work == "step"
+  Precision precision = Precision::fp32;  // what the workers compute in, as the ranks do
   int threads = 1;                        // intra-op threads per worker, as per rank
   double window_s = 1.5;                  // each timed window
   std::uint64_t seed = 1234;

@@ -30,6 +30,20 @@ FaultInjection FaultInjection::from_environment() {
   f.fail_rank = env_number("PIPEKIT_FAIL_RANK", -1);
   f.kill_rank = env_number("PIPEKIT_KILL_RANK", -1);
   f.kill_at_step = std::max(1, env_number("PIPEKIT_KILL_AT_STEP", 1));
+  if (const char* v = std::getenv("PIPEKIT_INJECT_INF"); v && *v) {
+    const std::string s = v;
+    const auto colon = s.find(':');
+    try {
+      std::size_t a = 0, b = 0;
+      f.inject_inf_rank = std::stoi(s.substr(0, colon), &a);
+      f.inject_inf_step = std::stoi(s.substr(colon + 1), &b);
+      if (colon == std::string::npos || a != colon || b != s.size() - colon - 1 || f.inject_inf_rank < 0 ||
+          f.inject_inf_step < 1)
+        throw std::invalid_argument(s);
+    } catch (...) {
+      throw InputError("PIPEKIT_INJECT_INF", "", fmt::format("'{}' is not RANK:STEP (e.g. 1:2)", s));
+    }
+  }
   return f;
 }
 

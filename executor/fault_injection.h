@@ -8,6 +8,8 @@
 //                             (the other ranks are still waiting, not failing)
 //   PIPEKIT_KILL_RANK=R       rank R SIGKILLs itself halfway through its actions
 //   PIPEKIT_KILL_AT_STEP=K    ... of step K (asynchronous: of minibatch K; default 1)
+//   PIPEKIT_INJECT_INF=R:K    rank R finds an inf in its gradients at step K (loss
+//                             scaling's overflow path; the --verify reference skips K too)
 #pragma once
 
 #include <cstddef>
@@ -19,11 +21,18 @@ struct FaultInjection {
   int fail_rank = -1;
   int kill_rank = -1;
   int kill_at_step = 1;
+  int inject_inf_rank = -1;
+  int inject_inf_step = 0;  // 1-based
 
   // Throws InputError naming the variable when a value is not a number.
   static FaultInjection from_environment();
 
   bool fails(int rank) const { return fail_rank >= 0 && fail_rank == rank; }
+  // Whether `rank` injects an inf into its gradients in pass `step` (0-based).
+  bool injects_inf(int rank, int step) const {
+    return inject_inf_rank == rank && inject_inf_step == step + 1;
+  }
+  bool injects_inf_at(int step) const { return inject_inf_rank >= 0 && inject_inf_step == step + 1; }
   // Where in this rank's action list of pass `step` (0-based) it kills
   // itself; npos: nowhere. `actions` is the list's length; `minibatch_end`
   // maps a position to the minibatches finished there (asynchronous streams,

@@ -17,10 +17,12 @@
 #include "executor/compute_threads.h"
 #include "executor/gpu_transport.h"
 #include "executor/host_memory.h"
+#include "executor/master_weights.h"
 #include "executor/memory_meter.h"
 #include "executor/model_layers.h"
 
 #if PIPEKIT_TORCH_CUDA
+#include <ATen/cuda/CUDAContext.h>
 #include <ATen/cuda/CUDAEvent.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAStream.h>
@@ -134,6 +136,12 @@ class Profiler {
   MemoryProbe probe_;
   std::vector<ModelLayer> layers_;
   LayerInputs inputs_;
+  std::vector<std::vector<torch::Tensor>> fp32_grads_;  // mixed precision: per layer, where gradients add up
+  // Mixed precision: adds layer i's fresh gradients into fp32 and frees them.
+  void fold(int i, const std::vector<torch::Tensor>& grads) {
+    for (std::size_t k = 0; k < grads.size() && k < fp32_grads_[i].size(); ++k)
+      if (grads[k].defined()) fp32_grads_[i][k].add_(grads[k]);
+  }
   int n_ = 0;
 };
 
@@ -210,14 +218,23 @@ void Profiler::sweep(std::vector<Samples>* samples) {
   for (int i = n_ - 1; i >= 0; --i)
     if (!layers_[i].params.empty() && out[i].requires_grad())
       wg[i] = timed(i, [&] {
-        torch::autograd::grad({out[i]}, layers_[i].params, {inputs_.grads[i]}, /*retain_graph=*/true,
-                              /*create_graph=*/false, /*allow_unused=*/true);
+        auto gs =
+            torch::autograd::grad({out[i]}, layers_[i].params, {inputs_.grads[i]}, /*retain_graph=*/true,
+                                  /*create_graph=*/false, /*allow_unused=*/true);
+        if (mixed(o_.precision)) fold(i, gs);
       });
   // B as a rank runs it: parameter gradients accumulate into the .grad
   // tensors that exist (see profile()), the input's lands in in.grad.
   for (int i = n_ - 1; i >= 0; --i)
     if (out[i].requires_grad())
-      b[i] = timed(i, [&] { torch::autograd::backward({out[i]}, {inputs_.grads[i]}); });
+      b[i] = timed(i, [&] {
+        torch::autograd::backward({out[i]}, {inputs_.grads[i]});
+        if (!mixed(o_.precision)) return;
+        std::vector<torch::Tensor> gs;
+        for (auto& p : layers_[i].params) gs.push_back(p.grad());
+        fold(i, gs);
+        for (auto& p : layers_[i].params) p.mutable_grad().reset();
+      });
   if (!samples) return;
   for (int i = 0; i < n_; ++i) {
     (*samples)[i].fwd.push_back(f[i]);
@@ -275,11 +292,20 @@ Profile Profiler::run() {
   layers_ = build_layers(m, all, o_.seed);
   const torch::Device dev = cuda_ ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
   move_layers(layers_, dev);
+  const torch::ScalarType dt = working_dtype(o_.precision);
+  if (mixed(o_.precision)) {
+    if (const std::string why = precision_unsupported(o_.precision, dev); !why.empty())
+      throw InputError("--precision", "",
+                       fmt::format("this LibTorch cannot compute in {} on the {} ({}); {}",
+                                   to_string(o_.precision), o_.device, why,
+                                   cuda_ ? "use fp16 or fp32 on this GPU" : "use bf16 (or fp32) on the CPU"));
+    cast_layers(layers_, dt);
+  }
 
   BatchSource data(m, "random", o_.microbatch, seq, 1, o_.seed);
   MicroBatch mb = data.get(0, 0);
   inputs_.in.resize(n_);
-  inputs_.in[0] = input_tensor(mb).to(dev);
+  inputs_.in[0] = working_input(input_tensor(mb).to(dev), dt);
   inputs_.targets = target_tensor(mb).to(dev);
   {
     torch::NoGradGuard ng;
@@ -291,7 +317,9 @@ Profile Profiler::run() {
     torch::NoGradGuard ng;
     for (int i = 0; i < n_; ++i) {
       torch::Tensor y = layers_[i].forward(inputs_.in[i]);
-      inputs_.grads[i] = i == n_ - 1 ? torch::ones({}, y.options()) : torch::randn_like(y);
+      // The last layer's output is its loss, computed in fp32.
+      inputs_.grads[i] =
+          i == n_ - 1 ? torch::ones({}, y.options().dtype(torch::kFloat)) : torch::randn_like(y);
     }
   }
 
@@ -306,9 +334,16 @@ Profile Profiler::run() {
   }
   // Steady state of training: every parameter has a gradient buffer that
   // each backward adds to (reading and writing it, which costs as much memory
-  // traffic as the weights themselves).
-  for (auto& l : layers_)
-    for (const auto& p : l.params) p.mutable_grad() = torch::zeros_like(p);
+  // traffic as the weights themselves). Mixed precision: the backward writes
+  // fresh low-precision gradients, which are added into fp32 ones and freed
+  // (executor/master_weights.h), as a rank does after every backward.
+  fp32_grads_.assign(n_, {});
+  for (int i = 0; i < n_; ++i)
+    for (const auto& p : layers_[i].params)
+      if (mixed(o_.precision))
+        fp32_grads_[i].push_back(torch::zeros_like(p, p.options().dtype(torch::kFloat)));
+      else
+        p.mutable_grad() = torch::zeros_like(p);
   for (int k = 0; k < o_.warmup + o_.repeat; ++k) {
     sweep(k < o_.warmup ? nullptr : &samples);
     progress(++done, total);
@@ -319,7 +354,7 @@ Profile Profiler::run() {
   Profile p;
   p.model = m.name;
   p.device = cuda_ ? "cuda" : "cpu";
-  p.dtype = "fp32";
+  p.dtype = to_string(o_.precision);
   p.microbatch_size = o_.microbatch;
   p.seq_len = m.input() == InputKind::tokens ? seq : 0;
   p.input_bytes = bytes_of(inputs_.in[0]);
@@ -356,6 +391,7 @@ Profile Profiler::run() {
   p.meta["machine.cpu"] = cpu_model_name();
   p.meta["machine.logical_cores"] = std::to_string(logical_cores());
   p.meta["library.torch"] = TORCH_VERSION;
+  p.meta["precision.native"] = native_precision_support(o_.precision, o_.device);
   p.meta["settings"] =
       fmt::format("device {} microbatch {} seq {} threads {} warmup {} repeat {} seed {}", p.device,
                   o_.microbatch, p.seq_len, o_.threads, o_.warmup, o_.repeat, o_.seed);
@@ -398,30 +434,66 @@ Profile profile_model(const ProfilerOptions& o) {
 
 OptimizerStepCost measure_optimizer_step(const ModelSpec& m, const std::vector<int>& layers,
                                          Optimizer optimizer, int repeat, std::uint64_t seed,
-                                         const std::string& device) {
+                                         const std::string& device, Precision precision) {
   memory_meter::install();
   const bool cuda = device == "cuda";
   auto built = build_layers(m, layers, seed);
   move_layers(built, cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU));
+  const bool low = mixed(precision);
+  if (low) cast_layers(built, working_dtype(precision));
   std::vector<torch::Tensor> params;
   for (auto& l : built)
-    for (auto& p : l.params) {
-      p.mutable_grad() = torch::randn_like(p) * 1e-3;
-      params.push_back(p);
-    }
-  auto opt = make_optimizer(optimizer, params, 1e-4);
-  opt->step();  // adam allocates its state lazily
+    for (auto& p : l.params) params.push_back(p);
+  MasterWeights master = low ? MasterWeights(params) : MasterWeights();
+  std::vector<torch::Tensor>& updated = low ? master.tensors() : params;
+  for (auto& p : updated) p.mutable_grad() = torch::randn_like(p) * 1e-3;
+  auto opt = make_optimizer(optimizer, updated, 1e-4);
+  auto step = [&] {
+    opt->step();
+    if (low) master.copy_to(params);
+  };
+  step();  // adam allocates its state lazily
   std::vector<double> v;
   OptimizerStepCost cost;
   for (int k = 0; k < std::max(1, repeat); ++k) {
     const std::int64_t live = memory_meter::live_bytes();
     memory_meter::reset_peak();
-    v.push_back(time_ms(cuda, [&] { opt->step(); }));
+    v.push_back(time_ms(cuda, step));
     if (!cuda)  // the CUDA caching allocator is not this meter's
       cost.transient_bytes = std::max(cost.transient_bytes, memory_meter::peak_bytes() - live);
   }
   cost.ms = quantile(v, 0.5);
   return cost;
+}
+
+std::string native_precision_support(Precision p, const std::string& device) {
+  if (p == Precision::fp32) return "yes";
+  if (device == "cuda") {
+#if PIPEKIT_TORCH_CUDA
+    // bf16 arithmetic from compute capability 8.0 (Ampere); fp16 everywhere CUDA runs.
+    if (p == Precision::fp16) return "yes";
+    const int major = at::cuda::getCurrentDeviceProperties()->major;
+    return major >= 8 ? fmt::format("yes: compute capability {}.x", major)
+                      : fmt::format("no: compute capability {}.x has no bf16 arithmetic", major);
+#else
+    return "unknown";
+#endif
+  }
+  // x86 flags for bf16/fp16 arithmetic; without them LibTorch converts to fp32 to compute.
+  std::ifstream f("/proc/cpuinfo");
+  std::string line, flags;
+  while (std::getline(f, line))
+    if (line.rfind("flags", 0) == 0) {
+      flags = " " + line.substr(line.find(':') + 1) + " ";
+      break;
+    }
+  const std::vector<std::string> want = p == Precision::bf16
+                                            ? std::vector<std::string>{"amx_bf16", "avx512_bf16"}
+                                            : std::vector<std::string>{"avx512_fp16", "amx_fp16"};
+  for (const auto& w : want)
+    if (flags.find(" " + w + " ") != std::string::npos) return "yes: " + w;
+  return fmt::format("no: the CPU has no {} arithmetic ({}); LibTorch computes through fp32", to_string(p),
+                     fmt::format("{} absent", want.front()));
 }
 
 std::string cpu_model_name() {

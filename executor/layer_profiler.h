@@ -53,22 +53,32 @@ struct ProfilerOptions {
   // costs when it has a core, free of preemption by other processes.
   // meta["wall_over_cpu"] records the ratio seen while profiling (both modes).
   bool cpu_time = false;
+  // Weights and activations in this precision (core/precision.h); the profile
+  // records it as its dtype, and in meta["precision.native"] whether the
+  // processor has arithmetic for it.
+  Precision precision = Precision::fp32;
 };
 
 // Throws InputError for bad settings (device without CUDA, repeat < 1, ...).
 Profile profile_model(const ProfilerOptions& o);
 
-// One optimizer step (adam or sgd) over the parameters of the given layers:
-// median milliseconds of `repeat` rounds after one untimed round (adam makes
-// its state then), and the transient bytes it allocates above what is live
-// (adam's temporaries; counting allocator).
+// One optimizer step (adam or sgd) over the parameters of the given layers, as
+// a rank takes it in `precision` (mixed: on the fp32 master weights, then the
+// copy into the working ones): median milliseconds of `repeat` rounds after
+// one untimed round (adam makes its state then), and the transient bytes it
+// allocates above what is live (adam's temporaries; counting allocator).
 struct OptimizerStepCost {
   double ms = 0;
   std::int64_t transient_bytes = 0;
 };
 OptimizerStepCost measure_optimizer_step(const ModelSpec& m, const std::vector<int>& layers,
                                          Optimizer optimizer, int repeat, std::uint64_t seed,
-                                         const std::string& device = "cpu");
+                                         const std::string& device = "cpu",
+                                         Precision precision = Precision::fp32);
+
+// Whether this processor has arithmetic for `p` ("yes: avx512_bf16", "no: ..."):
+// what a profile records beside the precision it was measured in.
+std::string native_precision_support(Precision p, const std::string& device);
 
 // "Intel(R) Xeon(R) ..." from /proc/cpuinfo (or "unknown"), and logical cores.
 std::string cpu_model_name();

@@ -30,32 +30,40 @@ std::atomic<std::int64_t> g_peak{0};
 #define PIPEKIT_ALLOCATOR_COPY_DATA 0
 #endif
 
-struct Block {
-  c10::DataPtr inner;
-  std::int64_t bytes;
-};
+// Each block carries its size in a header before the data, so that the data
+// pointer is also the context: LibTorch's raw_allocate (used by some kernels,
+// the bf16 ones among them) requires that. The header keeps the alignment.
+constexpr std::size_t kHeader = 64;
+c10::DeleterFnPtr g_base_free = nullptr;
 
-void release(void* ctx) {
-  auto* b = static_cast<Block*>(ctx);
-  g_live.fetch_sub(b->bytes);
-  delete b;  // frees the inner allocation through its own deleter
+void count(std::int64_t bytes) {
+  const std::int64_t now = g_live.fetch_add(bytes) + bytes;
+  std::int64_t peak = g_peak.load();
+  while (now > peak && !g_peak.compare_exchange_weak(peak, now)) {
+  }
+}
+
+void release(void* data) {
+  auto* base = static_cast<char*>(data) - kHeader;
+  g_live.fetch_sub(*reinterpret_cast<std::int64_t*>(base));
+  g_base_free(base);
 }
 
 class CountingAllocator final : public c10::Allocator {
  public:
-  explicit CountingAllocator(c10::Allocator* base) : base_(base) {}
+  explicit CountingAllocator(c10::Allocator* base) : base_(base) { g_base_free = base->raw_deleter(); }
 
   c10::DataPtr allocate(std::size_t n) PIPEKIT_ALLOCATE_CONST override {
-    c10::DataPtr inner = base_->allocate(n);
-    void* data = inner.get();
-    auto* b = new Block{std::move(inner), static_cast<std::int64_t>(n)};
-    std::int64_t now = g_live.fetch_add(b->bytes) + b->bytes;
-    std::int64_t peak = g_peak.load();
-    while (now > peak && !g_peak.compare_exchange_weak(peak, now)) {
-    }
-    return {data, b, &release, c10::Device(c10::DeviceType::CPU)};
+    c10::DataPtr inner = base_->allocate(n + kHeader);
+    if (inner.get() != inner.get_context() || !g_base_free)
+      throw std::runtime_error("memory meter: the CPU allocator under it frees by context, not pointer");
+    auto* base = static_cast<char*>(inner.release_context());
+    *reinterpret_cast<std::int64_t*>(base) = static_cast<std::int64_t>(n);
+    count(static_cast<std::int64_t>(n));
+    void* data = base + kHeader;
+    return {data, data, &release, c10::Device(c10::DeviceType::CPU)};
   }
-  c10::DeleterFnPtr raw_deleter() const override { return nullptr; }
+  c10::DeleterFnPtr raw_deleter() const override { return &release; }
 #if PIPEKIT_ALLOCATOR_COPY_DATA
   void copy_data(void* dest, const void* src, std::size_t count) const override {
     default_copy_data(dest, src, count);

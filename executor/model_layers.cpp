@@ -1,6 +1,7 @@
 #include "executor/model_layers.h"
 
 #include <torch/script.h>
+#include <torch/version.h>
 
 #include <cmath>
 
@@ -49,6 +50,7 @@ ModelLayer gpt_block(const ModelSpec& m, int layer, std::uint64_t seed) {
   ModelLayer l;
   l.params = {ln1_w, ln1_b, attn_w, attn_b, proj_w, proj_b, ln2_w, ln2_b, fc_w, fc_b, fc2_w, fc2_b};
   const std::int64_t heads = m.n_head, hd = d / m.n_head;
+  const bool fused = fused_attention_available();
   l.forward = [=](const torch::Tensor& x) {
     const auto B = x.size(0), T = x.size(1);
     auto h = torch::layer_norm(x, {d}, ln1_w, ln1_b, 1e-5);
@@ -56,10 +58,7 @@ ModelLayer gpt_block(const ModelSpec& m, int layer, std::uint64_t seed) {
     auto q = qkv[0].view({B, T, heads, hd}).transpose(1, 2);
     auto k = qkv[1].view({B, T, heads, hd}).transpose(1, 2);
     auto v = qkv[2].view({B, T, heads, hd}).transpose(1, 2);
-    auto att = torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(static_cast<double>(hd)));
-    auto future = torch::ones({T, T}, torch::TensorOptions().dtype(torch::kBool).device(x.device())).triu(1);
-    att = torch::softmax(att.masked_fill(future, -std::numeric_limits<float>::infinity()), -1);
-    auto y = torch::matmul(att, v).transpose(1, 2).contiguous().view({B, T, d});
+    auto y = causal_attention(q, k, v, fused).transpose(1, 2).contiguous().view({B, T, d});
     auto r = x + torch::linear(y, proj_w, proj_b);
     auto h2 = torch::layer_norm(r, {d}, ln2_w, ln2_b, 1e-5);
     return r + torch::linear(torch::gelu(torch::linear(h2, fc_w, fc_b), "tanh"), fc2_w, fc2_b);
@@ -128,6 +127,7 @@ ModelLayer script_layer(torch::jit::Module mod) {
   // Module::to moves parameters with set_data, so the tensors in l.params stay
   // the module's; it also moves buffers, which l.params does not list.
   l.to_device = [holder](const torch::Device& d) { holder->to(d); };
+  l.to_dtype = [holder](torch::ScalarType t) { holder->to(t); };
   return l;
 }
 
@@ -172,6 +172,72 @@ void move_layers(std::vector<ModelLayer>& layers, const torch::Device& dev) {
     }
     for (auto& p : l.params) p.set_data(p.data().to(dev));
   }
+}
+
+torch::ScalarType working_dtype(Precision p) {
+  switch (p) {
+    case Precision::bf16:
+      return torch::kBFloat16;
+    case Precision::fp16:
+      return torch::kHalf;
+    case Precision::fp32:
+      break;
+  }
+  return torch::kFloat;
+}
+
+void cast_layers(std::vector<ModelLayer>& layers, torch::ScalarType dtype) {
+  torch::NoGradGuard no_grad;
+  for (auto& l : layers) {
+    if (l.to_dtype) {
+      l.to_dtype(dtype);
+      continue;
+    }
+    for (auto& p : l.params)
+      if (p.is_floating_point() && p.scalar_type() != dtype) p.set_data(p.data().to(dtype));
+  }
+}
+
+torch::Tensor working_input(const torch::Tensor& x, torch::ScalarType dtype) {
+  return x.is_floating_point() && x.scalar_type() != dtype ? x.to(dtype) : x;
+}
+
+std::string precision_unsupported(Precision p, const torch::Device& device) {
+  if (p == Precision::fp32) return "";
+  try {
+    const auto opts = torch::TensorOptions().dtype(working_dtype(p)).device(device);
+    auto w = torch::ones({4, 4}, opts).requires_grad_(true);
+    auto y = torch::layer_norm(torch::linear(torch::ones({2, 4}, opts), w), {4});
+    torch::softmax(y, -1).sum().backward();
+    return "";
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    return what.substr(0, what.find('\n'));
+  }
+}
+
+bool fused_attention_available() {
+#if TORCH_VERSION_MAJOR >= 2
+  return true;
+#else
+  return false;
+#endif
+}
+
+torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                               bool fused) {
+#if TORCH_VERSION_MAJOR >= 2
+  if (fused)
+    return at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, /*dropout_p=*/0.0, /*is_causal=*/true);
+#else
+  (void)fused;
+#endif
+  const auto T = q.size(-2);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
+  auto att = torch::matmul(q, k.transpose(-2, -1)) * scale;
+  auto future = torch::ones({T, T}, torch::TensorOptions().dtype(torch::kBool).device(q.device())).triu(1);
+  att = torch::softmax(att.masked_fill(future, -std::numeric_limits<float>::infinity()), -1);
+  return torch::matmul(att, v);
 }
 
 std::vector<ModelLayer> build_layers(const ModelSpec& m, const std::vector<int>& layers, std::uint64_t seed) {
@@ -237,7 +303,8 @@ torch::Tensor target_tensor(const MicroBatch& b) {
 
 torch::Tensor scaled_loss(const torch::Tensor& logits, const torch::Tensor& targets, int microbatches) {
   const auto classes = logits.size(-1);
-  auto loss = torch::nn::functional::cross_entropy(logits.reshape({-1, classes}), targets.reshape({-1}));
+  auto loss = torch::nn::functional::cross_entropy(logits.reshape({-1, classes}).to(torch::kFloat),
+                                                   targets.reshape({-1}));
   return loss / static_cast<double>(microbatches);
 }
 

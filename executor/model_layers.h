@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/optimizer.h"
+#include "core/precision.h"
 #include "executor/model_spec.h"
 
 namespace pipekit {
@@ -24,8 +25,10 @@ struct ModelLayer {
   std::vector<torch::Tensor> params;  // trainable, in a fixed order
   std::shared_ptr<void> holder;       // keeps the module alive
   // TorchScript layers: moves the module (parameters and buffers, such as
-  // running statistics) to a device; built-in layers have parameters only.
+  // running statistics) to a device, or casts it to a dtype; built-in layers
+  // have parameters only.
   std::function<void(const torch::Device&)> to_device;
+  std::function<void(torch::ScalarType)> to_dtype;
   // gpt with tie_weights: the embedding's token table (layer 0) or the head's
   // weight (last layer). For the head, *tied_slot is the tensor its forward
   // uses, so a one-process model can point it at the embedding's table.
@@ -49,6 +52,7 @@ torch::Tensor input_tensor(const struct MicroBatch& b);
 torch::Tensor target_tensor(const struct MicroBatch& b);
 // Mean cross-entropy over all positions, divided by `microbatches` so that the
 // gradients accumulated over the micro-batches equal the full-batch mean's.
+// Computed in fp32 whatever the logits' precision (as autocast does).
 torch::Tensor scaled_loss(const torch::Tensor& logits, const torch::Tensor& targets, int microbatches);
 // sgd: plain SGD; momentum: SGD with momentum 0.9; adam: Adam (LibTorch's defaults).
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(Optimizer o, const std::vector<torch::Tensor>& params,
@@ -58,6 +62,25 @@ torch::Tensor forward_layers(const std::vector<ModelLayer>& layers, torch::Tenso
 // Moves every parameter to `dev` in place (set_data), so the layers' closures,
 // modules and tied slots, which hold the same tensors, compute there.
 void move_layers(std::vector<ModelLayer>& layers, const torch::Device& dev);
+
+// The dtype of a precision's working weights and activations.
+torch::ScalarType working_dtype(Precision p);
+// Casts every floating parameter to `dtype` in place (set_data, as move_layers).
+void cast_layers(std::vector<ModelLayer>& layers, torch::ScalarType dtype);
+// A model input in the working precision: floating inputs cast, token ids kept.
+torch::Tensor working_input(const torch::Tensor& x, torch::ScalarType dtype);
+// Whether this LibTorch can train in `p` on `device` ("cpu" or "cuda"): a small
+// linear layer's forward and backward run. Empty when it can; else why not.
+std::string precision_unsupported(Precision p, const torch::Device& device);
+
+// Causal self-attention of q, k, v shaped [batch, heads, seq, head dim]:
+// LibTorch's fused scaled_dot_product_attention when `fused` (LibTorch 2.x;
+// flash or memory-efficient kernels on CUDA), else softmax(QK^T / sqrt(d),
+// future masked) V written out.
+torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                               bool fused);
+// Whether the LibTorch in use has the fused kernel (the built-in GPT uses it then).
+bool fused_attention_available();
 // All parameters of `layers`, flattened into one 1-D tensor (a copy).
 torch::Tensor flat_params(const std::vector<ModelLayer>& layers);
 

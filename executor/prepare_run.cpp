@@ -13,6 +13,8 @@
 #include "executor/batch_source.h"
 #include "executor/checkpoint.h"
 #include "executor/gpu_transport.h"
+#include "executor/loss_scaler.h"
+#include "executor/model_layers.h"
 #include "executor/run_config.h"
 #include "passes/early_receives.h"
 #include "passes/lowering.h"
@@ -73,7 +75,7 @@ void resolve_async(RunConfig& c, int spec_microbatches, const std::string& sourc
   const bool delayed = c.traits->update == WeightUpdate::delayed_minibatch;
   if (!c.async) {
     c.minibatch_mbs = s.num_microbatches;
-    c.loss_scale = s.num_microbatches;
+    c.loss_divisor = s.num_microbatches;
     return;
   }
   const int m = delayed ? two_bw_minibatch(s) : spec_microbatches;
@@ -91,8 +93,45 @@ void resolve_async(RunConfig& c, int spec_microbatches, const std::string& sourc
             std::to_string(m));
   c.minibatch_mbs = m;
   // pipedream updates after every micro-batch: each one's loss is a whole minibatch's.
-  c.loss_scale = c.traits->update == WeightUpdate::every_microbatch ? 1 : m;
+  c.loss_divisor = c.traits->update == WeightUpdate::every_microbatch ? 1 : m;
   c.steps = s.num_microbatches / m;
+}
+
+// The precision: --precision, else the plan's, else fp32; a plan made for
+// another precision is refused (its memory was planned for that one). Then
+// whether this LibTorch can train in it on the device, and the loss scaling.
+void resolve_precision(RunConfig& c, const Plan& plan) {
+  if (!c.precision_name.empty()) {
+    c.precision = parse_precision(c.precision_name, "--precision");
+    if (!c.plan_path.empty() && plan.precision != c.precision)
+      throw InputError(
+          "--precision", c.plan_path,
+          fmt::format("the plan was made for {}, this run asks for {}; run it with --precision {}, "
+                      "or plan again with --precision {}",
+                      to_string(plan.precision), to_string(c.precision), to_string(plan.precision),
+                      to_string(c.precision)));
+  } else {
+    c.precision = c.plan_path.empty() ? Precision::fp32 : plan.precision;
+  }
+  if (c.device == "cuda" && !PIPEKIT_TORCH_CUDA) return;  // refused above
+  const torch::Device device =
+      c.device == "cuda" ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  if (const std::string why = precision_unsupported(c.precision, device); !why.empty())
+    throw InputError(
+        "--precision", "",
+        fmt::format("this LibTorch cannot train in {} on the {} ({}); {}", to_string(c.precision), c.device,
+                    why,
+                    c.device == "cpu" ? "use --precision bf16 (or fp32) on the CPU, or fp16 on a GPU"
+                                      : "use --precision fp16 or fp32 on this GPU"));
+  if (c.loss_scaling.empty()) c.loss_scaling = c.precision == Precision::fp16 ? "dynamic" : "none";
+  const LossScaler scaler =
+      LossScaler::parse(c.loss_scaling, c.loss_scale_init, c.loss_scale_window, "--loss-scale");
+  if (scaler.active() && c.async)
+    throw InputError(
+        "--loss-scale", "",
+        fmt::format("loss scaling needs every rank to decide together at a flush, and {} has none; "
+                    "train {} in bf16 (no loss scaling), or use a flush schedule for fp16",
+                    c.schedule.kind, c.schedule.kind));
 }
 
 }  // namespace
@@ -213,6 +252,7 @@ void prepare_run(RunConfig& c) {
                      "this pipekit was built against a LibTorch without CUDA; use --device cpu, or "
                      "build with -DCMAKE_PREFIX_PATH=<CUDA LibTorch>");
   if (!(c.timeout_s > 0)) throw InputError("--timeout", "", "must be positive seconds");
+  resolve_precision(c, plan);
   BatchSource probe(c.model, c.data, c.batch, c.seq, m, c.seed);  // reads and checks the data
   c.data_description = probe.description();
 

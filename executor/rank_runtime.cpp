@@ -26,6 +26,11 @@ std::string short_what(const std::exception& e) {
 
 }  // namespace
 
+std::int64_t RankRunner::optimizer_state_bytes_of(const LocalStage& s) const {
+  return static_cast<std::int64_t>(parameter_count(param_bytes(s), c_.precision) *
+                                   bytes_per_parameter(c_.precision, c_.optimizer).optimizer);
+}
+
 RankRunner::RankRunner(const RunConfig& c, const RankIdentity& id)
     : c_(c),
       id_(id),
@@ -34,6 +39,7 @@ RankRunner::RankRunner(const RunConfig& c, const RankIdentity& id)
       net_(c, id, layout_),
       timeline_(id.rank),
       report_(c, id.rank),
+      scaler_(LossScaler::parse(c.loss_scaling, c.loss_scale_init, c.loss_scale_window, "--loss-scale")),
       data_(c.model, c.data, c.batch, c.seq, c.minibatch_mbs, c.seed) {}
 
 LocalStage& RankRunner::local(int stage) {
@@ -60,17 +66,25 @@ void RankRunner::build() {
       if (a.stage == s && a.type == ActionType::R) st.recompute = true;
     const auto& layers = c_.stage_layers[s];
     st.layers = build_layers(c_.model, layers, c_.seed);
-    move_layers(st.layers, net_.device());  // before the optimizer exists: its state follows the weights
+    // Before the optimizer exists: its state follows the weights. Built in
+    // fp32 (the same draws as fp32 training), then cast to the working precision.
+    move_layers(st.layers, net_.device());
+    st.async = c_.async;
+    st.mixed = mixed(c_.precision);
+    if (st.mixed) cast_layers(st.layers, working_dtype(c_.precision));
     for (auto& l : st.layers) {
-      for (auto& p : l.params) st.params.push_back(p);
+      for (auto& p : l.params) {
+        if (l.tied_weight.defined() && p.unsafeGetTensorImpl() == l.tied_weight.unsafeGetTensorImpl())
+          (l.tied_slot ? st.tied_head_index : st.tied_embed_index) = static_cast<int>(st.params.size());
+        st.params.push_back(p);
+      }
       if (l.tied_weight.defined()) (l.tied_slot ? st.tied_head : st.tied_embed) = l.tied_weight;
     }
-    if (c_.async) {
+    if (st.async)
       st.stash = WeightStash(st.params, c_.traits->update, c_.minibatch_mbs);
-      st.opt = make_optimizer(c_.optimizer, st.stash.master(), c_.lr);
-    } else {
-      st.opt = make_optimizer(c_.optimizer, st.params, c_.lr);
-    }
+    else if (st.mixed)
+      st.master = MasterWeights(st.params);
+    st.opt = make_optimizer(c_.optimizer, st.optimized(), c_.lr);
     if (!st.first) st.in_shape = layer_shapes.at(layers.front() - 1);
     st.out_shape = layer_shapes.at(layers.back());
     stages_.push_back(std::move(st));
@@ -113,7 +127,9 @@ void RankRunner::resume() {
 // the optimizer's state plus the versions the stage keeps. Called after the
 // gradients exist, so they do not take these pages.
 void RankRunner::prefault_stream_memory() {
-  const int state = c_.optimizer == Optimizer::adam ? 2 : 0;
+  // Per working byte: the optimizer's state, and the versions kept.
+  const ParameterBytes per = bytes_per_parameter(c_.precision, c_.optimizer);
+  const double state = per.optimizer / per.weights;
   std::int64_t bytes = 0;
   for (auto& s : stages_) {
     // On the host only blocks the heap serves can be paged in ahead; larger
@@ -121,7 +137,8 @@ void RankRunner::prefault_stream_memory() {
     std::int64_t per_copy = 0;
     for (const auto& p : s.params)
       if (net_.cuda() || heap_serves(tensor_bytes(p))) per_copy += tensor_bytes(p);
-    bytes += per_copy * (state + weight_versions(*c_.traits, s.stage, num_stages_));
+    bytes +=
+        static_cast<std::int64_t>(per_copy * (state + weight_versions(*c_.traits, s.stage, num_stages_)));
   }
   if (net_.cuda())  // the caching allocator keeps the freed block and splits it later
     torch::empty({bytes}, torch::TensorOptions().dtype(torch::kUInt8).device(net_.device()));
@@ -133,13 +150,15 @@ void RankRunner::begin_pass(int step) {
   kill_at_ = c_.faults.kill_position(id_.rank, step, c_.schedule.actions.at(prank_).size(), done_at_);
   if (!c_.async) mb_loss_.clear();  // a resumed stream keeps the losses its checkpoint held
   tied_done_ = false;
+  overflow_.reset();
   for (auto& s : stages_) {
     s.opt->zero_grad();
+    if (s.mixed && !s.async) s.master.begin_accumulation();
     // Asynchronous: gradients exist before the stream starts, so the step's
     // memory delta is activations and weight versions only.
     if (c_.async)
       for (std::size_t i = 0; i < s.params.size(); ++i) {
-        s.params[i].mutable_grad() = torch::zeros_like(s.params[i]);
+        if (!s.mixed) s.params[i].mutable_grad() = torch::zeros_like(s.params[i]);
         s.stash.master()[i].mutable_grad() = torch::zeros_like(s.stash.master()[i]);
       }
   }
@@ -221,10 +240,10 @@ void RankRunner::end_pass(int step) {
     if (auto now = other_threads_cpu_ns()) rec.other_threads_cpu_ms = cpu_ms_since(*step_other_cpu_, *now);
   timeline_.end_step(step_ms);
   rec.peak_activation_bytes = timeline_.peak_bytes();
-  // Adam's moments appear at the first STEP of the one stream (a resumed
-  // stream loaded them before it started).
-  if (c_.async && c_.optimizer == Optimizer::adam && c_.start_step == 0)
-    for (auto& s : stages_) rec.peak_activation_bytes -= 2 * param_bytes(s);
+  // The optimizer's state appears at the first STEP of the one stream (a
+  // resumed stream loaded it before it started).
+  if (c_.async && c_.start_step == 0)
+    for (auto& s : stages_) rec.peak_activation_bytes -= optimizer_state_bytes_of(s);
   if (c_.predict_memory) report_.compare_memory(step, rec.peak_activation_bytes, stages_, net_, layout_);
   timeline_.sample_memory(stages_);
   const bool has_last = is_local(num_stages_ - 1);
@@ -237,11 +256,20 @@ void RankRunner::end_pass(int step) {
   }
   if (!c_.async && c_.checkpoint_after(step + 1)) save_checkpoint(step + 1);
   report_.print_weights_kept(stages_);
+  StepOutcome outcome;
+  outcome.scaled = scaler_.active();
+  outcome.loss_scale = scaler_.scale();
+  if (overflow_) {
+    outcome.skipped = *overflow_;
+    if (outcome.skipped) outcome.overflow_rank = overflow_rank_;
+    scaler_.record(*overflow_);  // every rank: the same decision, the same new scale
+    outcome.next_loss_scale = scaler_.scale();
+  }
   if (id_.rank != 0) return;
   if (!has_last) losses = report_.fetch_losses(step, net_);
   // Rank 0 measures the step from its barrier to the end of its own work,
   // and the loss arrives only after the last stage finished.
-  report_.print_step(step, losses, timeline_.now_ms(), rec.peak_activation_bytes);
+  report_.print_step(step, losses, timeline_.now_ms(), rec.peak_activation_bytes, outcome);
 }
 
 void RankRunner::gather_timeline(const RankTimeline::StepRecord& rec) {
@@ -307,7 +335,7 @@ void RankRunner::execute(const Action& a, int step) {
       net_.post_recv(a, local(a.stage).out_shape, a.stage + 1, net_.tag(a.stage, a.microbatch, 1), timeline_);
       break;
     case ActionType::STEP:
-      step_stage(local(a.stage), a);
+      step_stage(local(a.stage), a, step);
       break;
     default:
       throw std::runtime_error(fmt::format("the executor does not run {} actions yet", to_string(a.type)));

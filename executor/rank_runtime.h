@@ -12,7 +12,11 @@
 //   SEND_*, RECV_*  posted asynchronously (executor/rank_transport.h); stages
 //      on the same rank hand tensors over directly.
 //   STEP  the stage's optimizer step, after summing tied gradients and
-//      all-reducing replicas' gradients.
+//      all-reducing replicas' gradients; with loss scaling, only once every
+//      rank agreed that no gradient overflowed (executor/loss_scaler.h).
+// Mixed precision (core/precision.h): the layers compute in bf16/fp16; each
+// backward's gradients are folded into fp32 master weights, which the
+// optimizer updates and copies back (executor/master_weights.h).
 // Asynchronous schedules (pipedream, 2bw) run the whole action list once as a
 // stream with weight stashing (executor/weight_stash.h).
 // Failures: every wait is bounded by --timeout; errors name the action, step,
@@ -38,6 +42,7 @@
 #include "core/action.h"
 #include "executor/batch_source.h"
 #include "executor/local_stage.h"
+#include "executor/loss_scaler.h"
 #include "executor/rank_timeline.h"
 #include "executor/rank_transport.h"
 #include "executor/replica_layout.h"
@@ -72,6 +77,7 @@ class RankRunner {
   void gather_timeline(const RankTimeline::StepRecord& rec);
   void execute(const Action& a, int step);
   void prefault_stream_memory();
+  std::int64_t optimizer_state_bytes_of(const LocalStage& s) const;
 
   // stage_compute.cpp
   MicroBatch batch(int step, int mb) const {
@@ -89,9 +95,11 @@ class RankRunner {
   void weight_grad(LocalStage& s, int mb);
 
   // gradient_sync.cpp
-  void step_stage(LocalStage& s, const Action& a);
+  void step_stage(LocalStage& s, const Action& a, int step);
   void allreduce_grads(LocalStage& s);
   void sum_tied_grads();
+  bool overflow_in_step(int step);
+  void update_stage(LocalStage& s);
 
   // rank_checkpoint.cpp
   void save_checkpoint(int step);
@@ -115,6 +123,9 @@ class RankRunner {
   int num_stages_ = 0;
   std::vector<LocalStage> stages_;
   bool tied_done_ = false;
+  LossScaler scaler_;
+  std::optional<bool> overflow_;   // this step's decision, once every rank took part
+  int overflow_rank_ = -1;         // the highest rank that found an inf or NaN
   std::map<int, double> mb_loss_;  // last stage: scaled loss of each micro-batch (the stream's, async)
   // Asynchronous replicas: round-robin owner of each action of the list; empty: all mine.
   std::vector<int> owners_;

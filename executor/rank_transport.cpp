@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "executor/memory_meter.h"
+#include "executor/model_layers.h"
 #include "passes/schedule_validator.h"
 
 namespace pipekit {
@@ -27,7 +28,8 @@ RankTransport::RankTransport(const RunConfig& c, const RankIdentity& id, const R
       prank_(layout.group_of(id.rank)),
       replica_(layout.replica_of(id.rank)),
       mbs_(c.schedule.num_microbatches),
-      mb_rows_(c.batch / c.minibatch_mbs) {}
+      mb_rows_(c.batch / c.minibatch_mbs),
+      boundary_(working_dtype(c.precision)) {}
 
 std::chrono::milliseconds RankTransport::timeout() const {
   return std::chrono::milliseconds(static_cast<std::int64_t>(c_.timeout_s * 1000));
@@ -186,9 +188,10 @@ void RankTransport::post_recv(const Action& a, std::vector<std::int64_t> shape, 
   std::vector<Pending> parts;
   for (const RowPart& part : exchange(stage, a.microbatch)) {
     shape.at(0) = part.rows;
-    Pending p = start_transfer(a, Stream::recv,
-                               torch::empty(shape, torch::TensorOptions().device(ch ? dev_ : torch::kCPU)),
-                               part.rank, tl);
+    Pending p = start_transfer(
+        a, Stream::recv,
+        torch::empty(shape, torch::TensorOptions().dtype(boundary_).device(ch ? dev_ : torch::kCPU)),
+        part.rank, tl);
     p.work = ch ? ch->recv(p.bufs, part.rank, tg) : world_->recv(p.bufs, part.rank, tg);
     parts.push_back(std::move(p));
   }

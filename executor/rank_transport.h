@@ -11,6 +11,8 @@
 // with the one replica the micro-batch was dealt to (asynchronous schedules
 // deal them round-robin).
 //
+// Boundary tensors (activations and their gradients) travel in the run's
+// working precision: bf16/fp16 halve the bytes of every message.
 // --device cuda: ranks on distinct GPUs exchange boundary tensors over NCCL
 // (one channel per direction, executor/nccl_channel.h); ranks sharing a GPU,
 // and all control traffic, go through Gloo with host copies. Every rank
@@ -96,7 +98,8 @@ class RankTransport {
   RankIdentity id_;
   const ReplicaLayout& layout_;
   int prank_ = 0, replica_ = 0, mbs_ = 0;
-  std::int64_t mb_rows_ = 0;  // rows of a whole micro-batch
+  std::int64_t mb_rows_ = 0;    // rows of a whole micro-batch
+  torch::ScalarType boundary_;  // boundary tensors travel in the working precision
   c10::intrusive_ptr<c10d::Store> store_;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> world_, replicas_;
   torch::Device dev_{torch::kCPU};

@@ -9,15 +9,24 @@ namespace {
 
 constexpr int kParamTag = (1 << 29) + 1024;
 
+// The weights the optimizer updates, flattened into one fp32 vector (a copy).
+torch::Tensor flat_weights(const std::vector<torch::Tensor>& weights) {
+  std::vector<torch::Tensor> parts;
+  for (const auto& w : weights) parts.push_back(w.detach().reshape({-1}).to(torch::kFloat));
+  if (parts.empty()) return torch::zeros({0});
+  return torch::cat(parts).clone();
+}
+
 }  // namespace
 
-// Every rank ships its final stage parameters to rank 0, which trains the
-// unsplit model in-process and compares stage by stage.
+// Every rank ships its final stage parameters (the ones the optimizer
+// updates: fp32 master weights in mixed precision) to rank 0, which trains the
+// unsplit model in-process in the same precision and compares stage by stage.
 int RankRunner::verify() {
   if (id_.rank != 0) {
     if (net_.replica() != 0) return 0;  // replicas take identical steps; replica 0 speaks for them
     for (auto& s : stages_) {
-      std::vector<torch::Tensor> buf = {RankTransport::to_host(flat_params(s.layers))};
+      std::vector<torch::Tensor> buf = {RankTransport::to_host(flat_weights(s.optimized()))};
       net_.world().send(buf, 0, kParamTag + s.stage)->wait(net_.timeout());
     }
     return 0;
@@ -28,7 +37,7 @@ int RankRunner::verify() {
     torch::Tensor got;
     const int holder = layout_.rank(c_.schedule.stage_to_rank[s], 0);
     if (is_local(s)) {
-      got = RankTransport::to_host(flat_params(local(s).layers));
+      got = RankTransport::to_host(flat_weights(local(s).optimized()));
     } else {
       std::vector<torch::Tensor> buf = {torch::empty_like(ref.stage_params[s])};
       net_.world().recv(buf, holder, kParamTag + s)->wait(net_.timeout());
@@ -45,6 +54,13 @@ int RankRunner::verify() {
   for (double l : ref.losses) std::printf(" %.6f", l);
   std::printf("\nverify: %s (tolerance %.1g relative)\n",
               ok ? "pipeline equals one-process training" : "FAILED", c_.verify_tolerance);
+  if (!ok && mixed(c_.precision) && c_.replicated() && c_.optimizer == Optimizer::adam)
+    std::printf(
+        "verify: with replicated stages in %s, a gradient is rounded to %s per replica before the fp32 sum, "
+        "where one process rounds the whole micro-batch's once; Adam's normalised update magnifies that up "
+        "to "
+        "--lr per step. Verify with --optimizer sgd, or at a looser --tolerance\n",
+        to_string(c_.precision).c_str(), to_string(c_.precision).c_str());
   std::fflush(stdout);
   return ok ? 0 : 3;
 }

@@ -4,6 +4,8 @@
 #include <set>
 
 #include "executor/batch_source.h"
+#include "executor/loss_scaler.h"
+#include "executor/master_weights.h"
 #include "executor/model_layers.h"
 #include "passes/round_robin.h"
 
@@ -52,14 +54,17 @@ ReferenceResult async_reference_train(const RunConfig& c) {
   std::vector<std::vector<std::vector<torch::Tensor>>> history;  // stage -> version -> weights
   std::vector<std::unique_ptr<torch::optim::Optimizer>> opts;
   std::vector<ModelLayer> all;
+  const bool low = mixed(c.precision);
+  const torch::ScalarType dt = working_dtype(c.precision);
   for (const auto& idx : c.stage_layers) {
     stages.push_back(build_layers(c.model, idx, c.seed));
+    if (low) cast_layers(stages.back(), dt);
     std::vector<torch::Tensor> p, mst, v0;
     for (auto& l : stages.back()) {
       all.push_back(l);
       for (auto& t : l.params) {
         p.push_back(t);
-        mst.push_back(t.detach().clone().requires_grad_(true));
+        mst.push_back(t.detach().to(torch::kFloat).clone().requires_grad_(true));
         v0.push_back(t.detach().clone());
       }
     }
@@ -87,6 +92,8 @@ ReferenceResult async_reference_train(const RunConfig& c) {
     tied_last = find(S - 1, true);
   }
   BatchSource data(c.model, c.data, c.batch, c.seq, m, c.seed);
+  std::vector<std::vector<torch::Tensor>> acc(S);  // mixed precision: fp32 gradient sums
+  for (int s = 0; s < S; ++s) acc[s].resize(params[s].size());
   ReferenceResult r;
   r.losses.assign(c.steps, 0.0);
   for (int g = 0; g < n; ++g) {
@@ -97,9 +104,19 @@ ReferenceResult async_reference_train(const RunConfig& c) {
           params[s][i].copy_(history[s].at(version[s][g])[i]);
     }
     MicroBatch b = data.get(g / m, g % m);
-    auto loss = scaled_loss(forward_layers(all, input_tensor(b)), target_tensor(b), c.loss_scale);
+    auto loss = scaled_loss(forward_layers(all, working_input(input_tensor(b), dt)), target_tensor(b),
+                            c.loss_divisor);
     loss.backward();
-    r.losses[g / m] += loss.item<double>() * c.loss_scale / m;
+    r.losses[g / m] += loss.item<double>() * c.loss_divisor / m;
+    // Mixed precision: each backward's gradients are added into fp32 at once, as the pipeline folds them.
+    if (low)
+      for (int s = 0; s < S; ++s)
+        for (std::size_t i = 0; i < params[s].size(); ++i) {
+          auto& pg = params[s][i].mutable_grad();
+          if (!pg.defined()) continue;
+          acc[s][i] = acc[s][i].defined() ? acc[s][i] + pg.to(torch::kFloat) : pg.to(torch::kFloat);
+          pg.reset();
+        }
     std::vector<bool> update(S);
     for (int s = 0; s < S; ++s) {
       update[s] = every_microbatch ? (g + 1) % reps[s] == 0 : (g + 1) % m == 0;
@@ -107,8 +124,12 @@ ReferenceResult async_reference_train(const RunConfig& c) {
       const double div = every_microbatch ? reps[s] : 1.0;  // pipedream replicas: their mean
       for (std::size_t i = 0; i < params[s].size(); ++i) {
         auto& p = params[s][i];
-        master[s][i].mutable_grad() = p.grad().defined() ? p.grad() / div : torch::zeros_like(p);
-        if (p.grad().defined()) p.mutable_grad().zero_();
+        torch::Tensor& gsum = low ? acc[s][i] : p.mutable_grad();
+        master[s][i].mutable_grad() = gsum.defined() ? gsum / div : torch::zeros_like(master[s][i]);
+        if (low)
+          gsum.reset();
+        else if (gsum.defined())
+          gsum.zero_();
       }
     }
     if (tied_first >= 0 && tied_last >= 0 && update[0] && update[S - 1]) {
@@ -120,7 +141,7 @@ ReferenceResult async_reference_train(const RunConfig& c) {
       if (!update[s]) continue;
       opts[s]->step();
       std::vector<torch::Tensor> w;
-      for (auto& t : master[s]) w.push_back(t.detach().clone());
+      for (auto& t : master[s]) w.push_back(t.detach().to(dt).clone());
       history[s].push_back(std::move(w));
     }
   }
@@ -138,43 +159,86 @@ ReferenceResult async_reference_train(const RunConfig& c) {
 ReferenceResult reference_train(const RunConfig& c) {
   if (c.async) return async_reference_train(c);
   const ModelSpec& m = c.model;
+  const bool low = mixed(c.precision);
   std::vector<int> all(m.num_layers());
   for (int i = 0; i < m.num_layers(); ++i) all[i] = i;
   std::vector<ModelLayer> layers = build_layers(m, all, c.seed);
-  if (m.tie_weights && m.kind == ModelKind::gpt) {
+  const bool tied = m.tie_weights && m.kind == ModelKind::gpt;
+  // fp32: the head really uses the embedding's table. Mixed precision keeps
+  // the two copies, as the pipeline does, and sums their fp32 gradients at
+  // the step: summing the two uses in the low precision would differ.
+  if (tied && !low) {
     ModelLayer& head = layers.back();
     *head.tied_slot = layers.front().tied_weight;
     for (auto& p : head.params)
       if (p.unsafeGetTensorImpl() == head.tied_weight.unsafeGetTensorImpl()) p = layers.front().tied_weight;
   }
+  if (low) cast_layers(layers, working_dtype(c.precision));
   // One optimizer over the distinct parameters: Adam and SGD act element-wise,
   // so this equals one optimizer per stage.
   std::vector<torch::Tensor> unique;
-  std::set<const void*> seen;
+  std::map<const void*, std::size_t> index;
   for (auto& l : layers)
     for (auto& p : l.params)
-      if (seen.insert(p.unsafeGetTensorImpl()).second) unique.push_back(p);
-  auto opt = make_optimizer(c.optimizer, unique, c.lr);
+      if (index.emplace(p.unsafeGetTensorImpl(), unique.size()).second) unique.push_back(p);
+  MasterWeights master = low ? MasterWeights(unique) : MasterWeights();
+  auto opt = make_optimizer(c.optimizer, low ? master.tensors() : unique, c.lr);
+  auto grad = [&](std::size_t i) -> torch::Tensor& {
+    return low ? master.grad(i) : unique[i].mutable_grad();
+  };
+  int tied_a = -1, tied_b = -1;
+  if (tied && low) {
+    tied_a = static_cast<int>(index.at(layers.front().tied_weight.unsafeGetTensorImpl()));
+    tied_b = static_cast<int>(index.at(layers.back().tied_weight.unsafeGetTensorImpl()));
+  }
+  LossScaler scaler =
+      LossScaler::parse(c.loss_scaling, c.loss_scale_init, c.loss_scale_window, "--loss-scale");
   const int mbs = c.schedule.num_microbatches;  // flush schedules: one minibatch per step
   BatchSource data(m, c.data, c.batch, c.seq, mbs, c.seed);
 
   ReferenceResult r;
   for (int step = 0; step < c.steps; ++step) {
     opt->zero_grad();
+    if (low) master.begin_accumulation();
     double loss_sum = 0;
     for (int mb = 0; mb < mbs; ++mb) {
       MicroBatch b = data.get(step, mb);
-      auto loss = scaled_loss(forward_layers(layers, input_tensor(b)), target_tensor(b), mbs);
-      loss.backward();
+      auto x = working_input(input_tensor(b), working_dtype(c.precision));
+      auto loss = scaled_loss(forward_layers(layers, x), target_tensor(b), mbs);
       loss_sum += loss.item<double>();
+      (scaler.active() ? loss * scaler.scale() : loss).backward();
+      if (low) master.fold(unique, true);
     }
-    opt->step();
+    if (tied_a >= 0) {
+      auto sum = grad(tied_a) + grad(tied_b);
+      grad(tied_a).copy_(sum);
+      grad(tied_b).copy_(sum);
+    }
+    bool overflow = false;
+    if (scaler.active()) {
+      for (std::size_t i = 0; i < unique.size() && !overflow; ++i) overflow = has_inf_or_nan({grad(i)});
+      overflow = overflow || c.faults.injects_inf_at(step);
+    }
+    if (!overflow) {
+      if (scaler.active())
+        for (std::size_t i = 0; i < unique.size(); ++i)
+          if (grad(i).defined()) grad(i).mul_(1.0 / scaler.scale());
+      if (low) master.zero_missing();
+      opt->step();
+      if (low) master.copy_to(unique);
+    }
+    scaler.record(overflow);
     r.losses.push_back(loss_sum);
   }
+  // Per stage, the weights the optimizer updates (fp32 masters in mixed precision).
   for (const auto& stage : c.stage_layers) {
-    std::vector<ModelLayer> sl;
-    for (int i : stage) sl.push_back(layers[i]);
-    r.stage_params.push_back(flat_params(sl));
+    std::vector<torch::Tensor> flat;
+    for (int i : stage)
+      for (auto& p : layers[i].params) {
+        const std::size_t k = index.at(p.unsafeGetTensorImpl());
+        flat.push_back((low ? master.tensors()[k] : unique[k]).detach().reshape({-1}).to(torch::kFloat));
+      }
+    r.stage_params.push_back(flat.empty() ? torch::zeros({0}) : torch::cat(flat).clone());
   }
   return r;
 }

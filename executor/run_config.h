@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/optimizer.h"
+#include "core/precision.h"
 #include "core/schedule.h"
 #include "core/schedule_traits.h"
 #include "executor/fault_injection.h"
@@ -36,6 +37,12 @@ struct RunConfig {
   int seq = 0;                 // 0: min(context, 64)
   int steps = 3;
   Optimizer optimizer = Optimizer::adam;  // the executor runs adam and sgd
+  std::string precision_name;             // --precision as given; "": the plan's, else fp32
+  // Loss scaling (executor/loss_scaler.h): "dynamic", "none", or a fixed
+  // scale; "": dynamic for fp16, none otherwise.
+  std::string loss_scaling;
+  double loss_scale_init = 65536;  // the dynamic scale's start
+  int loss_scale_window = 1000;    // good steps in a row before it doubles
   double lr = 1e-3;
   std::uint64_t seed = 1234;
   std::string data;  // "", "random" or a text file
@@ -60,6 +67,7 @@ struct RunConfig {
   std::string progress_dir;    // the launcher's PIPEKIT_PROGRESS_DIR: ranks record their last completed step
 
   // Resolved by prepare_run().
+  Precision precision = Precision::fp32;
   ModelSpec model;
   Schedule schedule;                           // lowered
   const ScheduleTraits* traits = nullptr;      // schedule.kind's row (custom for a file's unknown name)
@@ -83,7 +91,7 @@ struct RunConfig {
   // flush; stream micro-batch g is micro-batch g % m of minibatch g / m.
   bool async = false;
   int minibatch_mbs = 0;  // micro-batches per minibatch (= schedule.num_microbatches for flush schedules)
-  int loss_scale = 0;     // each micro-batch's mean loss is divided by this (m; 1 for pipedream)
+  int loss_divisor = 0;   // each micro-batch's mean loss is divided by this (m; 1 for pipedream)
 };
 
 struct RankIdentity {

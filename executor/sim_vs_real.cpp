@@ -49,6 +49,7 @@ Profile run_profile(const RunConfig& c, const CompareOptions& o, int mb_rows) {
   po.progress = !c.quiet;
   po.device = c.device;
   po.cpu_time = c.device == "cpu";
+  po.precision = c.precision;
   return profile_model(po);
 }
 
@@ -171,6 +172,11 @@ void check_compare_options(const RunConfig& c, const CompareOptions& o) {
           o.profile_path, "$.layers",
           fmt::format("the profile has {} layers but {} has {}; profile this model with pipekit profile",
                       p.layers.size(), c.model.name, c.model.num_layers()));
+    if (p.precision() != c.precision)
+      throw InputError(o.profile_path, "$.dtype",
+                       fmt::format("the profile was measured in {}, this run trains in {}; profile with "
+                                   "--precision {}, or drop --profile to measure one now",
+                                   p.dtype, to_string(c.precision), to_string(c.precision)));
   }
 }
 
@@ -184,7 +190,7 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
   StageCosts base = stage_costs_from_layers(prof, c.stage_layers, mb_rows);
   count_received_inputs(sch, base);
   const RunCalibration cal = calibrate_run(c, base, measured, ProbeOptions{o.capacity, o.corun_window_s});
-  const RunPrediction p = predict_run(sch, base, cal, mb_rows, c.optimizer);
+  const RunPrediction p = predict_run(sch, base, cal, mb_rows, c.optimizer, c.precision);
   const RunCalibrated rc = calibrate_on_run(sch, p, cal, measured);
   Timeline predicted = p.simulation.result.timeline;
   predicted.source = "predicted";
@@ -200,6 +206,7 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
   j["model"] = c.model.name;
   j["schedule"] = sch.kind;
   j["device"] = c.device;
+  j["precision"] = to_string(c.precision);
   j["ranks"] = ranks;
   j["stages"] = sch.num_stages;
   j["microbatches"] = sch.num_microbatches;

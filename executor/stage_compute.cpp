@@ -30,9 +30,10 @@ torch::Tensor RankRunner::rows(torch::Tensor t) const {
 
 // The last stage's loss of micro-batch `mb`. A replica's mean over its 1/r of
 // the rows is divided by r: its share of the micro-batch's mean, so gradients
-// and losses add up over replicas.
+// and losses add up over replicas. Loss scaling multiplies it (and so every
+// gradient) by the scale; the update divides it out.
 torch::Tensor RankRunner::stage_loss(const torch::Tensor& out, int step, int mb) const {
-  torch::Tensor loss = scaled_loss(out, net_.to_dev(rows(target_tensor(batch(step, mb)))), c_.loss_scale);
+  torch::Tensor loss = scaled_loss(out, net_.to_dev(rows(target_tensor(batch(step, mb)))), c_.loss_divisor);
   if (net_.my_replicas() > 1 && !c_.async) loss = loss / static_cast<double>(net_.my_replicas());
   return loss;
 }
@@ -40,7 +41,7 @@ torch::Tensor RankRunner::stage_loss(const torch::Tensor& out, int step, int mb)
 void RankRunner::forward(LocalStage& s, int mb, int step) {
   torch::Tensor in;
   if (s.first) {
-    in = net_.to_dev(rows(input_tensor(batch(step, mb))));
+    in = working_input(net_.to_dev(rows(input_tensor(batch(step, mb)))), working_dtype(c_.precision));
   } else if (is_local(s.stage - 1)) {
     auto& prev = local(s.stage - 1);
     in = prev.output.at(mb).detach().requires_grad_(true);
@@ -66,6 +67,7 @@ void RankRunner::forward(LocalStage& s, int mb, int step) {
     if (s.last) {
       out = stage_loss(out, step, mb);
       mb_loss_[mb] = out.item<double>();
+      if (scaler_.active()) out = out * scaler_.scale();
     }
   }
   // The first stage whose output is NaN/inf for a micro-batch is where it appeared.
@@ -84,7 +86,10 @@ void RankRunner::recompute(LocalStage& s, int mb, int step) {
   if (c_.async) s.stash.load(s.params, s.stash.version_of(mb));
   const double start = timeline_.now_ms();
   torch::Tensor out = forward_layers(s.layers, s.input.at(mb));
-  if (s.last) out = stage_loss(out, step, mb);
+  if (s.last) {
+    out = stage_loss(out, step, mb);
+    if (scaler_.active()) out = out * scaler_.scale();
+  }
   s.output[mb] = out;
   timeline_.add_compute(Action{s.stage, ActionType::R, mb}, start, -1, stages_);
 }
@@ -111,6 +116,7 @@ void RankRunner::backward(LocalStage& s, int mb) {
   else
     out.backward(grad);
   if (!s.first) s.grad_in[mb] = s.input.at(mb).grad();
+  s.fold_grads();
   s.input.erase(mb);
   s.output.erase(mb);
   if (c_.async) s.stash.end_backward(mb);
@@ -153,6 +159,7 @@ void RankRunner::weight_grad(LocalStage& s, int mb) {
     else
       p.mutable_grad() = gs[i].clone();  // autograd may hand out views; zero_grad must own it
   }
+  s.fold_grads();
   s.out_grad.erase(it);
   s.input.erase(mb);
   s.output.erase(mb);

@@ -25,7 +25,7 @@ std::vector<double> StepReport::step_losses(const std::map<int, double>& mb_loss
   }
   const int m = c_.minibatch_mbs;
   std::vector<double> out(c_.steps, 0.0);
-  for (auto& [mb, l] : mb_loss) out.at(mb / m) += l * c_.loss_scale / m;
+  for (auto& [mb, l] : mb_loss) out.at(mb / m) += l * c_.loss_divisor / m;
   return out;
 }
 
@@ -49,8 +49,8 @@ std::vector<double> StepReport::fetch_losses(int step, RankTransport& net) const
   return losses;
 }
 
-void StepReport::print_step(int step, const std::vector<double>& losses, double all_ms,
-                            std::int64_t peak_act) {
+void StepReport::print_step(int step, const std::vector<double>& losses, double all_ms, std::int64_t peak_act,
+                            const StepOutcome& outcome) {
   total_ms_ += all_ms;
   // A resumed stream prints the minibatches after its checkpoint.
   const std::size_t first = c_.async ? static_cast<std::size_t>(c_.start_step) : 0;
@@ -61,11 +61,21 @@ void StepReport::print_step(int step, const std::vector<double>& losses, double 
     if (!c_.quiet)
       std::printf("step %d/%d  loss %.6f  %.1f ms  %.1f samples/s  peak activations (rank 0) %.1f KiB\n",
                   shown, c_.steps, losses[k], ms, sps, static_cast<double>(peak_act) / 1024.0);
+    if (outcome.skipped && !c_.quiet)
+      std::printf(
+          "step %d/%d  update skipped on every rank: inf/NaN gradients (rank %d); loss scale %g -> %g\n",
+          shown, c_.steps, outcome.overflow_rank, outcome.loss_scale,
+          outcome.next_loss_scale.value_or(outcome.loss_scale));
     if (metrics_) {
+      const std::string scaling = outcome.scaled
+                                      ? fmt::format(", \"loss_scale\": {}, \"update_skipped\": {}",
+                                                    outcome.loss_scale, outcome.skipped ? "true" : "false")
+                                      : std::string();
       metrics_ << fmt::format(
           "{{\"step\": {}, \"loss\": {:.9g}, \"step_time_ms\": {:.3f}, \"samples_per_s\": {:.3f}, "
-          "\"tokens_per_s\": {:.3f}, \"peak_activation_bytes_rank0\": {}}}\n",
-          shown, losses[k], ms, sps, c_.model.input() == InputKind::tokens ? sps * c_.seq : 0.0, peak_act);
+          "\"tokens_per_s\": {:.3f}, \"peak_activation_bytes_rank0\": {}{}}}\n",
+          shown, losses[k], ms, sps, c_.model.input() == InputKind::tokens ? sps * c_.seq : 0.0, peak_act,
+          scaling);
       metrics_.flush();
     }
   }

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,15 @@
 #include "executor/run_config.h"
 
 namespace pipekit {
+
+// What became of a step's update (loss scaling, executor/loss_scaler.h).
+struct StepOutcome {
+  bool scaled = false;     // loss scaling is on
+  double loss_scale = 1;   // the scale the step's losses were multiplied by
+  bool skipped = false;    // every rank skipped the update: some gradient overflowed
+  int overflow_rank = -1;  // the highest rank that found one
+  std::optional<double> next_loss_scale;
+};
 
 class StepReport {
  public:
@@ -36,7 +46,8 @@ class StepReport {
   std::vector<double> fetch_losses(int step, RankTransport& net) const;
   // Rank 0: a line (and a metrics record) per step or minibatch; `all_ms`
   // from the step's start until the loss was known.
-  void print_step(int step, const std::vector<double>& losses, double all_ms, std::int64_t peak_act);
+  void print_step(int step, const std::vector<double>& losses, double all_ms, std::int64_t peak_act,
+                  const StepOutcome& outcome = {});
   void print_done() const;
 
   // The launcher's progress file: `step` steps (minibatches) completed.

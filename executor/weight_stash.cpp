@@ -9,12 +9,10 @@
 namespace pipekit {
 
 WeightStash::WeightStash(const std::vector<torch::Tensor>& params, WeightUpdate rule, int minibatch)
-    : rule_(rule), minibatch_(std::max(1, minibatch)) {
+    : rule_(rule), minibatch_(std::max(1, minibatch)), master_(params) {
   std::vector<torch::Tensor> v0;
-  for (const auto& p : params) {
-    master_.push_back(p.detach().clone().requires_grad_(true));
-    v0.push_back(p.detach().clone());
-  }
+  for (const auto& p : params) v0.push_back(p.detach().clone());
+  if (!params.empty()) working_ = params[0].scalar_type();
   versions_[0] = std::move(v0);
 }
 
@@ -39,18 +37,10 @@ void WeightStash::load(std::vector<torch::Tensor>& params, int v) {
 }
 
 void WeightStash::update(std::vector<torch::Tensor>& params, torch::optim::Optimizer& opt) {
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    torch::Tensor& mg = master_[i].mutable_grad();
-    if (!mg.defined()) mg = torch::zeros_like(master_[i]);  // the runtime allocates them before the stream
-    torch::Tensor g = params[i].grad();
-    if (g.defined()) {
-      mg.copy_(g);
-      g.zero_();
-    } else {
-      mg.zero_();
-    }
-  }
+  master_.fold(params, /*free_working=*/false);
+  master_.zero_missing();
   opt.step();
+  master_.begin_accumulation();
   ++updates_;
   // Keep the versions micro-batches in flight use and the oldest any later
   // forward may pick; drop the others before cloning the new one.
@@ -61,15 +51,14 @@ void WeightStash::update(std::vector<torch::Tensor>& params, torch::optim::Optim
   for (auto it = versions_.begin(); it != versions_.end();)
     it = it->first < future && !used.count(it->first) ? versions_.erase(it) : std::next(it);
   std::vector<torch::Tensor> w;
-  for (auto& m : master_) w.push_back(m.detach().clone());
+  for (const auto& m : master_.tensors()) w.push_back(m.detach().to(working_).clone());
   versions_[updates_] = std::move(w);
   if (updates_ < future && !used.count(updates_)) versions_.erase(updates_);
   max_versions_ = std::max(max_versions_, versions_.size());
 }
 
 void WeightStash::load_newest(std::vector<torch::Tensor>& params) const {
-  torch::NoGradGuard no_grad;
-  for (std::size_t i = 0; i < params.size(); ++i) params[i].variable_data().copy_(master_[i]);
+  master_.copy_to(params);
 }
 
 void WeightStash::restore(int updates, int forwards, std::size_t max_versions,

@@ -1,9 +1,10 @@
 // Weight stashing for the asynchronous schedules (pipedream, 2bw), one stage's.
 //
-// The optimizer updates `master`, the newest weights. The layers compute with
-// `params`, into which the version a forward or backward needs is copied
-// without autograd seeing it (variable_data), so the graphs of micro-batches
-// in flight stay valid. Each forward records the version it used; its
+// The optimizer updates `master`, the newest weights in fp32
+// (executor/master_weights.h). The layers compute with `params`, into which
+// the version a forward or backward needs is copied without autograd seeing
+// it (variable_data), so the graphs of micro-batches in flight stay valid.
+// Versions are kept in the working precision. Each forward records the version it used; its
 // backward loads exactly that one again.
 //   pipedream: a forward uses the newest weights (version = updates so far).
 //   2bw:       minibatch t computes with the weights after t-1 updates, so
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "core/schedule_traits.h"
+#include "executor/master_weights.h"
 
 namespace pipekit {
 
@@ -36,14 +38,18 @@ class WeightStash {
   void end_backward(int mb) { in_flight_.erase(mb); }
   // Copies version `v` into `params` unless it is there already (v < 0: no-op).
   void load(std::vector<torch::Tensor>& params, int v);
-  // Moves `params`' gradients to the master weights (zeroing them), steps the
-  // optimizer (which owns `master`) and keeps the new version.
+  // Mixed precision: adds a backward's working gradients into the master's
+  // fp32 gradients and frees them (executor/master_weights.h).
+  void fold(std::vector<torch::Tensor>& params) { master_.fold(params, true); }
+  // Moves `params`' gradients to the master weights (zeroing them; mixed
+  // precision has folded them already), steps the optimizer (which owns
+  // `master`) and keeps the new version.
   void update(std::vector<torch::Tensor>& params, torch::optim::Optimizer& opt);
   // Copies the newest weights into `params` (the end of the stream).
   void load_newest(std::vector<torch::Tensor>& params) const;
 
-  std::vector<torch::Tensor>& master() { return master_; }
-  const std::vector<torch::Tensor>& master() const { return master_; }
+  std::vector<torch::Tensor>& master() { return master_.tensors(); }
+  const std::vector<torch::Tensor>& master() const { return master_.tensors(); }
   int updates() const { return updates_; }
   int forwards() const { return forwards_; }
   std::size_t max_versions() const { return max_versions_; }
@@ -59,7 +65,8 @@ class WeightStash {
  private:
   WeightUpdate rule_ = WeightUpdate::flush;
   int minibatch_ = 1;
-  std::vector<torch::Tensor> master_;
+  MasterWeights master_;
+  torch::ScalarType working_ = torch::kFloat;
   std::map<int, std::vector<torch::Tensor>> versions_;  // updates applied -> weights
   std::map<int, int> in_flight_;                        // micro-batch -> version its forward used
   int updates_ = 0, loaded_ = 0, forwards_ = 0;

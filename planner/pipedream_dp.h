@@ -55,7 +55,7 @@ struct PipeDreamOptions {
   std::optional<double> memory_bytes;  // per machine; nullopt: no limit
   bool count_transfers = true;         // PipeDream without --activation_compression_ratio: false
   double compression_ratio = 1.0;      // activation bytes are divided by it
-  double optimizer_factor = 2.0;       // pipekit memory model: Adam keeps 2 states per param
+  double optimizer_factor = 2.0;       // pipekit memory model: core/precision.h's static_memory_factor
   int max_antichain_states = 4000;     // beyond this, condense (see antichain_dag.h)
 };
 

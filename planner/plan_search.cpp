@@ -46,6 +46,7 @@ SearchResult search_plans(const Profile& profile, const SearchOptions& o) {
             so.schedule = spec;
             // Several chunks per rank: each chunk holds what a 1F1B stage would.
             if (v > 1) so.schedule.kind = schedule_traits(ScheduleKind::one_f_one_b).name;
+            so.optimizer_factor = static_memory_factor(o.precision, Optimizer::adam);
             if (o.cluster.device_memory_bytes > 0)
               so.memory_bytes = static_cast<double>(o.cluster.device_memory_bytes) / v;
             if (!o.cluster.levels.empty()) so.bandwidth = o.cluster.levels.back().bandwidth_bytes_per_s;
@@ -56,6 +57,7 @@ SearchResult search_plans(const Profile& profile, const SearchOptions& o) {
             plan.microbatch_size = profile.microbatch_size;
             plan.schedule = spec;
             plan.cluster = o.cluster;
+            plan.precision = o.precision;
             for (int s = 0; s < p * v; ++s) {
               PlanStage st;
               for (int l = parts.stages[s].first; l <= parts.stages[s].last; ++l) st.layers.push_back(l);
@@ -68,6 +70,7 @@ SearchResult search_plans(const Profile& profile, const SearchOptions& o) {
             SimOptions sim;
             sim.record_timeline = false;
             sim.microbatch_size = std::max(1, profile.microbatch_size);
+            sim.precision = o.precision;
             for (int r = 0; r < p; ++r) sim.rank_device.push_back(r * replicas);
             SimulationResult res = simulate(schedule, costs, o.cluster, sim);
 

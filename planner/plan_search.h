@@ -28,6 +28,7 @@ struct SearchOptions {
   std::vector<int> microbatches;  // empty: p, 2p, 4p for each depth p
   std::vector<Recompute> recompute = {Recompute::never, Recompute::always};
   bool straight = false;  // no replication: every candidate uses all devices as pipeline ranks
+  Precision precision = Precision::fp32;  // the profile's; memory per parameter follows it (core/precision.h)
 };
 
 struct SearchCandidate {

@@ -33,7 +33,7 @@ struct StraightOptions {
   std::optional<double> memory_bytes;       // per device; nullopt: no limit
   double bandwidth = 0;                     // bytes/s; 0: transfers not counted
   std::vector<double> boundary_bandwidths;  // stages-1 entries (stage s to s+1); overrides bandwidth
-  double optimizer_factor = 2;              // Adam: 2 states per parameter
+  double optimizer_factor = 2;  // core/precision.h's static_memory_factor: fp32 Adam 2, mixed Adam 8
 };
 
 struct StraightStage {

@@ -119,6 +119,31 @@ step compare_pipedream_2 150 "$P" run "${R[@]}" --schedule pipedream --microbatc
   --compare "$RES/compare_pipedream_2.json"
 step one_rank 120 "$P" run "${R[@]}" --schedule gpipe --microbatches 8 --batch 32 --stages 1 --quiet \
   --metrics "$RES/one_rank_metrics.jsonl"
+# Mixed precision (issue 15): bf16 profiles, bf16 sim vs real, and one-rank
+# throughput against a plain PyTorch loop (bench/torch_loop_throughput.py:
+# autocast, scaled_dot_product_attention, same shapes and optimizer) in fp32,
+# bf16 and fp16, with MFU against the H100/H200 SXM dense peaks (989 TFLOP/s
+# bf16/fp16; 67 fp32 without tensor cores).
+for m in gpt2-small gpt2-medium gpt2-large; do
+  step "profile_${m}_bf16" 200 "$P" profile --model "$m" --device cuda --precision bf16 --microbatch 8 --seq 1024 \
+    "${G[@]}" --warmup 3 --repeat 10 --quiet --out "$RES/${m}_${TAG}_bf16_mb8_seq1024.json"
+done
+step verify_cuda_bf16 120 "$P" run --model gpt-tiny --device cuda --precision bf16 --schedule 1f1b --microbatches 4 \
+  --nproc 2 --steps 3 --verify --tolerance 1e-3 --timeout 60 --quiet
+step verify_cuda_fp16 120 "$P" run --model gpt-tiny --device cuda --precision fp16 --schedule 1f1b --microbatches 4 \
+  --nproc 2 --steps 3 --verify --tolerance 1e-3 --timeout 60 --quiet
+for p in bf16 fp16 fp32; do
+  peak=989
+  [ "$p" = fp32 ] && peak=67
+  for m in gpt2-small gpt2-medium; do
+    step "throughput_${m}_${p}" 300 python3 "$ROOT/bench/torch_loop_throughput.py" --pipekit "$P" --model "$m" \
+      --precision "$p" --device cuda --rows 8 --seq 1024 --microbatches 4 --steps 5 --warmup 2 --peak-tflops "$peak"
+  done
+done
+step compare_1f1b_2_bf16 150 "$P" run "${R[@]}" --precision bf16 --schedule 1f1b --microbatches 8 --batch 32 \
+  --nproc 2 --quiet --compare "$RES/compare_1f1b_2_bf16.json"
+step compare_interleaved_2_bf16 150 "$P" run "${R[@]}" --precision bf16 --schedule interleaved --virtual 2 \
+  --microbatches 8 --batch 32 --nproc 2 --quiet --compare "$RES/compare_interleaved_2_bf16.json"
 for f in "$RES"/compare_*.json; do
   [ -f "$f" ] || continue
   echo "=== $f"

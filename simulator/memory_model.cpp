@@ -15,11 +15,14 @@ std::int64_t stashed_activation_bytes(const StageCost& c, bool recompute) {
 }
 
 StaticMemory static_memory(const StageCost& c, const ScheduleTraits& t, int stage, int num_stages,
-                           Optimizer o) {
+                           Optimizer o, Precision p) {
+  const double n = parameter_count(c.param_bytes, p);
+  const ParameterBytes per = bytes_per_parameter(p, o);
   StaticMemory m;
   m.weights = c.param_bytes * weight_versions(t, stage, num_stages);
-  m.gradients = c.param_bytes;
-  m.optimizer = optimizer_state_bytes(o, c.param_bytes);
+  m.master = static_cast<std::int64_t>(n * per.master);
+  m.gradients = static_cast<std::int64_t>(n * per.gradients);
+  m.optimizer = static_cast<std::int64_t>(n * per.optimizer);
   return m;
 }
 

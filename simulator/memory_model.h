@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/optimizer.h"
+#include "core/precision.h"
 #include "core/schedule.h"
 #include "core/schedule_traits.h"
 #include "simulator/stage_costs.h"
@@ -30,11 +31,12 @@ int weight_versions(const std::string& kind, int stage, int num_stages);
 std::int64_t stashed_activation_bytes(const StageCost& c, bool recompute);
 
 struct StaticMemory {
-  std::int64_t weights = 0, gradients = 0, optimizer = 0;
+  std::int64_t weights = 0, master = 0, gradients = 0, optimizer = 0;
 };
-// Static terms of one stage.
+// Static terms of one stage, whose param_bytes are one working copy in `p`
+// (core/precision.h: bytes per parameter by precision and optimizer).
 StaticMemory static_memory(const StageCost& c, const ScheduleTraits& t, int stage, int num_stages,
-                           Optimizer o);
+                           Optimizer o, Precision p = Precision::fp32);
 
 // Peak activation bytes of each rank as the executor holds them, replaying
 // the rank's lowered action list in order (the executor's memory depends only

@@ -69,7 +69,7 @@ double mean_message_delay_s(const Timeline& measured, double floor_s) {
 }  // namespace
 
 RunPrediction predict_run(const Schedule& sch, const StageCosts& base, const RunCalibration& cal,
-                          int microbatch_rows, Optimizer optimizer) {
+                          int microbatch_rows, Optimizer optimizer, Precision precision) {
   const int ranks = sch.num_ranks;
   const bool async = schedule_traits_or_custom(sch.kind).asynchronous();
   RunPrediction p;
@@ -77,6 +77,7 @@ RunPrediction predict_run(const Schedule& sch, const StageCosts& base, const Run
   SimOptions& so = p.options;
   so.microbatch_size = microbatch_rows;
   so.optimizer = optimizer;
+  so.precision = precision;
   if (async) so.weight_copy_bytes_per_s = cal.weight_copy_bytes_per_s;
   set_step_costs(p.costs, cal, async);
   so.step_ms = p.costs.stages.at(cal.largest_stage).step_ms;  // every stage has its own; kept consistent

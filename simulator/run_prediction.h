@@ -43,7 +43,7 @@ struct RunPrediction {
 // `base`: the profile's costs over the run's split (received inputs counted
 // in saved bytes, simulator/memory_model.h's count_received_inputs).
 RunPrediction predict_run(const Schedule& sch, const StageCosts& base, const RunCalibration& cal,
-                          int microbatch_rows, Optimizer optimizer);
+                          int microbatch_rows, Optimizer optimizer, Precision precision = Precision::fp32);
 
 // The same model calibrated on the run itself: compute stretched by what the
 // run's compute events took over what the model says, and messages delayed

@@ -573,9 +573,10 @@ void Engine::finish_metrics(SimulationResult& res) {
   std::vector<MemorySample> base(P_);
   for (int r = 0; r < P_; ++r) base[r].rank = r;
   for (int s = 0; s < S_; ++s) {
-    StaticMemory sm = static_memory(costs_.stages[s], *traits_, s, S_, opt_.optimizer);
+    StaticMemory sm = static_memory(costs_.stages[s], *traits_, s, S_, opt_.optimizer, opt_.precision);
     MemorySample& b = base[rank_of_[s]];
     b.weights += sm.weights;
+    b.master += sm.master;
     b.gradients += sm.gradients;
     b.optimizer += sm.optimizer;
   }
@@ -630,11 +631,9 @@ void Engine::finish_metrics(SimulationResult& res) {
       if (opt_.record_timeline && (!c || c->t != t)) tl_.memory.push_back(cur);
     }
     const MemorySample& pk = rm.peak_memory;
-    std::pair<std::int64_t, const char*> terms[] = {{pk.weights, "weights"},
-                                                    {pk.gradients, "gradients"},
-                                                    {pk.optimizer, "optimizer"},
-                                                    {pk.activations, "activations"},
-                                                    {pk.buffers, "buffers"}};
+    std::pair<std::int64_t, const char*> terms[] = {
+        {pk.weights, "weights"},     {pk.master, "master weights"},   {pk.gradients, "gradients"},
+        {pk.optimizer, "optimizer"}, {pk.activations, "activations"}, {pk.buffers, "buffers"}};
     rm.peak_term =
         pk.total() == 0 ? "none" : std::max_element(std::begin(terms), std::end(terms), [](auto& a, auto& b) {
                                      return a.first < b.first;

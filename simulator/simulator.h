@@ -36,6 +36,9 @@ namespace pipekit {
 
 struct SimOptions {
   Optimizer optimizer = Optimizer::adam;
+  // The precision of the costs' bytes (param_bytes is one working copy in it)
+  // and of the memory terms derived from them (core/precision.h).
+  Precision precision = Precision::fp32;
   int microbatch_size = 1;             // samples per micro-batch (throughput)
   int microbatches_per_minibatch = 0;  // async schedules; 0: total / STEPs of stage 0
   double step_ms = 0;                  // optimizer step cost of a stage without its own (StageCost::step_ms)

@@ -210,6 +210,7 @@ std::string render_chrome_trace(const Timeline& t) {
                       {"ts", ns_to_us(to_ns(m.time_ms))},
                       {"args",
                        {{"weights", m.weights / 1e6},
+                        {"master", m.master / 1e6},
                         {"gradients", m.gradients / 1e6},
                         {"optimizer", m.optimizer / 1e6},
                         {"activations", m.activations / 1e6},

@@ -20,8 +20,9 @@ struct Term {
   std::int64_t MemorySample::*field;
 };
 
-const std::array<Term, 5> kTerms = {{
+const std::array<Term, 6> kTerms = {{
     {"weights", "weights (all versions)", "#8da0cb", &MemorySample::weights},
+    {"master", "fp32 master weights", "#b3b3d9", &MemorySample::master},
     {"gradients", "gradients", "#66c2a5", &MemorySample::gradients},
     {"optimizer", "optimizer state", "#a6d854", &MemorySample::optimizer},
     {"activations", "activations", "#fc8d62", &MemorySample::activations},

@@ -27,6 +27,7 @@ struct CorunCommand {
   bool child = false;
   std::string layers;  // --child: this worker's layers
   std::string optimizer = "adam";
+  std::string precision = "fp32";
 };
 
 std::vector<int> parse_layers(const std::string& s) {
@@ -45,6 +46,7 @@ void run_corun(CorunCommand& o) {
   if (o.p.work != "compute" && o.p.work != "step")
     throw InputError("--work", "", "'" + o.p.work + "' is not one of compute, step");
   o.p.optimizer = parse_optimizer(o.optimizer, "--optimizer", {Optimizer::adam, Optimizer::sgd});
+  o.p.precision = parse_precision(o.precision, "--precision");
   if (o.p.device != "cpu" && o.p.device != "cuda")
     throw InputError("--device", "", "'" + o.p.device + "' is not one of cpu, cuda");
   if (o.p.device == "cuda" && !PIPEKIT_TORCH_CUDA)
@@ -98,6 +100,8 @@ void add_corun(CLI::App& app) {
   cmd->add_option("--threads", o->p.threads, "Intra-op threads per worker")->capture_default_str();
   cmd->add_option("--window", o->p.window_s, "Seconds each timed window lasts")->capture_default_str();
   cmd->add_option("--seed", o->p.seed, "Seed of weights and data")->capture_default_str();
+  cmd->add_option("--precision", o->precision, "fp32, bf16 or fp16: what the workers compute in")
+      ->capture_default_str();
   cmd->add_flag("--child", o->child, "(internal) run as one worker")->group("");
   cmd->add_option("--layers", o->layers, "(internal) --child: this worker's layers")->group("");
   cmd->callback([o] { run_corun(*o); });

@@ -21,6 +21,7 @@ struct ProfileOptions {
   ProfilerOptions p;
   std::string model_name = "gpt-tiny";
   std::string out;
+  std::string precision = "fp32";
   int vocab = 0;
   bool quiet = false;
 };
@@ -28,13 +29,15 @@ struct ProfileOptions {
 void run_profile(ProfileOptions& o) {
   if (o.out.empty()) throw InputError("--out", "", "give the file to write the profile to");
   o.p.model = resolve_model(o.model_name, o.vocab, "--model");
+  o.p.precision = parse_precision(o.precision, "--precision");
   o.p.progress = !o.quiet;
   Profile prof = profile_model(o.p);
   write_text_file(o.out, profile_to_json(prof));
   if (o.quiet) return;
   ProfileTotals t = totals(prof);
-  fmt::print("profile of {} on {} ({}), micro-batch {}, seq {}, {} thread(s)\n", prof.model, prof.device,
-             prof.meta["machine.cpu"], prof.microbatch_size, prof.seq_len, o.p.threads);
+  fmt::print("profile of {} on {} ({}), micro-batch {}, seq {}, {} thread(s), {} (native arithmetic: {})\n",
+             prof.model, prof.device, prof.meta["machine.cpu"], prof.microbatch_size, prof.seq_len,
+             o.p.threads, prof.dtype, prof.meta["precision.native"]);
   fmt::print("{:>3} {:<12} {:>9} {:>9} {:>9} {:>9} {:>11} {:>11} {:>11}\n", "#", "layer", "fwd ms", "bwd ms",
              "in-grad", "w-grad", "params B", "output B", "saved B");
   for (std::size_t i = 0; i < prof.layers.size(); ++i) {
@@ -44,7 +47,7 @@ void run_profile(ProfileOptions& o) {
                l.param_bytes, l.output_bytes, l.saved_bytes);
   }
   fmt::print("total: forward {:.3f} ms, backward {:.3f} ms, {} parameters, saved {} bytes per micro-batch\n",
-             t.forward_ms, t.backward_ms, t.param_count_fp32, t.saved_bytes);
+             t.forward_ms, t.backward_ms, t.param_count, t.saved_bytes);
   fmt::print("profile: {}\n", o.out);
 }
 
@@ -54,6 +57,10 @@ void add_profile(CLI::App& app) {
   cmd->add_option("--model", o->model_name, "gpt-tiny, gpt2-small, ..., mlp, or script:FILE[,FILE...]")
       ->capture_default_str();
   cmd->add_option("--device", o->p.device, "cpu or cuda")->capture_default_str();
+  cmd->add_option(
+         "--precision", o->precision,
+         "fp32, bf16 or fp16: measure in it (working weights and activations; fp16 needs a GPU here)")
+      ->capture_default_str();
   cmd->add_option("--microbatch", o->p.microbatch, "Rows per micro-batch")->capture_default_str();
   cmd->add_option("--seq", o->p.seq, "Tokens per row (default min(context, 64))");
   cmd->add_option("--warmup", o->p.warmup, "Untimed rounds per layer")->capture_default_str();

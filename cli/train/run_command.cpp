@@ -46,9 +46,10 @@ void print_header(const RunConfig& c, int world) {
   const std::string seq = c.model.input() == InputKind::tokens ? fmt::format(", seq {}", c.seq) : "";
   fmt::print(
       "pipekit run: model {} ({} layers), schedule {} on {} ranks x {} stage(s) each, {} micro-batches of {} "
-      "(batch {}{}), {} lr {}, {} steps\n",
+      "(batch {}{}), {} lr {}, {} steps, {}{}\n",
       c.model.name, c.model.num_layers(), s.kind, world, s.virtual_stages(), s.num_microbatches,
-      c.batch / c.minibatch_mbs, c.batch, seq, to_string(c.optimizer), c.lr, c.steps);
+      c.batch / c.minibatch_mbs, c.batch, seq, to_string(c.optimizer), c.lr, c.steps, to_string(c.precision),
+      mixed(c.precision) ? fmt::format(" (fp32 master weights, loss scale {})", c.loss_scaling) : "");
   if (c.async)
     fmt::print(
         "asynchronous: one stream of {} minibatches x {} micro-batches, no flush (steps = minibatches)\n",
@@ -178,6 +179,17 @@ void add_run(CLI::App& app) {
   cmd->add_option("--seq", c.seq, "Tokens per sample (default min(context, 64))");
   cmd->add_option("--steps", c.steps, "Optimizer steps")->capture_default_str();
   cmd->add_option("--optimizer", o->optimizer, "adam or sgd")->capture_default_str();
+  cmd->add_option(
+      "--precision", c.precision_name,
+      "fp32, bf16 or fp16: working weights and activations in it, fp32 master weights and optimizer "
+      "state (default: the plan's, else fp32)");
+  cmd->add_option("--loss-scale", c.loss_scaling,
+                  "dynamic, none, or a fixed scale (default: dynamic for fp16, none otherwise)");
+  cmd->add_option("--loss-scale-init", c.loss_scale_init, "The dynamic loss scale's first value")
+      ->capture_default_str();
+  cmd->add_option("--loss-scale-window", c.loss_scale_window,
+                  "Good steps in a row before the dynamic loss scale doubles")
+      ->capture_default_str();
   cmd->add_option("--lr", c.lr, "Learning rate")->capture_default_str();
   cmd->add_option("--seed", c.seed, "Seed of weights and random data")->capture_default_str();
   cmd->add_option("--data", c.data, "Text file (byte tokens), or 'random'; default: the built-in corpus");

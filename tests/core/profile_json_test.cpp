@@ -59,7 +59,7 @@ TEST_CASE("profile totals") {
   CHECK(t.layers == 3);
   CHECK(t.forward_ms == doctest::Approx(7.5));
   CHECK(t.param_bytes == 6000);
-  CHECK(t.param_count_fp32 == 1500);
+  CHECK(t.param_count == 1500);
 }
 
 TEST_CASE("bad profile JSON is rejected with file, place and problem") {

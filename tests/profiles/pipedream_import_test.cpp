@@ -25,7 +25,7 @@ TEST_CASE("vgg16 imports with PipeDream's totals") {
   CHECK(t.layers == 40);  // the Input node is not a model layer
   CHECK(t.forward_ms == doctest::Approx(233.90).epsilon(1e-4));
   CHECK(t.backward_ms == doctest::Approx(438.63).epsilon(1e-4));
-  CHECK(static_cast<double>(t.param_count_fp32) / 1e6 == doctest::Approx(138.4).epsilon(5e-4));
+  CHECK(static_cast<double>(t.param_count) / 1e6 == doctest::Approx(138.4).epsilon(5e-4));
   CHECK(static_cast<double>(t.param_bytes) / 1e6 == doctest::Approx(553.4).epsilon(5e-4));
   CHECK(p.microbatch_size == 128);
   CHECK(p.input_bytes > 0);

@@ -115,3 +115,25 @@ TEST_CASE("received inputs count as saved, and asynchronous ranks add their stas
   for (int r = 0; r < 4; ++r) CHECK(extra[r] == (3 - r) * params);
   for (std::int64_t e : extra_version_bytes(make_schedule("1f1b", 4, 8), c)) CHECK(e == 0);
 }
+
+TEST_CASE("mixed precision: working weights, fp32 master and gradients, fp32 moments per parameter") {
+  const std::int64_t working = 2'000'000;  // one bf16 copy: a million parameters
+  StageCosts c = synthetic_stage_costs(2, 1, 1.0, 2.0, -1, 0, 0, working);
+  SimOptions opt;
+  opt.optimizer = Optimizer::adam;
+  opt.precision = Precision::bf16;
+  SimulationResult r = simulate(make_schedule("1f1b", 2, 4), c, free_cluster(2), opt);
+  const auto& m = r.metrics.ranks[0].peak_memory;
+  CHECK(m.weights == working);        // 2 B
+  CHECK(m.master == 2 * working);     // 4 B
+  CHECK(m.gradients == 3 * working);  // 4 B fp32 sum + 2 B of a backward in progress
+  CHECK(m.optimizer == 4 * working);  // 8 B
+  CHECK(m.total() == 10 * working);   // 20 B per parameter
+  // The same parameters in fp32: 16 B each, no master copy.
+  opt.precision = Precision::fp32;
+  StageCosts f = synthetic_stage_costs(2, 1, 1.0, 2.0, -1, 0, 0, 2 * working);
+  const auto& fm =
+      simulate(make_schedule("1f1b", 2, 4), f, free_cluster(2), opt).metrics.ranks[0].peak_memory;
+  CHECK(fm.master == 0);
+  CHECK(fm.total() == 8 * working);
+}
