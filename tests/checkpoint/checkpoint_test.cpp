@@ -47,7 +47,7 @@ std::string error_of(const std::function<void()>& f) {
 
 }  // namespace
 
-TEST_CASE("XXH3-64: the reference digest of the empty input; incremental equals one shot; files") {
+TEST_CASE("XXH3-64: the reference digest of the empty input, incremental equals one shot, files") {
   CHECK(xxh3_hex("", 0) == "2d06800538d394c2");  // XXH3_64bits of no bytes, from xxHash's specification
   const std::string data(100000, 'x');
   Xxh3Digest d;
@@ -66,7 +66,7 @@ TEST_CASE("XXH3-64: the reference digest of the empty input; incremental equals 
   CHECK(!is_xxh3_hex("2D06800538D394C2"));
 }
 
-TEST_CASE("a manifest survives a round trip; the reader refuses what it cannot trust") {
+TEST_CASE("a manifest survives a round trip, and the reader refuses what it cannot trust") {
   CheckpointManifest m;
   m.step = 4;
   m.run = pipekit::test::fake_run();

@@ -219,7 +219,7 @@ TEST_CASE("a pipedream stream killed while writing a checkpoint resumes from the
 }
 
 TEST_CASE(
-    "a checkpoint write that fails stops the run with exit 2 naming the file; the previous one is "
+    "a checkpoint write that fails stops the run with exit 2 naming the file, the previous one "
     "untouched") {
   TempDir dir;
   const std::string ck = dir.file("ck");
