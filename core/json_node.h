@@ -1,6 +1,7 @@
 // Internal: a read-only view of a parsed JSON value that knows its path, so
 // every reader error names the file and the JSON path ("$.layers[3].forward_ms").
-// Only core/*_json.cpp include this (it pulls in nlohmann/json).
+// Only the readers of pipekit's formats include this (core/*_json.cpp,
+// checkpoint/manifest.cpp, checkpoint/resume_choice.cpp); it pulls in nlohmann/json.
 #pragma once
 
 #include <cstdint>

@@ -37,9 +37,13 @@ Precision parse_precision(const std::string& s, const std::string& source) {
   return p;
 }
 
-int element_bytes(Precision p) { return p == Precision::fp32 ? 4 : 2; }
+int element_bytes(Precision p) {
+  return p == Precision::fp32 ? 4 : 2;
+}
 
-bool mixed(Precision p) { return p != Precision::fp32; }
+bool mixed(Precision p) {
+  return p != Precision::fp32;
+}
 
 ParameterBytes bytes_per_parameter(Precision p, Optimizer o) {
   ParameterBytes b;

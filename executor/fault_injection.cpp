@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -44,12 +46,29 @@ FaultInjection FaultInjection::from_environment() {
       throw InputError("PIPEKIT_INJECT_INF", "", fmt::format("'{}' is not RANK:STEP (e.g. 1:2)", s));
     }
   }
+  if (const char* v = std::getenv("PIPEKIT_KILL_IN_CHECKPOINT"); v && *v)
+    if (!write_point_from_string(v, f.kill_in_checkpoint))
+      throw InputError("PIPEKIT_KILL_IN_CHECKPOINT", "",
+                       fmt::format("'{}' is not one of mid-file, after-file, before-manifest, mid-manifest, "
+                                   "before-latest",
+                                   v));
   return f;
+}
+
+WriteHook FaultInjection::checkpoint_kill(int rank, int step) const {
+  if (kill_in_checkpoint == WritePoint::none || kill_rank != rank || kill_at_step != step) return {};
+  return [rank, step, point = kill_in_checkpoint](WritePoint p) {
+    if (p != point) return;
+    std::fprintf(stderr, "pipekit: rank %d killing itself while writing the checkpoint after step %d (%s)\n",
+                 rank, step, to_string(p).c_str());
+    std::fflush(stderr);
+    std::raise(SIGKILL);
+  };
 }
 
 std::size_t FaultInjection::kill_position(int rank, int step, std::size_t actions,
                                           const std::map<std::size_t, int>& minibatch_end) const {
-  if (kill_rank < 0 || kill_rank != rank) return npos;
+  if (kill_rank < 0 || kill_rank != rank || kill_in_checkpoint != WritePoint::none) return npos;
   const std::size_t k = static_cast<std::size_t>(kill_at_step);
   if (minibatch_end.empty()) return static_cast<std::size_t>(step + 1) == k ? actions / 2 : npos;
   // One stream: halfway between the ends of minibatches K-1 and K.

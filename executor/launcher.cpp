@@ -136,6 +136,7 @@ int launch_ranks(const LaunchOptions& o) {
       setenv("MKL_NUM_THREADS", th.c_str(), 1);
       setenv("PIPEKIT_LAUNCHED", "1", 1);
       if (!progress_dir.empty()) setenv("PIPEKIT_PROGRESS_DIR", progress_dir.c_str(), 1);
+      for (const auto& [name, value] : o.env) setenv(name.c_str(), value.c_str(), 1);
       std::vector<char*> argv;
       for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
       argv.push_back(nullptr);
@@ -170,7 +171,7 @@ int launch_ranks(const LaunchOptions& o) {
     --remaining;
     const int rank = o.node_rank * o.nproc + local;
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0) continue;
-    const int code = WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+    int code = WIFEXITED(st) ? WEXITSTATUS(st) : 1;
     report_failure(rank, st, progress_dir);
     // A rank that died takes its neighbours down with communication errors a
     // moment later (or earlier, as waitpid sees them): name every rank that
@@ -180,8 +181,9 @@ int launch_ranks(const LaunchOptions& o) {
       for (int i = 0; i < o.nproc; ++i) {
         if (pids[i] <= 0 || waitpid(pids[i], &st, WNOHANG) != pids[i]) continue;
         pids[i] = -1;
-        if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
-          report_failure(o.node_rank * o.nproc + i, st, progress_dir);
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 0) continue;
+        report_failure(o.node_rank * o.nproc + i, st, progress_dir);
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 2) code = 2;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }

@@ -10,6 +10,8 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace pipekit {
 
@@ -19,6 +21,8 @@ struct LaunchOptions {
   std::string master_addr = "127.0.0.1";
   int master_port = 0;  // 0: pick a free local port (single node only)
   int threads = 1;
+  // Set in every rank's environment besides torchrun's (name, value).
+  std::vector<std::pair<std::string, std::string>> env;
 };
 
 // True in a process started by launch_ranks().
@@ -27,8 +31,10 @@ bool launched_by_pipekit();
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int free_local_port();
 
-// Returns 0 when every local rank exited 0, else the first failing rank's
-// exit status (1 when it died from a signal).
+// Returns 0 when every local rank exited 0; else 2 when a failing rank exited
+// with 2 (it named something the user must fix, such as a checkpoint it could
+// not write; the others' failures follow from it), or the first failing
+// rank's exit status (1 when it died from a signal).
 int launch_ranks(const LaunchOptions& o);
 
 }  // namespace pipekit

@@ -15,13 +15,15 @@ LossScaler::LossScaler(Mode mode, double init, int window)
 LossScaler LossScaler::parse(const std::string& text, double init, int window, const std::string& source) {
   if (!(init > 0) || !std::isfinite(init))
     throw InputError("--loss-scale-init", "", "the initial loss scale must be a positive number, e.g. 65536");
-  if (window < 1) throw InputError("--loss-scale-window", "", "needs at least 1 good step before the scale grows");
+  if (window < 1)
+    throw InputError("--loss-scale-window", "", "needs at least 1 good step before the scale grows");
   if (text == "dynamic") return LossScaler(Mode::dynamic, init, window);
   if (text == "none") return LossScaler(Mode::none, 1, window);
   const std::optional<double> v = parse_number(text);
   if (!v || !(*v > 0))
-    throw InputError(source, "",
-                     fmt::format("'{}' is not a loss scale; use dynamic, none, or a positive number (fixed)", text));
+    throw InputError(
+        source, "",
+        fmt::format("'{}' is not a loss scale; use dynamic, none, or a positive number (fixed)", text));
   return LossScaler(Mode::fixed, *v, window);
 }
 

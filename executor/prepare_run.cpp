@@ -352,8 +352,13 @@ void prepare_run(RunConfig& c) {
                                    c.group_replicas.at(c.schedule.stage_to_rank.back()))
       throw InputError(rsource, "", "--tie-weights needs as many replicas of the first stage as of the last");
   }
+  if (c.resume_exact) c.resume = true;
   if (c.resume && c.checkpoint_dir.empty())
-    throw InputError("--resume", "", "needs --checkpoint-dir D to resume from");
+    throw InputError(c.resume_exact ? "--resume-exact" : "--resume", "",
+                     "needs --checkpoint-dir D to resume from");
+  if (c.keep_checkpoints < 0) throw InputError("--keep-checkpoints", "", "must be 0 (keep all) or more");
+  if (c.keep_checkpoints > 0 && c.checkpoint_dir.empty())
+    throw InputError("--keep-checkpoints", "", "needs --checkpoint-dir D");
   if (c.checkpoint_every < 0)
     throw InputError("--checkpoint-every", "", "must be 0 (only after the last step) or more");
   if (!c.checkpoint_dir.empty()) {

@@ -1,20 +1,27 @@
-// RankRunner's part in checkpoints (files and manifest: checkpoint.h).
+// RankRunner's part in checkpoints (stage files: checkpoint.h; the manifest,
+// verification and retention: checkpoint/commit.h).
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <stdexcept>
 
+#include "checkpoint/commit.h"
+#include "core/units.h"
 #include "executor/checkpoint.h"
 #include "executor/rank_runtime.h"
 
 namespace pipekit {
 
 void RankRunner::save_checkpoint(int step) {
+  const WriteHook at = c_.faults.checkpoint_kill(id_.rank, step);
+  begin_checkpoint(c_.checkpoint_dir, step);
+  std::vector<CheckpointFile> files;
   if (net_.replica() == 0)  // replicas hold identical weights
-    for (auto& s : stages_) write_stage_file(checkpoint_stage_file(c_, step, s.stage), s);
-  // Every stage file is in place before the manifest names the checkpoint.
-  net_.world().barrier()->wait(net_.timeout());
-  if (id_.rank == 0) write_checkpoint_manifest(c_, step);
+    for (auto& s : stages_)
+      files.push_back(write_stage_file(checkpoint_stage_file(c_, step, s.stage), s, at));
+  commit_files(step, std::move(files), at);
 }
 
 void RankRunner::load_checkpoint(int step) {
@@ -24,20 +31,46 @@ void RankRunner::load_checkpoint(int step) {
 // Asynchronous: this rank's state at its cut after `minibatch`. Every replica
 // writes: their weights agree, but each holds its own micro-batches in flight.
 void RankRunner::save_stream_checkpoint(int minibatch) {
+  const WriteHook at = c_.faults.checkpoint_kill(id_.rank, minibatch);
+  begin_checkpoint(c_.checkpoint_dir, minibatch);
+  std::vector<CheckpointFile> files;
   for (auto& s : stages_)
-    write_stream_stage_file(checkpoint_stage_file(c_, minibatch, s.stage, net_.replica()), s,
-                            s.last ? mb_loss_ : std::map<int, double>{});
-  // No barrier mid-stream: the others say they are done and go on; rank 0
-  // (stage 0 passes its cut last) names the checkpoint once all have.
-  const std::string key = fmt::format("pipekit/checkpoint/{}/", minibatch);
+    files.push_back(write_stream_stage_file(checkpoint_stage_file(c_, minibatch, s.stage, net_.replica()), s,
+                                            s.last ? mb_loss_ : std::map<int, double>{}, at));
+  commit_files(minibatch, std::move(files), at);
+}
+
+// No barrier: the others report their files through the store and go on
+// (mid-stream, an asynchronous rank must not wait for the others' cuts);
+// rank 0 (stage 0, which passes an asynchronous cut last) gathers them and
+// commits the checkpoint, which only then exists as complete.
+void RankRunner::commit_files(int step, std::vector<CheckpointFile> files, const WriteHook& at) {
+  const std::string key = fmt::format("pipekit/checkpoint/{}/", step);
   if (id_.rank != 0) {
-    net_.store().set(key + std::to_string(id_.rank), std::vector<std::uint8_t>{1});
+    const std::string v = files_to_json(files);
+    net_.store().set(key + std::to_string(id_.rank), std::vector<std::uint8_t>(v.begin(), v.end()));
     return;
   }
   std::vector<std::string> keys;
   for (int r = 1; r < id_.world_size; ++r) keys.push_back(key + std::to_string(r));
   net_.store().wait(keys, net_.timeout());
-  write_checkpoint_manifest(c_, minibatch);
+  for (const auto& k : keys) {
+    const std::vector<std::uint8_t> v = net_.store().get(k);
+    const auto theirs = files_from_json(std::string(v.begin(), v.end()), k);
+    files.insert(files.end(), theirs.begin(), theirs.end());
+  }
+  std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  CheckpointManifest m;
+  m.step = step;
+  m.run = checkpoint_run_identity(c_);
+  m.files = std::move(files);
+  const CommitResult r = commit_checkpoint(c_.checkpoint_dir, m, c_.keep_checkpoints, at);
+  if (c_.quiet) return;
+  std::printf("checkpoint: %s (%zu files, %s, verified)\n", r.dir.c_str(), m.files.size(),
+              format_bytes(static_cast<double>(r.bytes)).c_str());
+  for (const auto& d : r.deleted)
+    std::printf("checkpoint: deleted %s (--keep-checkpoints %d)\n", d.c_str(), c_.keep_checkpoints);
+  std::fflush(stdout);
 }
 
 void RankRunner::load_stream_checkpoint(int minibatch, const RankCut& cut) {

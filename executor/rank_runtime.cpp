@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "core/error.h"
 #include "core/timeline_meta.h"
 #include "executor/compute_threads.h"
 #include "executor/host_memory.h"
@@ -118,7 +119,8 @@ void RankRunner::resume() {
   } else {
     load_checkpoint(c_.start_step);
   }
-  if (id_.rank == 0) std::printf("resumed from %s after step %d\n", c_.checkpoint_dir.c_str(), c_.start_step);
+  if (id_.rank == 0)
+    std::printf("resumed from %s after step %d\n", c_.resume_choice.dir.c_str(), c_.start_step);
 }
 
 // An asynchronous stream allocates the optimizer's state and new weight
@@ -219,6 +221,8 @@ void RankRunner::run_actions(int step) {
     }
     if (auto it = save_at_.find(i + 1); it != save_at_.end()) try {
         save_stream_checkpoint(it->second);
+      } catch (const InputError&) {
+        throw;  // names the file and the system's error already (exit 2)
       } catch (const std::exception& e) {
         throw std::runtime_error(fmt::format("rank {}: writing the checkpoint after step {} failed: {}",
                                              id_.rank, it->second, short_what(e)));
@@ -368,6 +372,9 @@ int RankRunner::run() {
 }
 
 int run_rank(const RunConfig& c, const RankIdentity& id) {
+  // A file size limit (ulimit -f) makes write() fail with EFBIG, which the
+  // checkpoint writer reports with the file's name, instead of killing the rank.
+  std::signal(SIGXFSZ, SIG_IGN);
   memory_meter::install();
   set_compute_threads(c.threads);
   keep_host_memory();

@@ -39,6 +39,8 @@
 #include <optional>
 #include <vector>
 
+#include "checkpoint/manifest.h"
+#include "checkpoint/write_point.h"
 #include "core/action.h"
 #include "executor/batch_source.h"
 #include "executor/local_stage.h"
@@ -105,6 +107,9 @@ class RankRunner {
   void save_checkpoint(int step);
   void load_checkpoint(int step);
   void save_stream_checkpoint(int minibatch);
+  // Reports this rank's files of checkpoint `step`; rank 0 gathers every
+  // rank's and commits the checkpoint (checkpoint/commit.h).
+  void commit_files(int step, std::vector<CheckpointFile> files, const WriteHook& at);
   void load_stream_checkpoint(int minibatch, const RankCut& cut);
   void resume_stream(const RankCut& cut);
   RankCut my_cut(int minibatches) const;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint/resume_choice.h"
 #include "core/optimizer.h"
 #include "core/precision.h"
 #include "core/schedule.h"
@@ -61,10 +62,16 @@ struct RunConfig {
   bool predict_memory = false;
   std::string checkpoint_dir;  // --checkpoint-dir: write checkpoints here
   int checkpoint_every = 0;    // steps between checkpoints; 0: only after the last step
-  bool resume = false;         // continue from the last complete checkpoint in checkpoint_dir
-  int start_step = 0;          // resolved: steps already done (from the checkpoint)
-  FaultInjection faults;       // test hooks, parsed once by the command (executor/fault_injection.h)
-  std::string progress_dir;    // the launcher's PIPEKIT_PROGRESS_DIR: ranks record their last completed step
+  bool resume = false;         // continue from the newest intact checkpoint in checkpoint_dir
+  bool resume_exact = false;   // --resume-exact: the newest checkpoint or nothing (no fallback)
+  int keep_checkpoints = 0;    // --keep-checkpoints N: the N newest complete ones; 0: all
+  // The checkpoint to resume from, chosen by prepare_run (find_resume_step);
+  // pipekit's launcher hands its choice to its ranks (PIPEKIT_RESUME_CHOICE),
+  // which then do not read every byte again.
+  ResumeChoice resume_choice;
+  int start_step = 0;        // resolved: steps already done (from the checkpoint)
+  FaultInjection faults;     // test hooks, parsed once by the command (executor/fault_injection.h)
+  std::string progress_dir;  // the launcher's PIPEKIT_PROGRESS_DIR: ranks record their last completed step
 
   // Resolved by prepare_run().
   Precision precision = Precision::fp32;

@@ -1,9 +1,11 @@
 #include "executor/step_report.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
 
@@ -15,6 +17,21 @@ void StepReport::open() {
   if (rank_ != 0 || c_.metrics_path.empty()) return;
   metrics_.open(c_.metrics_path);
   if (!metrics_) throw std::runtime_error("cannot write --metrics file " + c_.metrics_path);
+  if (c_.start_step == 0) return;
+  // A resumed run starts with the checkpoint it continues from, and the newer
+  // ones it passed over and why, in the per-step lines' style.
+  const ResumeChoice& r = c_.resume_choice;
+  auto quoted = [](const std::string& v) {
+    return nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  };
+  std::vector<std::string> passed;
+  for (const auto& p : r.passed_over)
+    passed.push_back(fmt::format("{{\"checkpoint\": {}, \"why\": {}}}", quoted(p.dir), quoted(p.why)));
+  metrics_ << fmt::format(
+      "{{\"event\": \"resume\", \"step\": {}, \"checkpoint\": {}, \"fell_back\": {}, \"passed_over\": "
+      "[{}]}}\n",
+      r.step, quoted(r.dir), r.fell_back() ? "true" : "false", fmt::join(passed, ", "));
+  metrics_.flush();
 }
 
 std::vector<double> StepReport::step_losses(const std::map<int, double>& mb_loss) const {

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "checkpoint/manifest.h"
 #include "core/error.h"
 #include "core/formats.h"
 #include "profiles/pipedream_graph.h"
@@ -45,6 +46,10 @@ void fuzz_one(std::string_view text) {
   Timeline t = timeline_from_json(text, "fuzz");
   if (timeline_to_json(timeline_from_json(timeline_to_json(t), "rt")) != timeline_to_json(t))
     fail("timeline");
+#elif PIPEKIT_FUZZ_READER == 8
+  CheckpointManifest m = manifest_from_json(text, "fuzz");
+  if (manifest_to_json(manifest_from_json(manifest_to_json(m), "rt")) != manifest_to_json(m))
+    fail("checkpoint manifest");
 #else
 #error unknown reader
 #endif

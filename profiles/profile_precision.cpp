@@ -19,12 +19,13 @@ Profile profile_in_precision(Profile p, Precision want, bool allow_mismatch, con
   const Precision have = p.precision();
   if (have == want) return p;
   if (!allow_mismatch)
-    throw InputError(source, "$.dtype",
-                     fmt::format("the profile was measured in {} and {} is asked for; measure it in {} (pipekit "
-                                 "profile --precision {}), or pass --allow-precision-mismatch to scale its bytes "
-                                 "by {}/{} and keep its {} times",
-                                 to_string(have), to_string(want), to_string(want), to_string(want),
-                                 element_bytes(want), element_bytes(have), to_string(have)));
+    throw InputError(
+        source, "$.dtype",
+        fmt::format("the profile was measured in {} and {} is asked for; measure it in {} (pipekit "
+                    "profile --precision {}), or pass --allow-precision-mismatch to scale its bytes "
+                    "by {}/{} and keep its {} times",
+                    to_string(have), to_string(want), to_string(want), to_string(want), element_bytes(want),
+                    element_bytes(have), to_string(have)));
   const double ratio = static_cast<double>(element_bytes(want)) / element_bytes(have);
   for (auto& l : p.layers) {
     l.param_bytes = scaled(l.param_bytes, ratio);

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-600}
 shift || true
 readers=("$@")
-[ ${#readers[@]} -gt 0 ] || readers=(profile_json pipedream_graph plan_json cluster_json schedule_text schedule_csv schedule_json timeline_json)
+[ ${#readers[@]} -gt 0 ] || readers=(profile_json pipedream_graph plan_json cluster_json schedule_text schedule_csv schedule_json timeline_json checkpoint_manifest)
 san="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer"
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DCMAKE_CXX_FLAGS="$san" -DPIPEKIT_FUZZ=ON -DPIPEKIT_WITH_TORCH=OFF -DPIPEKIT_BUILD_TESTS=OFF \

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   cmake ninja-build g++ pkg-config clang-format git
-  libfmt-dev nlohmann-json3-dev libboost-graph-dev libcli11-dev doctest-dev libbenchmark-dev
+  libfmt-dev nlohmann-json3-dev libxxhash-dev libboost-graph-dev libcli11-dev doctest-dev libbenchmark-dev
   libtorch-dev libgloo-dev libopenblas0-pthread python3-torch
   clang libclang-rt-14-dev
   chromium libxml2-utils

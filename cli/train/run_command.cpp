@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 
@@ -71,6 +72,23 @@ void print_header(const RunConfig& c, int world) {
   std::fflush(stdout);
 }
 
+// A resumed run says which checkpoint it continues from when that is not the
+// newest: each one passed over and why (stderr; rank 0 also records it in
+// --metrics).
+void print_resume_choice(const RunConfig& c) {
+  const ResumeChoice& r = c.resume_choice;
+  for (const auto& n : r.notes) std::fprintf(stderr, "pipekit: note: %s\n", n.c_str());
+  for (const auto& p : r.passed_over)
+    std::fprintf(stderr, "pipekit: warning: checkpoint %s cannot be resumed from: %s\n", p.dir.c_str(),
+                 p.why.c_str());
+  if (r.fell_back())
+    std::fprintf(stderr,
+                 "pipekit: warning: resuming from the older checkpoint %s (step %d) instead; "
+                 "--resume-exact would stop here\n",
+                 r.dir.c_str(), r.step);
+  std::fflush(stderr);
+}
+
 void run_training(RunOptions& o) {
   RunConfig& c = o.config;
   const bool child = launched_by_pipekit();
@@ -78,6 +96,9 @@ void run_training(RunOptions& o) {
   c.optimizer = parse_optimizer(o.optimizer, "--optimizer", {Optimizer::adam, Optimizer::sgd});
   c.faults = FaultInjection::from_environment();
   if (const char* dir = std::getenv("PIPEKIT_PROGRESS_DIR")) c.progress_dir = dir;
+  // The checkpoint pipekit's launcher verified before starting this rank.
+  if (const char* v = std::getenv("PIPEKIT_RESUME_CHOICE"); child && v && *v)
+    c.resume_choice = ResumeChoice::from_json(v, "PIPEKIT_RESUME_CHOICE");
   if (c.ranks == 0 && c.plan_path.empty() && c.schedule_path.empty()) {
     if (child || torchrun_style)
       c.ranks = env_int("WORLD_SIZE", 1);
@@ -92,6 +113,7 @@ void run_training(RunOptions& o) {
     if (c.timeline_path.empty()) c.timeline_path = compare_timeline_path(o.compare.out);
     if (!child && !torchrun_style) check_compare_options(c, o.compare);
   }
+  if (c.start_step > 0 && !child && (!torchrun_style || env_int("RANK", 0) == 0)) print_resume_choice(c);
   const int ranks = c.world_size();  // every pipeline rank times its replicas
   const std::string what = !c.plan_path.empty() ? "plan " + c.plan_path : "schedule " + c.schedule.kind;
 
@@ -133,6 +155,7 @@ void run_training(RunOptions& o) {
     lo.master_addr = o.master_addr;
     lo.master_port = o.master_port;
     lo.threads = c.threads;
+    if (c.start_step > 0) lo.env.emplace_back("PIPEKIT_RESUME_CHOICE", c.resume_choice.to_json());
     exit_status() = launch_ranks(lo);
     if (exit_status() == 0 && !o.compare.out.empty() && o.node_rank == 0)
       exit_status() = compare_with_simulation(c, o.compare);
@@ -215,12 +238,20 @@ void add_run(CLI::App& app) {
   cmd->add_flag("--quiet", c.quiet, "Print no per-step lines");
   cmd->add_option(
       "--checkpoint-dir", c.checkpoint_dir,
-      "Write checkpoints (weights, optimizer state, manifest; pipedream/2bw: also weight versions and "
-      "micro-batches in flight) here");
+      "Write checkpoints (weights, optimizer state, a manifest with every file's size and checksum; "
+      "pipedream/2bw: also weight versions and micro-batches in flight) here");
   cmd->add_option("--checkpoint-every", c.checkpoint_every,
                   "Steps (pipedream/2bw: minibatches) between checkpoints (0: after the last step only)")
       ->capture_default_str();
-  cmd->add_flag("--resume", c.resume, "Continue from the last complete checkpoint in --checkpoint-dir");
+  cmd->add_flag("--resume", c.resume,
+                "Continue from the newest checkpoint in --checkpoint-dir, verified first; when it is damaged "
+                "or incomplete, from the newest intact older one (saying so)");
+  cmd->add_flag("--resume-exact", c.resume_exact,
+                "As --resume, but stop (exit 2) instead of falling back to an older checkpoint");
+  cmd->add_option("--keep-checkpoints", c.keep_checkpoints,
+                  "Keep the N newest complete checkpoints, deleting older ones once a newer one is written "
+                  "and verified (0: keep all)")
+      ->capture_default_str();
   cmd->add_flag("--predict-memory", c.predict_memory,
                 "Print each rank's measured peak memory beside the simulator's prediction");
   cmd->add_option("--compare", o->compare.out,

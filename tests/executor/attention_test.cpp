@@ -11,7 +11,8 @@
 using namespace pipekit;
 
 TEST_CASE("fused and written-out causal attention agree in fp32 and bf16") {
-  if (!fused_attention_available()) PIPEKIT_SKIP("this LibTorch has no fused scaled_dot_product_attention (1.x)");
+  if (!fused_attention_available())
+    PIPEKIT_SKIP("this LibTorch has no fused scaled_dot_product_attention (1.x)");
   torch::manual_seed(3);
   auto q = torch::randn({2, 4, 16, 8}), k = torch::randn({2, 4, 16, 8}), v = torch::randn({2, 4, 16, 8});
   auto fused = causal_attention(q, k, v, true), plain = causal_attention(q, k, v, false);
@@ -19,6 +20,23 @@ TEST_CASE("fused and written-out causal attention agree in fp32 and bf16") {
   auto qb = q.to(torch::kBFloat16), kb = k.to(torch::kBFloat16), vb = v.to(torch::kBFloat16);
   auto fb = causal_attention(qb, kb, vb, true).to(torch::kFloat);
   DOCTEST_CHECK((fb - plain).abs().max().item<double>() < 5e-2);
+}
+
+TEST_CASE("on CUDA, the fused kernels agree with the written-out form in bf16 and fp16") {
+  if (!fused_attention_available())
+    PIPEKIT_SKIP("this LibTorch has no fused scaled_dot_product_attention (1.x)");
+  if (!torch::cuda::is_available()) PIPEKIT_SKIP("no CUDA device");
+  torch::manual_seed(5);
+  // A head size and length the flash and memory-efficient kernels accept.
+  auto q = torch::randn({2, 4, 128, 64}), k = torch::randn({2, 4, 128, 64}),
+       v = torch::randn({2, 4, 128, 64});
+  auto plain = causal_attention(q, k, v, false);
+  for (auto dtype : {torch::kBFloat16, torch::kHalf}) {
+    auto to = [&](const torch::Tensor& t) { return t.to(torch::kCUDA, dtype); };
+    auto fused = causal_attention(to(q), to(k), to(v), true).to(torch::kCPU, torch::kFloat);
+    CAPTURE(dtype);
+    DOCTEST_CHECK((fused - plain).abs().max().item<double>() < 5e-2);
+  }
 }
 
 TEST_CASE("the written-out attention is causal: a position never sees a later one") {

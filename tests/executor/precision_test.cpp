@@ -86,8 +86,7 @@ TEST_CASE("precisions a device cannot compute, plans in another precision and ba
     CHECK(fp16.err.find("use --precision bf16") != std::string::npos);
   }
   const std::string plan = dir.file("plan.json");
-  pipekit::test::write_file(
-      plan, R"({"format": "pipekit-plan/1", "model": "gpt-tiny", "precision": "bf16",
+  pipekit::test::write_file(plan, R"({"format": "pipekit-plan/1", "model": "gpt-tiny", "precision": "bf16",
           "stages": [{"layers": [0,1,2], "ranks": [0]}, {"layers": [3,4,5], "ranks": [1]}],
           "schedule": {"kind": "1f1b", "microbatches": 2}})");
   const Case cases[] = {
@@ -95,7 +94,8 @@ TEST_CASE("precisions a device cannot compute, plans in another precision and ba
       {"--plan " + plan + " --precision fp32", "the plan was made for bf16, this run asks for fp32"},
       {"--precision bf16 --loss-scale huge", "'huge' is not a loss scale"},
       {"--precision bf16 --loss-scale dynamic --loss-scale-window 0", "--loss-scale-window"},
-      {"--precision bf16 --loss-scale dynamic --schedule pipedream", "loss scaling needs every rank to decide"},
+      {"--precision bf16 --loss-scale dynamic --schedule pipedream",
+       "loss scaling needs every rank to decide"},
   };
   for (const auto& c : cases) {
     CommandResult r = run_command(pipekit_cmd(kRun + c.args));
@@ -111,7 +111,8 @@ TEST_CASE("precisions a device cannot compute, plans in another precision and ba
   CHECK(ok.out.find("bf16 (fp32 master weights") != std::string::npos);
 }
 
-TEST_CASE("an inf in one rank's gradients skips the step on every rank, halves the scale, and training goes on") {
+TEST_CASE(
+    "an inf in one rank's gradients skips the step on every rank, halves the scale, and training goes on") {
   TempDir dir;
   const std::string metrics = dir.file("m.jsonl");
   CommandResult r = run_command(
@@ -123,7 +124,8 @@ TEST_CASE("an inf in one rank's gradients skips the step on every rank, halves t
   // --verify's reference skips step 2 as well: had any rank updated there,
   // its stage would differ.
   pipekit::test::check_verified(r, "injected inf at step 2 on rank 1", 2);
-  CHECK(r.out.find("step 2/4  update skipped on every rank: inf/NaN gradients (rank 1); loss scale 1024 -> 512") !=
+  CHECK(r.out.find(
+            "step 2/4  update skipped on every rank: inf/NaN gradients (rank 1); loss scale 1024 -> 512") !=
         std::string::npos);
   CHECK(r.out.find("step 4/4") != std::string::npos);
   std::map<int, nlohmann::json> lines;
