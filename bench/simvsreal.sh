@@ -7,6 +7,7 @@
 # asynchronous stream of 3 minibatches is one step.
 #
 #   bench/simvsreal.sh [build-dir] > table.md
+#   EXTRA="--precision bf16" ONLY='1f1b|gpipe' bench/simvsreal.sh   # extra arguments for every row; rows matching ONLY
 set -u
 BUILD=${1:-build}
 P=$BUILD/cli/pipekit
@@ -24,12 +25,16 @@ rows=(
   "--model gpt-tiny --schedule 1f1b --microbatches 8 --batch 32 --seq 64 --nproc 2 --steps 6"
   "--model gpt-tiny --schedule interleaved --virtual 2 --microbatches 8 --batch 32 --seq 64 --nproc 2 --steps 6"
   "--model gpt-tiny --schedule pipedream --microbatches 4 --batch 16 --seq 64 --nproc 2 --steps 3"
+  "--model gpt-tiny --schedule gpipe --microbatches 8 --batch 32 --seq 64 --nproc 4 --steps 6"
+  "--model gpt-tiny --schedule 1f1b --microbatches 8 --batch 32 --seq 64 --nproc 4 --steps 6"
 )
 echo "| \`pipekit run\` arguments (+ \`--quiet --compare F.json\`) | predicted ms | measured ms | error | a device per rank ms | run-calibrated ms (error) | capacity | load | worst peak-activation error |"
 echo "|---|---|---|---|---|---|---|---|---|"
 i=0
 for args in "${rows[@]}"; do
   i=$((i + 1))
+  [[ -z ${ONLY:-} || $args =~ $ONLY ]] || continue
+  args="$args ${EXTRA:-}"
   f=$OUT/row$i.json
   if ! $P run $args --quiet --timeout 300 --compare "$f" >"$OUT/row$i.log" 2>&1; then
     echo "| \`$args\` | failed: see $OUT/row$i.log | | | | | | | |"

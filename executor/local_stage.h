@@ -53,10 +53,14 @@ struct LocalStage {
   // the fp32 ones (executor/master_weights.h).
   void fold_grads() {
     if (!mixed) return;
+    // The low-precision gradients stay allocated (zeroed) between backwards,
+    // as fp32's do: the memory model counts them as static bytes per
+    // parameter, and freeing them would make each backward's end a transient
+    // peak the size of the stage's parameters.
     if (async)
       stash.fold(params);
     else
-      master.fold(params, true);
+      master.fold(params, /*free_working=*/false);
   }
 };
 
