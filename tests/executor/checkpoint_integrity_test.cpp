@@ -293,3 +293,27 @@ TEST_CASE("a stage file LibTorch cannot read is named with what to do, without L
   CHECK(!has(r.err, "frame #"));
   CHECK(!has(r.err, "Exception raised from"));
 }
+
+TEST_CASE("a bf16 run resumes from its fp32 master weights with an uninterrupted run's losses") {
+  // The stage files hold the masters; a resume that reloaded the rounded
+  // working weights would lose their low bits and drift from the full run.
+  TempDir dir;
+  const std::string job =
+      "--model gpt-tiny --precision bf16 --schedule 1f1b --microbatches 2 --nproc 2 --quiet ";
+  REQUIRE(run(job + "--steps 4 --metrics " + dir.file("full.jsonl")).status == 0);
+  REQUIRE(run(job + "--steps 2 " + ckpt(dir)).status == 0);
+  CommandResult r = run(job + "--steps 4 " + ckpt(dir) + "--resume --metrics " + dir.file("resumed.jsonl"));
+  INFO(r.out << r.err);
+  REQUIRE(r.status == 0);
+  const auto a = metric_losses(dir.file("full.jsonl"));
+  const auto b = metric_losses(dir.file("resumed.jsonl"));
+  REQUIRE(a.size() == 4);
+  REQUIRE(b.size() == 2);
+  for (int k = 3; k <= 4; ++k) CHECK(b.at(k) == a.at(k));
+  // The same checkpoint is not resumed in another precision.
+  CommandResult fp32 =
+      run("--model gpt-tiny --schedule 1f1b --microbatches 2 --nproc 2 --steps 4 " + ckpt(dir) + "--resume");
+  INFO(fp32.out << fp32.err);
+  CHECK(fp32.status == 2);
+  CHECK(has(fp32.err, "precision is \"bf16\" in the checkpoint, \"fp32\" in this run"));
+}
