@@ -1,16 +1,44 @@
 #include "executor/batch_source.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <random>
 
 #include "core/error.h"
 #include "core/formats.h"
+#include "executor/tensor_data.h"
 
 namespace pipekit {
 
 BatchSource::BatchSource(const ModelSpec& model, const std::string& data, int batch, int seq,
-                         int microbatches, std::uint64_t seed)
-    : model_(model), batch_(batch), seq_(seq), microbatches_(microbatches), seed_(seed) {
+                         int microbatches, std::uint64_t seed, bool load_now)
+    : data_(data), model_(model), batch_(batch), seq_(seq), microbatches_(microbatches), seed_(seed) {
+  if (is_tensor_data(data)) {
+    if (model.kind != ModelKind::torchscript)
+      throw InputError("--data", "",
+                       "tensor files feed TorchScript models (--model script:FILE); model '" + model.name +
+                           "' takes " + (model.input() == InputKind::tokens ? "text" : "random features"));
+    description_ = data;
+    if (load_now) {
+      auto t = tensors();
+      if (t->samples() < batch)
+        throw InputError(data, "inputs",
+                         fmt::format("{} samples, fewer than one step's batch of {}; give more samples or a "
+                                     "smaller --batch",
+                                     t->samples(), batch));
+      description_ =
+          fmt::format("{} ({} samples, inputs {} {}, targets {} {}; wraps after {})", data, t->samples(),
+                      shape_text(t->inputs.sizes()), dtype_name(t->inputs.scalar_type()),
+                      shape_text(t->targets.sizes()), dtype_name(t->targets.scalar_type()), t->samples());
+    }
+    return;
+  }
+  if (model.input() == InputKind::tensors)
+    throw InputError("--data", "",
+                     "model '" + model.name +
+                         "' takes tensors; give them as --data FILE.pt (torch.save((inputs, "
+                         "targets), FILE.pt))");
   if (model.input() == InputKind::features) {
     if (!data.empty() && data != "random")
       throw InputError("--data", "",
@@ -37,11 +65,22 @@ BatchSource::BatchSource(const ModelSpec& model, const std::string& data, int ba
                          std::to_string(seq) + " + 2; use a longer text or a smaller --seq");
 }
 
+std::shared_ptr<const TensorDataset> BatchSource::tensors() const {
+  if (!tensors_ && is_tensor_data(data_)) tensors_ = std::make_shared<TensorDataset>(load_tensor_data(data_));
+  return tensors_;
+}
+
 MicroBatch BatchSource::get(int step, int microbatch) const {
   const int mb = batch_ / microbatches_;
   MicroBatch out;
   const std::int64_t first_row =
       static_cast<std::int64_t>(step) * batch_ + static_cast<std::int64_t>(microbatch) * mb;
+  if (is_tensor_data(data_)) {
+    out.rows = std::make_shared<TensorRows>(tensors()->rows(first_row, mb));
+    out.input_shape = out.rows->inputs.sizes().vec();
+    out.target_shape = out.rows->targets.sizes().vec();
+    return out;
+  }
   if (model_.input() == InputKind::features) {
     out.input_shape = {mb, model_.mlp_in};
     out.target_shape = {mb};

@@ -7,10 +7,15 @@
 // byte (g * seq) mod (size - seq - 1); targets are inputs shifted by one.
 // Random tokens / features come from std::mt19937_64 (fully specified by the
 // standard, so every rank and platform draws the same numbers).
-// No LibTorch here: batches are plain vectors, turned into tensors by the runtime.
+// Tensor files (.pt, executor/tensor_data.h): row g is sample g mod N; the
+// file is read when the first batch is asked for, so ranks that need no data
+// (middle stages) never hold it.
+// No LibTorch in this header: batches are plain vectors, or for tensor files
+// rows the runtime reads through tensor_data.h.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,26 +23,35 @@
 
 namespace pipekit {
 
+struct TensorRows;
+struct TensorDataset;
+
 struct MicroBatch {
   std::vector<std::int64_t> input_shape;   // [mb, seq] tokens or [mb, in] features
   std::vector<std::int64_t> tokens;        // when the model takes tokens
   std::vector<float> features;             // when it takes feature vectors
   std::vector<std::int64_t> target_shape;  // [mb, seq] or [mb]
   std::vector<std::int64_t> targets;       // class ids
+  std::shared_ptr<const TensorRows> rows;  // a tensor file's rows (inputs and targets)
 };
 
 class BatchSource {
  public:
-  // data: "" = the shipped corpus, "random" = random tokens/features, else a
-  // text file. Throws InputError when the file is unreadable or too short, or
-  // when the model takes features and data is a text file.
+  // data: "" = the shipped corpus, "random" = random tokens/features, a
+  // tensor file (.pt, .pth), else a text file. Throws InputError when the file
+  // is unreadable, too short or of the wrong kind for the model. A tensor file
+  // is read at once when load_now, else at the first get().
   BatchSource(const ModelSpec& model, const std::string& data, int batch, int seq, int microbatches,
-              std::uint64_t seed);
+              std::uint64_t seed, bool load_now = true);
 
   MicroBatch get(int step, int microbatch) const;
   const std::string& description() const { return description_; }
+  // The tensor file's contents (loaded if it was not); null for other data.
+  std::shared_ptr<const TensorDataset> tensors() const;
 
  private:
+  std::string data_;
+  mutable std::shared_ptr<const TensorDataset> tensors_;
   ModelSpec model_;
   bool random_ = false;
   std::string text_;

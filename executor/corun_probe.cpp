@@ -70,6 +70,11 @@ Worker spawn(const CorunOptions& o, int index) {
   if (o.model.kind == ModelKind::gpt) {
     args.insert(args.end(), {"--vocab", std::to_string(o.model.vocab)});
   }
+  if (o.model.input() == InputKind::tensors) {
+    std::string shape;
+    for (auto d : o.model.sample_shape) shape += (shape.empty() ? "" : ",") + std::to_string(d);
+    args.insert(args.end(), {"--input-shape", shape, "--input-dtype", o.model.sample_dtype});
+  }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -200,7 +205,11 @@ int corun_worker(const CorunOptions& o) {
   // The input a rank sees: a micro-batch for the first layer, else an
   // activation of the boundary's shape (whose gradient it computes, as B does).
   torch::Tensor input;
-  if (ids.front() == 0) {
+  if (ids.front() == 0 && o.model.input() == InputKind::tensors) {
+    torch::manual_seed(o.seed);
+    torch::Tensor x = example_input(o.model, o.microbatch, o.seq);
+    input = working_input((x.is_floating_point() ? torch::randn_like(x) : x).to(dev), dt);
+  } else if (ids.front() == 0) {
     BatchSource data(o.model, "random", o.microbatch, o.seq, 1, o.seed);
     input = working_input(input_tensor(data.get(0, 0)).to(dev), dt);
   } else {

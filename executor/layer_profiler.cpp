@@ -20,6 +20,7 @@
 #include "executor/master_weights.h"
 #include "executor/memory_meter.h"
 #include "executor/model_layers.h"
+#include "executor/tensor_data.h"
 
 #if PIPEKIT_TORCH_CUDA
 #include <ATen/cuda/CUDAContext.h>
@@ -136,6 +137,7 @@ class Profiler {
   MemoryProbe probe_;
   std::vector<ModelLayer> layers_;
   LayerInputs inputs_;
+  LossFunction loss_;
   std::vector<std::vector<torch::Tensor>> fp32_grads_;  // mixed precision: per layer, where gradients add up
   // Mixed precision: adds layer i's fresh gradients into fp32 and frees them.
   void fold(int i, const std::vector<torch::Tensor>& grads) {
@@ -165,7 +167,7 @@ void Profiler::memory(int i, LayerMemory* mem) {
   const std::int64_t live0 = probe_.live();
   probe_.reset_peak();
   torch::Tensor logits = layer.forward(in);
-  torch::Tensor out = last ? scaled_loss(logits, inputs_.targets, 1) : logits;
+  torch::Tensor out = last ? scaled_loss(logits, inputs_.targets, 1, loss_) : logits;
   mem->output = bytes_of(logits);
   logits = torch::Tensor();  // the last layer's logits are not kept (the loss keeps what backward needs)
   const std::int64_t live1 = probe_.live();
@@ -208,7 +210,7 @@ void Profiler::sweep(std::vector<Samples>* samples) {
     const bool last = i == n_ - 1;
     f[i] = timed(i, [&] {
       torch::Tensor y = layers_[i].forward(in[i]);
-      out[i] = last ? scaled_loss(y, inputs_.targets, 1) : y;
+      out[i] = last ? scaled_loss(y, inputs_.targets, 1, loss_) : y;
     });
   }
   for (int i = n_ - 1; i >= 0; --i)
@@ -302,14 +304,29 @@ Profile Profiler::run() {
     cast_layers(layers_, dt);
   }
 
-  BatchSource data(m, "random", o_.microbatch, seq, 1, o_.seed);
-  MicroBatch mb = data.get(0, 0);
+  loss_ = LossFunction::parse(o_.loss, "--loss");
   inputs_.in.resize(n_);
-  inputs_.in[0] = working_input(input_tensor(mb).to(dev), dt);
-  inputs_.targets = target_tensor(mb).to(dev);
+  if (m.input() == InputKind::tensors && !is_tensor_data(o_.data)) {
+    // --input-shape: random inputs (normal floats; integer inputs all 0, an
+    // index every embedding has), targets made to fit the loss below.
+    torch::manual_seed(o_.seed);
+    torch::Tensor x = example_input(m, o_.microbatch, seq);
+    inputs_.in[0] = working_input((x.is_floating_point() ? torch::randn_like(x) : x).to(dev), dt);
+  } else {
+    BatchSource data(m, o_.data.empty() ? "random" : o_.data, o_.microbatch, seq, 1, o_.seed);
+    MicroBatch mb = data.get(0, 0);
+    inputs_.in[0] = working_input(input_tensor(mb).to(dev), dt);
+    inputs_.targets = target_tensor(mb).to(dev);
+  }
   {
     torch::NoGradGuard ng;
     for (int i = 0; i + 1 < n_; ++i) inputs_.in[i + 1] = layers_[i].forward(inputs_.in[i]).detach();
+    if (!inputs_.targets.defined()) {
+      torch::Tensor y = layers_[n_ - 1].forward(inputs_.in[n_ - 1]);
+      inputs_.targets = loss_.spec() == "cross_entropy"
+                            ? torch::zeros(y.sizes().slice(0, y.dim() - 1), y.options().dtype(torch::kLong))
+                            : torch::zeros_like(y, y.options().dtype(torch::kFloat));
+    }
   }
 
   inputs_.grads.resize(n_);

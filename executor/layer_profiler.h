@@ -57,6 +57,10 @@ struct ProfilerOptions {
   // records it as its dtype, and in meta["precision.native"] whether the
   // processor has arithmetic for it.
   Precision precision = Precision::fp32;
+  // TorchScript models fed tensors (model.sample_shape/sample_dtype set): the
+  // first micro-batch of a tensor file, or random inputs of that shape.
+  std::string data;
+  std::string loss;  // cross_entropy (default), mse or script:FILE
 };
 
 // Throws InputError for bad settings (device without CUDA, repeat < 1, ...).

@@ -1,12 +1,17 @@
 #include "executor/model_layers.h"
 
+#include <fmt/format.h>
 #include <torch/script.h>
 #include <torch/version.h>
 
 #include <cmath>
+#include <filesystem>
 
 #include "core/error.h"
 #include "executor/batch_source.h"
+#include "executor/script_layers.h"
+#include "executor/tensor_data.h"
+#include "executor/torch_error.h"
 
 namespace pipekit {
 namespace {
@@ -105,44 +110,12 @@ ModelLayer mlp_layer(const ModelSpec& m, int layer, std::uint64_t seed) {
   return l;
 }
 
-torch::jit::Module load_script(const std::string& file) {
-  try {
-    auto m = torch::jit::load(file);
-    m.train(true);
-    return m;
-  } catch (const std::exception& e) {
-    std::string what = e.what();
-    throw InputError(file, "",
-                     "cannot load as TorchScript (save with torch.jit.script(m).save(path)): " +
-                         what.substr(0, what.find('\n')));
-  }
-}
-
-ModelLayer script_layer(torch::jit::Module mod) {
-  ModelLayer l;
-  for (const auto& p : mod.parameters()) l.params.push_back(p);
-  auto holder = std::make_shared<torch::jit::Module>(mod);
-  l.holder = holder;
-  l.forward = [holder](const torch::Tensor& x) { return holder->forward({x}).toTensor(); };
-  // Module::to moves parameters with set_data, so the tensors in l.params stay
-  // the module's; it also moves buffers, which l.params does not list.
-  l.to_device = [holder](const torch::Device& d) { holder->to(d); };
-  l.to_dtype = [holder](torch::ScalarType t) { holder->to(t); };
-  return l;
-}
-
-std::vector<torch::jit::Module> script_children(const torch::jit::Module& seq) {
-  std::vector<torch::jit::Module> out;
-  for (const auto& c : seq.children()) out.push_back(c);
-  return out;
-}
-
 }  // namespace
 
 int count_script_layers(const ModelSpec& m) {
   if (m.kind != ModelKind::torchscript) return m.num_layers();
   if (m.script_files.size() != 1) return static_cast<int>(m.script_files.size());
-  int n = static_cast<int>(script_children(load_script(m.script_files[0])).size());
+  int n = static_cast<int>(script_children(m.script_files[0]).size());
   if (n == 0)
     throw InputError(m.script_files[0], "",
                      "the scripted module has no children to use as layers; "
@@ -243,12 +216,8 @@ torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, c
 std::vector<ModelLayer> build_layers(const ModelSpec& m, const std::vector<int>& layers, std::uint64_t seed) {
   std::vector<ModelLayer> out;
   if (m.kind == ModelKind::torchscript) {
-    if (m.script_files.size() == 1) {
-      auto mods = script_children(load_script(m.script_files[0]));
-      for (int i : layers) out.push_back(script_layer(mods.at(i)));
-    } else {
-      for (int i : layers) out.push_back(script_layer(load_script(m.script_files.at(i))));
-    }
+    const ScriptModel s = load_script_model(m);
+    for (int i : layers) out.push_back(script_layer(s, i));
     return out;
   }
   for (int i : layers) {
@@ -280,7 +249,7 @@ std::vector<std::vector<std::int64_t>> layer_output_shapes(const ModelSpec& m, s
     std::vector<int> all(n);
     for (int i = 0; i < n; ++i) all[i] = i;
     auto layers = build_layers(m, all, seed);
-    torch::Tensor x = torch::zeros({1, seq}, torch::kLong);
+    torch::Tensor x = example_input(m, 1, seq);
     for (auto& l : layers) {
       x = l.forward(x);
       auto s = x.sizes().vec();
@@ -291,21 +260,28 @@ std::vector<std::vector<std::int64_t>> layer_output_shapes(const ModelSpec& m, s
   return out;
 }
 
+torch::Tensor example_input(const ModelSpec& m, std::int64_t rows, std::int64_t seq) {
+  if (m.input() != InputKind::tensors) return torch::zeros({rows, seq}, torch::kLong);
+  std::vector<std::int64_t> shape{rows};
+  shape.insert(shape.end(), m.sample_shape.begin(), m.sample_shape.end());
+  return torch::zeros(shape, parse_dtype(m.sample_dtype, "input dtype"));
+}
+
 torch::Tensor input_tensor(const MicroBatch& b) {
+  if (b.rows) return b.rows->inputs;
   if (!b.tokens.empty())
     return torch::from_blob(const_cast<std::int64_t*>(b.tokens.data()), b.input_shape, torch::kLong).clone();
   return torch::from_blob(const_cast<float*>(b.features.data()), b.input_shape, torch::kFloat).clone();
 }
 
 torch::Tensor target_tensor(const MicroBatch& b) {
+  if (b.rows) return b.rows->targets;
   return torch::from_blob(const_cast<std::int64_t*>(b.targets.data()), b.target_shape, torch::kLong).clone();
 }
 
-torch::Tensor scaled_loss(const torch::Tensor& logits, const torch::Tensor& targets, int microbatches) {
-  const auto classes = logits.size(-1);
-  auto loss = torch::nn::functional::cross_entropy(logits.reshape({-1, classes}).to(torch::kFloat),
-                                                   targets.reshape({-1}));
-  return loss / static_cast<double>(microbatches);
+torch::Tensor scaled_loss(const torch::Tensor& logits, const torch::Tensor& targets, int microbatches,
+                          const LossFunction& loss) {
+  return loss(logits, targets) / static_cast<double>(microbatches);
 }
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(Optimizer o, const std::vector<torch::Tensor>& params,
@@ -319,6 +295,64 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(Optimizer o, const std::
       break;
   }
   return std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(lr));
+}
+
+void check_model_on_data(const ModelSpec& m, const MicroBatch& b, const LossFunction& loss,
+                         std::uint64_t seed, const std::string& data_name, const torch::Tensor& all_targets) {
+  (void)seed;  // TorchScript layers come with their weights
+  torch::NoGradGuard no_grad;
+  const int n = m.num_layers();
+  std::vector<int> all(n);
+  for (int i = 0; i < n; ++i) all[i] = i;
+  const ScriptModel sm = load_script_model(m);
+  std::vector<ModelLayer> layers;
+  for (int i : all) layers.push_back(script_layer(sm, i));
+  const auto& files = sm.files;
+  const auto& names = sm.names;
+  torch::Tensor x = input_tensor(b);
+  std::string from = fmt::format("the inputs of {}", data_name);
+  for (int i = 0; i < n; ++i) {
+    const std::string what = fmt::format("{} {}", shape_text(x.sizes()), dtype_name(x.scalar_type()));
+    try {
+      x = layers[i].forward(x);
+    } catch (const std::exception& e) {
+      throw InputError(
+          files[i], fmt::format("layer {} ({})", i, names[i]),
+          fmt::format("fails on {} from {}: {}; make layer {} take what {} gives (or change that)", what,
+                      from, first_line(e), i, i == 0 ? "the data" : "layer " + std::to_string(i - 1)));
+    }
+    from = fmt::format("layer {} ({}), which outputs it", i, names[i]);
+  }
+  const torch::Tensor t = target_tensor(b);
+  const std::string shapes =
+      fmt::format("output {} {}, targets {} {}", shape_text(x.sizes()), dtype_name(x.scalar_type()),
+                  shape_text(t.sizes()), dtype_name(t.scalar_type()));
+  if (loss.spec() == "cross_entropy") {
+    if (t.is_floating_point())
+      throw InputError(
+          data_name, "targets",
+          fmt::format("cross_entropy takes class ids, these are floats ({}); save int64 class ids, "
+                      "or use --loss mse",
+                      shapes));
+    const auto classes = x.dim() > 0 ? x.size(-1) : 0;
+    const torch::Tensor& ids = all_targets.defined() ? all_targets : t;
+    const auto lo = ids.min().item<std::int64_t>(), hi = ids.max().item<std::int64_t>();
+    if (lo < 0 || hi >= classes)
+      throw InputError(data_name, "targets",
+                       fmt::format("class ids run {}..{}, but the model's last layer scores {} classes ({}); "
+                                   "make its output's last dimension the number of classes",
+                                   lo, hi, classes, shapes));
+  }
+  try {
+    torch::Tensor l = loss(x, t);
+    if (l.numel() != 1) throw std::runtime_error("the loss is not a scalar");
+  } catch (const InputError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw InputError(
+        data_name, "targets",
+        fmt::format("the loss {} does not fit the model's {}: {}", loss.spec(), shapes, first_line(e)));
+  }
 }
 
 torch::Tensor forward_layers(const std::vector<ModelLayer>& layers, torch::Tensor x) {

@@ -16,6 +16,7 @@
 
 #include "core/optimizer.h"
 #include "core/precision.h"
+#include "executor/loss_function.h"
 #include "executor/model_spec.h"
 
 namespace pipekit {
@@ -49,14 +50,30 @@ std::vector<std::vector<std::int64_t>> layer_output_shapes(const ModelSpec& m, s
 // The pieces of a training step that the pipeline and the one-process
 // reference must compute identically.
 torch::Tensor input_tensor(const struct MicroBatch& b);
+// Zeros shaped as `rows` of the model's input (token ids [rows, seq], or the
+// tensors' sample shape and dtype): for probes that need only shapes.
+torch::Tensor example_input(const ModelSpec& m, std::int64_t rows, std::int64_t seq);
 torch::Tensor target_tensor(const struct MicroBatch& b);
-// Mean cross-entropy over all positions, divided by `microbatches` so that the
-// gradients accumulated over the micro-batches equal the full-batch mean's.
-// Computed in fp32 whatever the logits' precision (as autocast does).
-torch::Tensor scaled_loss(const torch::Tensor& logits, const torch::Tensor& targets, int microbatches);
+// The loss (cross-entropy unless told otherwise; executor/loss_function.h),
+// divided by `microbatches` so that the gradients accumulated over the
+// micro-batches equal the full-batch mean's. Computed in fp32 whatever the
+// logits' precision (as autocast does).
+torch::Tensor scaled_loss(const torch::Tensor& logits, const torch::Tensor& targets, int microbatches,
+                          const LossFunction& loss = LossFunction());
 // sgd: plain SGD; momentum: SGD with momentum 0.9; adam: Adam (LibTorch's defaults).
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(Optimizer o, const std::vector<torch::Tensor>& params,
                                                         double lr);
+// One micro-batch through every layer of a TorchScript model and its loss, in
+// fp32 without autograd. Throws InputError naming the layer (index, name,
+// input shape and what the layer before gives) when a layer fails or returns
+// something other than a tensor, and naming the data when the targets do not
+// fit the loss; the first useful line of LibTorch's error is kept.
+// `all_targets`, when given (a tensor file's), are checked whole against the
+// output's classes: a class id anywhere in the file, not only in the first
+// micro-batch, must fit.
+void check_model_on_data(const ModelSpec& m, const struct MicroBatch& b, const LossFunction& loss,
+                         std::uint64_t seed, const std::string& data_name,
+                         const torch::Tensor& all_targets = torch::Tensor());
 // Runs `layers` in order.
 torch::Tensor forward_layers(const std::vector<ModelLayer>& layers, torch::Tensor x);
 // Moves every parameter to `dev` in place (set_data), so the layers' closures,

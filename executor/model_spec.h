@@ -16,8 +16,9 @@
 namespace pipekit {
 
 enum class ModelKind { gpt, mlp, torchscript };
-// What the first layer eats: token ids [mb, seq] or feature vectors [mb, in].
-enum class InputKind { tokens, features };
+// What the first layer eats: token ids [mb, seq], the built-in mlp's feature
+// vectors [mb, in], or tensors as a data file (or --input-shape) gives them.
+enum class InputKind { tokens, features, tensors };
 
 struct ModelSpec {
   std::string name;  // gpt-tiny, gpt2-small, ..., mlp, or "script:<files>"
@@ -30,8 +31,16 @@ struct ModelSpec {
   // torchscript: one file per layer, or one file holding a scripted Sequential
   std::vector<std::string> script_files;
   int script_layers = 0;  // filled by the loader (number of children) when known
+  // torchscript fed tensors (a .pt data file, or profile's --input-shape): one
+  // sample's shape and dtype ("float32", ...); empty dtype: token ids.
+  std::vector<std::int64_t> sample_shape;
+  std::string sample_dtype;
+  int probe_seq = 0;  // token ids per row of the load-time probe (the run's seq; 0: 8)
 
-  InputKind input() const { return kind == ModelKind::mlp ? InputKind::features : InputKind::tokens; }
+  InputKind input() const {
+    if (kind == ModelKind::mlp) return InputKind::features;
+    return sample_dtype.empty() ? InputKind::tokens : InputKind::tensors;
+  }
   // Layers in the chain; for a single-file TorchScript Sequential, script_layers.
   int num_layers() const;
 };

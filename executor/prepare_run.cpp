@@ -13,9 +13,11 @@
 #include "executor/batch_source.h"
 #include "executor/checkpoint.h"
 #include "executor/gpu_transport.h"
+#include "executor/loss_function.h"
 #include "executor/loss_scaler.h"
 #include "executor/model_layers.h"
 #include "executor/run_config.h"
+#include "executor/tensor_data.h"
 #include "passes/early_receives.h"
 #include "passes/lowering.h"
 #include "passes/round_robin.h"
@@ -24,6 +26,42 @@
 
 namespace pipekit {
 namespace {
+
+// The data, the model's input as a tensor file holds it, and the loss its
+// targets imply; then one micro-batch through every layer of a TorchScript
+// model and its loss, so that a shape or a target that does not fit stops the
+// job here with the layer named, not inside a rank.
+void resolve_data_and_loss(RunConfig& c) {
+  if (!c.sample_hint.empty()) {  // a rank of pipekit's launcher: the launcher checked it all
+    const auto bar = c.sample_hint.find('|'), bar2 = c.sample_hint.find('|', bar + 1);
+    c.model.sample_dtype = c.sample_hint.substr(0, bar);
+    c.loss = c.sample_hint.substr(bar2 + 1);
+    std::stringstream dims(c.sample_hint.substr(bar + 1, bar2 - bar - 1));
+    for (std::string d; std::getline(dims, d, ',');) c.model.sample_shape.push_back(std::stoll(d));
+    c.data_description = c.data;
+    return;
+  }
+  BatchSource probe(c.model, c.data, c.batch, c.seq, c.minibatch_mbs, c.seed);  // reads and checks the data
+  c.data_description = probe.description();
+  if (c.model.kind != ModelKind::torchscript) {
+    if (!c.loss.empty() && c.loss != "cross_entropy")
+      throw InputError("--loss", "",
+                       "built-in models train with cross_entropy (next token, or the mlp's class); --loss "
+                       "is for TorchScript models");
+    c.loss = "cross_entropy";
+    return;
+  }
+  if (auto t = probe.tensors()) {
+    c.model.sample_shape = t->inputs.sizes().slice(1).vec();
+    c.model.sample_dtype = dtype_name(t->inputs.scalar_type());
+    if (c.loss.empty()) c.loss = LossFunction::default_for(t->targets);
+  }
+  if (c.loss.empty()) c.loss = "cross_entropy";
+  const auto tensors = probe.tensors();
+  check_model_on_data(c.model, probe.get(0, 0), LossFunction::parse(c.loss, "--loss"), c.seed,
+                      c.data.empty() ? "the built-in corpus" : c.data,
+                      tensors ? tensors->targets : torch::Tensor());
+}
 
 std::vector<std::vector<int>> uniform_split(int layers, int stages) {
   std::vector<std::vector<int>> out(stages);
@@ -253,8 +291,8 @@ void prepare_run(RunConfig& c) {
                      "build with -DCMAKE_PREFIX_PATH=<CUDA LibTorch>");
   if (!(c.timeout_s > 0)) throw InputError("--timeout", "", "must be positive seconds");
   resolve_precision(c, plan);
-  BatchSource probe(c.model, c.data, c.batch, c.seq, m, c.seed);  // reads and checks the data
-  c.data_description = probe.description();
+  c.model.probe_seq = c.seq;
+  resolve_data_and_loss(c);
 
   // Replicas per pipeline rank: the plan's, --stage-replicas, or --replicas for all.
   if (c.replicas < 1) throw InputError("--replicas", "", "needs at least 1 replica");

@@ -40,8 +40,9 @@ RankRunner::RankRunner(const RunConfig& c, const RankIdentity& id)
       net_(c, id, layout_),
       timeline_(id.rank),
       report_(c, id.rank),
+      data_(c.model, c.data, c.batch, c.seq, c.minibatch_mbs, c.seed, /*load_now=*/false),
       scaler_(LossScaler::parse(c.loss_scaling, c.loss_scale_init, c.loss_scale_window, "--loss-scale")),
-      data_(c.model, c.data, c.batch, c.seq, c.minibatch_mbs, c.seed) {}
+      loss_(LossFunction::parse(c.loss, "--loss")) {}
 
 LocalStage& RankRunner::local(int stage) {
   for (auto& s : stages_)

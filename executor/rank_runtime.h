@@ -129,6 +129,7 @@ class RankRunner {
   std::vector<LocalStage> stages_;
   bool tied_done_ = false;
   LossScaler scaler_;
+  LossFunction loss_;
   std::optional<bool> overflow_;   // this step's decision, once every rank took part
   int overflow_rank_ = -1;         // the highest rank that found an inf or NaN
   std::map<int, double> mb_loss_;  // last stage: scaled loss of each micro-batch (the stream's, async)

@@ -92,6 +92,7 @@ ReferenceResult async_reference_train(const RunConfig& c) {
     tied_last = find(S - 1, true);
   }
   BatchSource data(c.model, c.data, c.batch, c.seq, m, c.seed);
+  const LossFunction loss_fn = LossFunction::parse(c.loss, "--loss");
   std::vector<std::vector<torch::Tensor>> acc(S);  // mixed precision: fp32 gradient sums
   for (int s = 0; s < S; ++s) acc[s].resize(params[s].size());
   ReferenceResult r;
@@ -105,7 +106,7 @@ ReferenceResult async_reference_train(const RunConfig& c) {
     }
     MicroBatch b = data.get(g / m, g % m);
     auto loss = scaled_loss(forward_layers(all, working_input(input_tensor(b), dt)), target_tensor(b),
-                            c.loss_divisor);
+                            c.loss_divisor, loss_fn);
     loss.backward();
     r.losses[g / m] += loss.item<double>() * c.loss_divisor / m;
     // Mixed precision: each backward's gradients are added into fp32 at once, as the pipeline folds them.
@@ -195,6 +196,7 @@ ReferenceResult reference_train(const RunConfig& c) {
       LossScaler::parse(c.loss_scaling, c.loss_scale_init, c.loss_scale_window, "--loss-scale");
   const int mbs = c.schedule.num_microbatches;  // flush schedules: one minibatch per step
   BatchSource data(m, c.data, c.batch, c.seq, mbs, c.seed);
+  const LossFunction loss_fn = LossFunction::parse(c.loss, "--loss");
 
   ReferenceResult r;
   for (int step = 0; step < c.steps; ++step) {
@@ -204,7 +206,7 @@ ReferenceResult reference_train(const RunConfig& c) {
     for (int mb = 0; mb < mbs; ++mb) {
       MicroBatch b = data.get(step, mb);
       auto x = working_input(input_tensor(b), working_dtype(c.precision));
-      auto loss = scaled_loss(forward_layers(layers, x), target_tensor(b), mbs);
+      auto loss = scaled_loss(forward_layers(layers, x), target_tensor(b), mbs, loss_fn);
       loss_sum += loss.item<double>();
       (scaler.active() ? loss * scaler.scale() : loss).backward();
       if (low) master.fold(unique, true);

@@ -46,7 +46,14 @@ struct RunConfig {
   int loss_scale_window = 1000;    // good steps in a row before it doubles
   double lr = 1e-3;
   std::uint64_t seed = 1234;
-  std::string data;  // "", "random" or a text file
+  std::string data;  // "", "random", a tensor file (.pt) or a text file
+  // --loss: cross_entropy, mse or script:FILE; "": what the targets imply
+  // (resolved by prepare_run; executor/loss_function.h).
+  std::string loss;
+  // Set by pipekit's launcher for its ranks: the tensor data's sample dtype and
+  // shape and the resolved loss ("float32|3,32,32|cross_entropy"), so that a rank whose stages need no data
+  // never reads the file (PIPEKIT_SAMPLE).
+  std::string sample_hint;
   bool tie_weights = false;
   int vocab = 0;  // 0: model default
   std::string timeline_path, metrics_path;

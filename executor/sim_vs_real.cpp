@@ -16,6 +16,7 @@
 #include "core/timeline_meta.h"
 #include "executor/calibration_probes.h"
 #include "executor/layer_profiler.h"
+#include "executor/tensor_data.h"
 #include "simulator/memory_model.h"
 #include "simulator/run_prediction.h"
 #include "viz/compare_report.h"
@@ -50,6 +51,8 @@ Profile run_profile(const RunConfig& c, const CompareOptions& o, int mb_rows) {
   po.device = c.device;
   po.cpu_time = c.device == "cpu";
   po.precision = c.precision;
+  if (is_tensor_data(c.data)) po.data = c.data;  // the profile measures the run's own inputs
+  po.loss = c.loss;
   return profile_model(po);
 }
 

@@ -33,7 +33,8 @@ torch::Tensor RankRunner::rows(torch::Tensor t) const {
 // and losses add up over replicas. Loss scaling multiplies it (and so every
 // gradient) by the scale; the update divides it out.
 torch::Tensor RankRunner::stage_loss(const torch::Tensor& out, int step, int mb) const {
-  torch::Tensor loss = scaled_loss(out, net_.to_dev(rows(target_tensor(batch(step, mb)))), c_.loss_divisor);
+  torch::Tensor loss =
+      scaled_loss(out, net_.to_dev(rows(target_tensor(batch(step, mb)))), c_.loss_divisor, loss_);
   if (net_.my_replicas() > 1 && !c_.async) loss = loss / static_cast<double>(net_.my_replicas());
   return loss;
 }

@@ -28,6 +28,7 @@ struct CorunCommand {
   std::string layers;  // --child: this worker's layers
   std::string optimizer = "adam";
   std::string precision = "fp32";
+  std::string input_shape, input_dtype;  // a TorchScript model fed tensors: one sample's
 };
 
 std::vector<int> parse_layers(const std::string& s) {
@@ -39,6 +40,10 @@ std::vector<int> parse_layers(const std::string& s) {
 
 void run_corun(CorunCommand& o) {
   o.p.model = resolve_model(o.model_name, o.vocab, "--model");
+  if (!o.input_shape.empty()) {
+    for (const auto& d : parse_layers(o.input_shape)) o.p.model.sample_shape.push_back(d);
+    o.p.model.sample_dtype = o.input_dtype.empty() ? "float32" : o.input_dtype;
+  }
   if (o.p.seq <= 0) o.p.seq = std::min(o.p.model.context, 64);
   if (o.p.microbatch < 1) throw InputError("--microbatch", "", "needs at least 1 row");
   if (o.p.threads < 1) throw InputError("--threads", "", "needs at least 1 thread");
@@ -104,6 +109,9 @@ void add_corun(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--child", o->child, "(internal) run as one worker")->group("");
   cmd->add_option("--layers", o->layers, "(internal) --child: this worker's layers")->group("");
+  cmd->add_option("--input-shape", o->input_shape,
+                  "script: models fed tensors: one sample's shape, e.g. 3,32,32");
+  cmd->add_option("--input-dtype", o->input_dtype, "With --input-shape: float32 (default), int64, ...");
   cmd->callback([o] { run_corun(*o); });
 }
 

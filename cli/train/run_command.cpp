@@ -99,6 +99,7 @@ void run_training(RunOptions& o) {
   // The checkpoint pipekit's launcher verified before starting this rank.
   if (const char* v = std::getenv("PIPEKIT_RESUME_CHOICE"); child && v && *v)
     c.resume_choice = ResumeChoice::from_json(v, "PIPEKIT_RESUME_CHOICE");
+  if (const char* v = std::getenv("PIPEKIT_SAMPLE"); child && v && *v) c.sample_hint = v;
   if (c.ranks == 0 && c.plan_path.empty() && c.schedule_path.empty()) {
     if (child || torchrun_style)
       c.ranks = env_int("WORLD_SIZE", 1);
@@ -156,6 +157,9 @@ void run_training(RunOptions& o) {
     lo.master_port = o.master_port;
     lo.threads = c.threads;
     if (c.start_step > 0) lo.env.emplace_back("PIPEKIT_RESUME_CHOICE", c.resume_choice.to_json());
+    if (c.model.input() == InputKind::tensors)
+      lo.env.emplace_back("PIPEKIT_SAMPLE", fmt::format("{}|{}|{}", c.model.sample_dtype,
+                                                        fmt::join(c.model.sample_shape, ","), c.loss));
     exit_status() = launch_ranks(lo);
     if (exit_status() == 0 && !o.compare.out.empty() && o.node_rank == 0)
       exit_status() = compare_with_simulation(c, o.compare);
@@ -215,7 +219,12 @@ void add_run(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--lr", c.lr, "Learning rate")->capture_default_str();
   cmd->add_option("--seed", c.seed, "Seed of weights and random data")->capture_default_str();
-  cmd->add_option("--data", c.data, "Text file (byte tokens), or 'random'; default: the built-in corpus");
+  cmd->add_option("--data", c.data,
+                  "Text file (byte tokens), a tensor file (.pt: torch.save((inputs, targets))), or 'random'; "
+                  "default: the built-in corpus");
+  cmd->add_option("--loss", c.loss,
+                  "cross_entropy, mse, or script:FILE (a scripted (output, target) -> scalar); default: "
+                  "cross_entropy for class ids, mse for float targets");
   cmd->add_flag("--tie-weights", c.tie_weights, "Share the gpt token embedding with the LM head");
   cmd->add_option("--vocab", c.vocab, "gpt vocabulary size (default 256, byte-level; 50257 = GPT-2's)");
   cmd->add_option("--timeline", c.timeline_path, "Write the measured timeline of the last step (JSON)");
