@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <map>
+#include <string>
 
 #include "core/error.h"
 
@@ -31,6 +32,23 @@ int& exit_status() {
   return status;
 }
 
+// A TorchScript interpreter error is a traceback ending in the line that
+// says what went wrong: keep what comes before the traceback and that line.
+static std::string without_script_traceback(const std::string& what) {
+  const auto tb = what.find("The following operation failed in the TorchScript interpreter");
+  if (tb == std::string::npos) return what;
+  std::string last;
+  std::size_t at = tb;
+  while (at < what.size()) {
+    const auto end = what.find('\n', at);
+    const std::string line = what.substr(at, end == std::string::npos ? std::string::npos : end - at);
+    if (line.find("Error: ") != std::string::npos) last = line.substr(line.find_first_not_of(' '));
+    if (end == std::string::npos) break;
+    at = end + 1;
+  }
+  return what.substr(0, tb) + "a TorchScript layer failed: " + (last.empty() ? "see the model" : last);
+}
+
 int run_app(CLI::App& app, int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", kVersion);
@@ -44,7 +62,7 @@ int run_app(CLI::App& app, int argc, char** argv) {
     std::fprintf(stderr, "pipekit: error: %s\n", e.what());
     return 2;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "pipekit: error: %s\n", e.what());
+    std::fprintf(stderr, "pipekit: error: %s\n", without_script_traceback(e.what()).c_str());
     return 1;
   }
   return exit_status();

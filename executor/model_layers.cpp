@@ -6,6 +6,8 @@
 
 #include <cmath>
 #include <filesystem>
+#include <functional>
+#include <numeric>
 
 #include "core/error.h"
 #include "executor/batch_source.h"
@@ -244,19 +246,24 @@ std::vector<std::vector<std::int64_t>> layer_output_shapes(const ModelSpec& m, s
   } else if (m.kind == ModelKind::mlp) {
     for (int i = 0; i < n; ++i) out.push_back({mb, i == n - 1 ? m.mlp_classes : m.mlp_hidden});
   } else {
-    // Probe: one row through every layer, without autograd.
-    torch::NoGradGuard no_grad;
-    std::vector<int> all(n);
-    for (int i = 0; i < n; ++i) all[i] = i;
-    auto layers = build_layers(m, all, seed);
-    torch::Tensor x = example_input(m, 1, seq);
-    for (auto& l : layers) {
-      x = l.forward(x);
-      auto s = x.sizes().vec();
-      s[0] = mb;
-      out.push_back(s);
+    // What the load-time probe recorded (script_layers.h): a tuple travels
+    // packed, [mb, sum of its elements per row].
+    ModelSpec probe = m;
+    probe.probe_seq = static_cast<int>(seq);
+    for (const LayerOutput& o : load_script_model(probe).outputs) {
+      std::vector<std::int64_t> shape{mb};
+      if (o.tuple) {
+        std::int64_t per_row = 0;
+        for (const auto& r : o.row_shapes)
+          per_row += std::accumulate(r.begin(), r.end(), std::int64_t{1}, std::multiplies<>());
+        shape.push_back(per_row);
+      } else {
+        shape.insert(shape.end(), o.row_shapes.front().begin(), o.row_shapes.front().end());
+      }
+      out.push_back(shape);
     }
   }
+  (void)seed;  // every layer's shape follows from the model alone
   return out;
 }
 

@@ -119,8 +119,17 @@ ScriptModel load_script_model(const ModelSpec& m) {
       s.names.push_back(std::filesystem::path(f).stem().string());
     }
   }
-  // The probe: one zero row through every layer.
+  // The probe: one zero row through every layer, in eval mode, so that it
+  // neither moves running statistics (BatchNorm) nor trips layers that need
+  // more than one row to train; training mode is restored after it.
   torch::NoGradGuard no_grad;
+  for (auto& mod : s.mods) mod.eval();
+  struct TrainAgain {
+    std::vector<torch::jit::Module>& mods;
+    ~TrainAgain() {
+      for (auto& mod : mods) mod.train(true);
+    }
+  } train_again{s.mods};
   torch::Tensor x = example_input(m, 1, m.probe_seq > 0 ? m.probe_seq : 8);
   const int n = static_cast<int>(s.mods.size());
   s.outputs.resize(n);

@@ -14,7 +14,8 @@
 // as the layer's output (so the planner's cut cost is the sum), and autograd
 // flows through the concatenation and the split. The next layer unpacks it by
 // the per-row shapes a probe recorded when the model was loaded: one zero row
-// (one sample, or `seq` token ids) through every layer, without autograd.
+// (one sample, or `seq` token ids) through every layer, without autograd and
+// in eval mode (running statistics untouched; layers are trained in train mode).
 #pragma once
 
 #include <torch/script.h>

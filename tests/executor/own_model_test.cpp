@@ -142,6 +142,29 @@ torch.save((torch.randn(64, 16), torch.randn(64, 4)), d + '/data.pt')
   CHECK(has(pipekit::test::slurp(dir.file("p.json")), "\"output_bytes\": 768"));
 }
 
+TEST_CASE(
+    "a model with BatchNorm loads (the probe leaves its statistics alone) and equals one-process training") {
+  const std::string py = python_with_torch();
+  if (py.empty()) PIPEKIT_SKIP("no python3 with torch (apt-get install python3-torch)");
+  TempDir dir;
+  write_file(dir.file("make.py"), R"(import sys, torch
+from torch import nn
+d = sys.argv[1]
+torch.manual_seed(0)
+m = nn.Sequential(nn.Sequential(nn.Linear(16, 32), nn.BatchNorm1d(32), nn.ReLU()),
+                  nn.Sequential(nn.Linear(32, 32), nn.BatchNorm1d(32), nn.ReLU()), nn.Linear(32, 4))
+torch.jit.script(m).save(d + '/model.pt')
+torch.save((torch.randn(64, 16), torch.randint(0, 4, (64,))), d + '/data.pt')
+)");
+  REQUIRE(python(py, dir.file("make.py") + " " + dir.path()).status == 0);
+  CommandResult run =
+      pk("run --timeout 60 --model script:" + dir.file("model.pt") + " --data " + dir.file("data.pt") +
+         " --schedule 1f1b --microbatches 2 --batch 8 --nproc 2 --steps 3 --verify");
+  INFO(run.out << run.err);
+  REQUIRE(run.status == 0);
+  CHECK(has(run.out, "verify: pipeline equals one-process training"));
+}
+
 TEST_CASE("profile makes random inputs from --input-shape when there is no data") {
   const std::string py = python_with_torch();
   if (py.empty()) PIPEKIT_SKIP("no python3 with torch (apt-get install python3-torch)");
