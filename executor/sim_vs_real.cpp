@@ -79,6 +79,10 @@ Json rank_row(int r, const RunPrediction& p, const Timeline& measured, double me
   jr["busy_error"] = rel_error(pr.busy_ms, measured_busy);
   jr["predicted_bubble_ms"] = step - pr.busy_ms;
   jr["measured_bubble_ms"] = measured.step_time_ms - measured_busy;
+  // Idle time's own error: busy can be right while idle is wrong (or the two
+  // errors cancel in the step), and only the components show it.
+  if (measured.step_time_ms - measured_busy > 0)
+    jr["bubble_error"] = rel_error(step - pr.busy_ms, measured.step_time_ms - measured_busy);
   jr["predicted_bubble_fraction"] = (step - pr.busy_ms) / step;
   jr["measured_bubble_fraction"] = (measured.step_time_ms - measured_busy) / measured.step_time_ms;
   jr["predicted_peak_activation_bytes"] = p.activation_peaks[r];
@@ -97,8 +101,10 @@ Json rank_row(int r, const RunPrediction& p, const Timeline& measured, double me
     if (e.rank == r && (e.stream == Stream::send || e.stream == Stream::recv)) ++ends;
   jr["message_ends"] = ends;
   jr["predicted_message_cpu_ms"] = ends * p.message_overhead_ms;
-  if (auto ms = meta_number(measured, RankMeta::other_threads_cpu_ms, r))
+  if (auto ms = meta_number(measured, RankMeta::other_threads_cpu_ms, r)) {
     jr["measured_other_threads_cpu_ms"] = *ms;
+    if (*ms > 0) jr["message_cpu_error"] = rel_error(ends * p.message_overhead_ms, *ms);
+  }
   return jr;
 }
 

@@ -56,10 +56,11 @@ void print_table(const Json& r) {
     print_row(fmt::format("rank {} busy ms", k), jr["predicted_busy_ms"], jr["measured_busy_ms"],
               &jr["busy_error"]);
     print_row(fmt::format("rank {} bubble ms", k), jr["predicted_bubble_ms"], jr["measured_bubble_ms"],
-              nullptr);
+              jr.contains("bubble_error") ? &jr["bubble_error"] : nullptr);
     if (jr.contains("measured_other_threads_cpu_ms"))
       print_row(fmt::format("rank {} message CPU ms", k), jr["predicted_message_cpu_ms"],
-                jr["measured_other_threads_cpu_ms"], nullptr);
+                jr["measured_other_threads_cpu_ms"],
+                jr.contains("message_cpu_error") ? &jr["message_cpu_error"] : nullptr);
     fmt::print("  {:<28} {:>12} {:>12} {:>+7.1f}%\n", fmt::format("rank {} peak activation B", k),
                jr["predicted_peak_activation_bytes"].get<std::int64_t>(),
                jr["measured_peak_activation_bytes"].get<std::int64_t>(),

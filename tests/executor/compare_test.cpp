@@ -74,9 +74,9 @@ TEST_CASE("--compare on a 2-rank gpipe run writes predicted vs measured") {
                         j["measured_step_ms"].get<double>()));
   REQUIRE(j["per_rank"].size() == 2);
   for (const auto& rk : j["per_rank"]) {
-    for (const char* k :
-         {"predicted_peak_activation_bytes", "measured_peak_activation_bytes", "predicted_busy_ms",
-          "measured_busy_ms", "predicted_bubble_ms", "measured_bubble_ms", "peak_activation_error"}) {
+    for (const char* k : {"predicted_peak_activation_bytes", "measured_peak_activation_bytes",
+                          "predicted_busy_ms", "measured_busy_ms", "predicted_bubble_ms",
+                          "measured_bubble_ms", "peak_activation_error", "bubble_error"}) {
       INFO(k);
       REQUIRE(rk.contains(k));
       CHECK(std::isfinite(rk[k].get<double>()));
@@ -84,6 +84,10 @@ TEST_CASE("--compare on a 2-rank gpipe run writes predicted vs measured") {
     CHECK(rk["predicted_peak_activation_bytes"].get<std::int64_t>() > 0);
     CHECK(rk["measured_peak_activation_bytes"].get<std::int64_t>() > 0);
     CHECK(rk["measured_busy_ms"].get<double>() > 0);
+    // Each component carries its own error, as the step does.
+    CHECK(rk["bubble_error"].get<double>() ==
+          doctest::Approx((rk["predicted_bubble_ms"].get<double>() - rk["measured_bubble_ms"].get<double>()) /
+                          rk["measured_bubble_ms"].get<double>()));
     REQUIRE(rk.contains("measured_page_faults"));
     CHECK(rk["measured_page_faults"].get<std::int64_t>() >= 0);
     // 2 stages on 2 ranks, 2 micro-batches: each rank sends 2 and receives 2.
@@ -94,6 +98,10 @@ TEST_CASE("--compare on a 2-rank gpipe run writes predicted vs measured") {
     if (std::ifstream("/proc/self/schedstat").good()) {
       REQUIRE(rk.contains("measured_other_threads_cpu_ms"));
       CHECK(rk["measured_other_threads_cpu_ms"].get<double>() > 0);
+      CHECK(rk["message_cpu_error"].get<double>() ==
+            doctest::Approx((rk["predicted_message_cpu_ms"].get<double>() -
+                             rk["measured_other_threads_cpu_ms"].get<double>()) /
+                            rk["measured_other_threads_cpu_ms"].get<double>()));
     }
   }
   // The two CPU ranks share this machine: the co-run probe measured both workers.
