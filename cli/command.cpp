@@ -32,21 +32,12 @@ int& exit_status() {
   return status;
 }
 
-// A TorchScript interpreter error is a traceback ending in the line that
-// says what went wrong: keep what comes before the traceback and that line.
+// A TorchScript interpreter error is a long traceback: keep what comes
+// before it and the line that says what went wrong.
 static std::string without_script_traceback(const std::string& what) {
-  const auto tb = what.find("The following operation failed in the TorchScript interpreter");
-  if (tb == std::string::npos) return what;
-  std::string last;
-  std::size_t at = tb;
-  while (at < what.size()) {
-    const auto end = what.find('\n', at);
-    const std::string line = what.substr(at, end == std::string::npos ? std::string::npos : end - at);
-    if (line.find("Error: ") != std::string::npos) last = line.substr(line.find_first_not_of(' '));
-    if (end == std::string::npos) break;
-    at = end + 1;
-  }
-  return what.substr(0, tb) + "a TorchScript layer failed: " + (last.empty() ? "see the model" : last);
+  const std::string line = script_error_line(what);
+  if (line.empty()) return what;
+  return what.substr(0, what.find("The following operation failed")) + "a TorchScript layer failed: " + line;
 }
 
 int run_app(CLI::App& app, int argc, char** argv) {

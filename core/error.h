@@ -25,4 +25,10 @@ class InputError : public std::runtime_error {
   std::string source_, where_, problem_;
 };
 
+// The line of a TorchScript interpreter error that says what went wrong (its
+// traceback ends in "RuntimeError: ...", "ValueError: ..."), trimmed; "" when
+// `what` holds no such traceback. Plain text, so that the command line can
+// use it without LibTorch.
+std::string script_error_line(const std::string& what);
+
 }  // namespace pipekit

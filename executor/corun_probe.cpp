@@ -206,9 +206,7 @@ int corun_worker(const CorunOptions& o) {
   // activation of the boundary's shape (whose gradient it computes, as B does).
   torch::Tensor input;
   if (ids.front() == 0 && o.model.input() == InputKind::tensors) {
-    torch::manual_seed(o.seed);
-    torch::Tensor x = example_input(o.model, o.microbatch, o.seq);
-    input = working_input((x.is_floating_point() ? torch::randn_like(x) : x).to(dev), dt);
+    input = working_input(random_input(o.model, o.microbatch, o.seq, o.seed).to(dev), dt);
   } else if (ids.front() == 0) {
     BatchSource data(o.model, "random", o.microbatch, o.seq, 1, o.seed);
     input = working_input(input_tensor(data.get(0, 0)).to(dev), dt);

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "core/error.h"
@@ -269,9 +270,19 @@ std::string name_of(const ModelSpec& m, int i, int n) {
 }
 
 Profile Profiler::run() {
-  const ModelSpec& m = o_.model;
+  ModelSpec m = o_.model;
   n_ = m.num_layers();
   const int seq = o_.seq;
+  // A tensor file, read once: the model takes its inputs' shape and dtype, the
+  // loss is what its targets imply unless --loss says, and its first
+  // micro-batch is what is measured.
+  std::optional<BatchSource> file;
+  if (is_tensor_data(o_.data)) {
+    file.emplace(m, o_.data, o_.microbatch, seq, 1, o_.seed);
+    take_inputs_of(m, *file->tensors());
+  }
+  loss_ = LossFunction::parse(
+      o_.loss.empty() && file ? LossFunction::default_for(file->tensors()->targets) : o_.loss, "--loss");
   if (o_.device == "cuda") {
     if (!torch::cuda::is_available())
       throw InputError("--device", "",
@@ -304,16 +315,13 @@ Profile Profiler::run() {
     cast_layers(layers_, dt);
   }
 
-  loss_ = LossFunction::parse(o_.loss, "--loss");
   inputs_.in.resize(n_);
-  if (m.input() == InputKind::tensors && !is_tensor_data(o_.data)) {
-    // --input-shape: random inputs (normal floats; integer inputs all 0, an
-    // index every embedding has), targets made to fit the loss below.
-    torch::manual_seed(o_.seed);
-    torch::Tensor x = example_input(m, o_.microbatch, seq);
-    inputs_.in[0] = working_input((x.is_floating_point() ? torch::randn_like(x) : x).to(dev), dt);
+  if (m.input() == InputKind::tensors && !file) {
+    // --input-shape: random inputs; targets made to fit the loss below.
+    inputs_.in[0] = working_input(random_input(m, o_.microbatch, seq, o_.seed).to(dev), dt);
   } else {
-    BatchSource data(m, o_.data.empty() ? "random" : o_.data, o_.microbatch, seq, 1, o_.seed);
+    const BatchSource data =
+        file ? *file : BatchSource(m, o_.data.empty() ? "random" : o_.data, o_.microbatch, seq, 1, o_.seed);
     MicroBatch mb = data.get(0, 0);
     inputs_.in[0] = working_input(input_tensor(mb).to(dev), dt);
     inputs_.targets = target_tensor(mb).to(dev);
@@ -321,12 +329,6 @@ Profile Profiler::run() {
   {
     torch::NoGradGuard ng;
     for (int i = 0; i + 1 < n_; ++i) inputs_.in[i + 1] = layers_[i].forward(inputs_.in[i]).detach();
-    if (!inputs_.targets.defined()) {
-      torch::Tensor y = layers_[n_ - 1].forward(inputs_.in[n_ - 1]);
-      inputs_.targets = loss_.spec() == "cross_entropy"
-                            ? torch::zeros(y.sizes().slice(0, y.dim() - 1), y.options().dtype(torch::kLong))
-                            : torch::zeros_like(y, y.options().dtype(torch::kFloat));
-    }
   }
 
   inputs_.grads.resize(n_);
@@ -334,6 +336,10 @@ Profile Profiler::run() {
     torch::NoGradGuard ng;
     for (int i = 0; i < n_; ++i) {
       torch::Tensor y = layers_[i].forward(inputs_.in[i]);
+      if (i == n_ - 1 && !inputs_.targets.defined())  // random inputs: zero targets the loss takes
+        inputs_.targets = loss_.spec() == "cross_entropy"
+                              ? torch::zeros(y.sizes().slice(0, y.dim() - 1), y.options().dtype(torch::kLong))
+                              : torch::zeros_like(y, y.options().dtype(torch::kFloat));
       // The last layer's output is its loss, computed in fp32.
       inputs_.grads[i] =
           i == n_ - 1 ? torch::ones({}, y.options().dtype(torch::kFloat)) : torch::randn_like(y);

@@ -53,6 +53,9 @@ torch::Tensor input_tensor(const struct MicroBatch& b);
 // Zeros shaped as `rows` of the model's input (token ids [rows, seq], or the
 // tensors' sample shape and dtype): for probes that need only shapes.
 torch::Tensor example_input(const ModelSpec& m, std::int64_t rows, std::int64_t seq);
+// Random inputs of that shape, for profiling and probes without data: normal
+// floats drawn from `seed`, integer inputs all 0 (an index every embedding has).
+torch::Tensor random_input(const ModelSpec& m, std::int64_t rows, std::int64_t seq, std::uint64_t seed);
 torch::Tensor target_tensor(const struct MicroBatch& b);
 // The loss (cross-entropy unless told otherwise; executor/loss_function.h),
 // divided by `microbatches` so that the gradients accumulated over the
@@ -72,8 +75,7 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(Optimizer o, const std::
 // output's classes: a class id anywhere in the file, not only in the first
 // micro-batch, must fit.
 void check_model_on_data(const ModelSpec& m, const struct MicroBatch& b, const LossFunction& loss,
-                         std::uint64_t seed, const std::string& data_name,
-                         const torch::Tensor& all_targets = torch::Tensor());
+                         const std::string& data_name, const torch::Tensor& all_targets = torch::Tensor());
 // Runs `layers` in order.
 torch::Tensor forward_layers(const std::vector<ModelLayer>& layers, torch::Tensor x);
 // Moves every parameter to `dev` in place (set_data), so the layers' closures,

@@ -35,9 +35,9 @@ void resolve_data_and_loss(RunConfig& c) {
   if (!c.sample_hint.empty()) {  // a rank of pipekit's launcher: the launcher checked it all
     const auto bar = c.sample_hint.find('|'), bar2 = c.sample_hint.find('|', bar + 1);
     c.model.sample_dtype = c.sample_hint.substr(0, bar);
+    c.model.sample_shape =
+        parse_sample_shape(c.sample_hint.substr(bar + 1, bar2 - bar - 1), "PIPEKIT_SAMPLE");
     c.loss = c.sample_hint.substr(bar2 + 1);
-    std::stringstream dims(c.sample_hint.substr(bar + 1, bar2 - bar - 1));
-    for (std::string d; std::getline(dims, d, ',');) c.model.sample_shape.push_back(std::stoll(d));
     c.data_description = c.data;
     return;
   }
@@ -51,14 +51,13 @@ void resolve_data_and_loss(RunConfig& c) {
     c.loss = "cross_entropy";
     return;
   }
-  if (auto t = probe.tensors()) {
-    c.model.sample_shape = t->inputs.sizes().slice(1).vec();
-    c.model.sample_dtype = dtype_name(t->inputs.scalar_type());
-    if (c.loss.empty()) c.loss = LossFunction::default_for(t->targets);
+  const auto tensors = probe.tensors();
+  if (tensors) {
+    take_inputs_of(c.model, *tensors);
+    if (c.loss.empty()) c.loss = LossFunction::default_for(tensors->targets);
   }
   if (c.loss.empty()) c.loss = "cross_entropy";
-  const auto tensors = probe.tensors();
-  check_model_on_data(c.model, probe.get(0, 0), LossFunction::parse(c.loss, "--loss"), c.seed,
+  check_model_on_data(c.model, probe.get(0, 0), LossFunction::parse(c.loss, "--loss"),
                       c.data.empty() ? "the built-in corpus" : c.data,
                       tensors ? tensors->targets : torch::Tensor());
 }
@@ -186,6 +185,11 @@ bool RunConfig::replicated() const {
 int RunConfig::world_size() const {
   const auto counts = replica_counts();
   return std::accumulate(counts.begin(), counts.end(), 0);
+}
+
+std::string sample_hint_of(const RunConfig& c) {
+  if (c.model.input() != InputKind::tensors) return "";
+  return fmt::format("{}|{}|{}", c.model.sample_dtype, fmt::join(c.model.sample_shape, ","), c.loss);
 }
 
 void prepare_run(RunConfig& c) {

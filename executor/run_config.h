@@ -118,6 +118,11 @@ struct RankIdentity {
 // Throws InputError for anything wrong with the job (exit 2 before any rank starts).
 void prepare_run(RunConfig& c);
 
+// What pipekit's launcher hands its ranks as PIPEKIT_SAMPLE (read back into
+// sample_hint): the sample dtype, shape and resolved loss; "" unless the
+// model takes tensors.
+std::string sample_hint_of(const RunConfig& c);
+
 // Runs this rank's part of the job; returns the process exit status (non-zero
 // when --verify found differences). Throws on communication failures/timeouts.
 int run_rank(const RunConfig& c, const RankIdentity& id);

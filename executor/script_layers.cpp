@@ -91,16 +91,20 @@ torch::Tensor as_output(const c10::IValue& y, std::int64_t rows, std::string* wh
 
 }  // namespace
 
-std::vector<torch::jit::Module> script_children(const std::string& file) {
-  std::vector<torch::jit::Module> out;
-  for (const auto& c : load_script(file).children()) out.push_back(c);
+std::vector<torch::jit::NameModule> script_children(const std::string& file) {
+  std::vector<torch::jit::NameModule> out;
+  for (const auto& c : load_script(file).named_children()) out.push_back(c);
+  if (out.empty())
+    throw InputError(file, "",
+                     "the scripted module has no children to use as layers; script an nn.Sequential, or "
+                     "pass one file per layer");
   return out;
 }
 
 ScriptModel load_script_model(const ModelSpec& m) {
   ScriptModel s;
   if (m.script_files.size() == 1) {
-    for (const auto& c : load_script(m.script_files[0]).named_children()) {
+    for (const auto& c : script_children(m.script_files[0])) {
       s.mods.push_back(c.value);
       s.files.push_back(m.script_files[0]);
       // A Sequential names its children 0, 1, ...: their class says more.
@@ -108,10 +112,6 @@ ScriptModel load_script_model(const ModelSpec& m) {
       const auto type = c.value.type()->name();
       s.names.push_back(numbered && type ? type->name() : c.name);
     }
-    if (s.mods.empty())
-      throw InputError(m.script_files[0], "",
-                       "the scripted module has no children to use as layers; script an nn.Sequential, or "
-                       "pass one file per layer");
   } else {
     for (const auto& f : m.script_files) {
       s.mods.push_back(load_script(f));

@@ -49,8 +49,8 @@ ScriptModel load_script_model(const ModelSpec& m);
 // Layer i as a callable, packing and unpacking tuples as above.
 ModelLayer script_layer(const ScriptModel& s, int i);
 
-// The children of a scripted module (its layers); InputError when the file
-// cannot be loaded.
-std::vector<torch::jit::Module> script_children(const std::string& file);
+// The named children of a scripted module (its layers); InputError when the
+// file cannot be loaded or the module has no children.
+std::vector<torch::jit::NameModule> script_children(const std::string& file);
 
 }  // namespace pipekit

@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <iterator>
+#include <sstream>
 
 #include "core/error.h"
 #include "executor/torch_error.h"
@@ -118,6 +119,32 @@ torch::ScalarType parse_dtype(const std::string& name, const std::string& source
 
 std::string shape_text(torch::IntArrayRef shape) {
   return fmt::format("[{}]", fmt::join(shape, ", "));
+}
+
+std::vector<std::int64_t> parse_sample_shape(const std::string& text, const std::string& source) {
+  std::vector<std::int64_t> shape;
+  std::stringstream in(text);
+  for (std::string d; std::getline(in, d, ',');) {
+    std::int64_t v = 0;
+    try {
+      std::size_t used = 0;
+      v = std::stoll(d, &used);
+      if (used != d.size()) v = 0;
+    } catch (...) {
+      v = 0;
+    }
+    if (v < 1)
+      throw InputError(source, "",
+                       "'" + text + "' is not one sample's shape: positive sizes with commas, e.g. 3,32,32");
+    shape.push_back(v);
+  }
+  if (shape.empty()) throw InputError(source, "", "give one sample's shape, e.g. 3,32,32");
+  return shape;
+}
+
+void take_inputs_of(ModelSpec& m, const TensorDataset& d) {
+  m.sample_shape = d.inputs.sizes().slice(1).vec();
+  m.sample_dtype = dtype_name(d.inputs.scalar_type());
 }
 
 }  // namespace pipekit

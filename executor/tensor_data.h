@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "executor/model_spec.h"
+
 namespace pipekit {
 
 struct TensorRows {
@@ -44,5 +46,10 @@ torch::ScalarType parse_dtype(const std::string& name, const std::string& source
 
 // "[2, 3, 32, 32]"
 std::string shape_text(torch::IntArrayRef shape);
+// "3,32,32" -> {3, 32, 32}: one sample's shape. Throws InputError(source)
+// unless every size is a positive integer.
+std::vector<std::int64_t> parse_sample_shape(const std::string& text, const std::string& source);
+// The model takes the file's inputs: their per-sample shape and dtype.
+void take_inputs_of(ModelSpec& m, const TensorDataset& d);
 
 }  // namespace pipekit

@@ -15,6 +15,7 @@
 #include "executor/corun_probe.h"
 #include "executor/gpu_transport.h"
 #include "executor/model_layers.h"
+#include "executor/tensor_data.h"
 
 namespace pipekit::cli {
 namespace {
@@ -41,8 +42,9 @@ std::vector<int> parse_layers(const std::string& s) {
 void run_corun(CorunCommand& o) {
   o.p.model = resolve_model(o.model_name, o.vocab, "--model");
   if (!o.input_shape.empty()) {
-    for (const auto& d : parse_layers(o.input_shape)) o.p.model.sample_shape.push_back(d);
-    o.p.model.sample_dtype = o.input_dtype.empty() ? "float32" : o.input_dtype;
+    o.p.model.sample_shape = parse_sample_shape(o.input_shape, "--input-shape");
+    o.p.model.sample_dtype =
+        dtype_name(parse_dtype(o.input_dtype.empty() ? "float32" : o.input_dtype, "--input-dtype"));
   }
   if (o.p.seq <= 0) o.p.seq = std::min(o.p.model.context, 64);
   if (o.p.microbatch < 1) throw InputError("--microbatch", "", "needs at least 1 row");

@@ -6,14 +6,12 @@
 #include <fmt/format.h>
 
 #include <memory>
-#include <sstream>
 
 #include "cli/command.h"
 #include "cli/training_commands.h"
 #include "core/error.h"
 #include "core/formats.h"
 #include "executor/layer_profiler.h"
-#include "executor/loss_function.h"
 #include "executor/model_layers.h"
 #include "executor/tensor_data.h"
 
@@ -30,47 +28,26 @@ struct ProfileOptions {
   std::string input_shape, input_dtype;  // TorchScript models without --data
 };
 
-// A TorchScript model fed tensors: their sample shape and dtype from the data
-// file, or from --input-shape/--input-dtype; and the loss the targets imply.
+// What a TorchScript model is fed: a tensor file (the profiler reads its
+// shape, dtype and the loss its targets imply), or --input-shape/--input-dtype.
 void resolve_tensor_input(ProfileOptions& o) {
   ModelSpec& m = o.p.model;
-  const bool file = is_tensor_data(o.p.data);
-  if (!o.p.data.empty() && !file && m.kind == ModelKind::torchscript && !o.input_shape.empty())
-    throw InputError("--data", "", "give --input-shape or a tensor file (.pt), not both");
-  if (file) {
+  if (is_tensor_data(o.p.data)) {
     if (!o.input_shape.empty() || !o.input_dtype.empty())
       throw InputError("--input-shape", "",
                        "the data file gives the input's shape and dtype; drop --input-shape");
-    TensorDataset d = load_tensor_data(o.p.data);
-    m.sample_shape = d.inputs.sizes().slice(1).vec();
-    m.sample_dtype = dtype_name(d.inputs.scalar_type());
-    if (o.p.loss.empty()) o.p.loss = LossFunction::default_for(d.targets);
   } else if (!o.input_shape.empty()) {
     if (m.kind != ModelKind::torchscript)
       throw InputError("--input-shape", "",
                        "built-in models know their input; --input-shape is for script: models");
-    std::stringstream in(o.input_shape);
-    for (std::string d; std::getline(in, d, ',');) {
-      std::int64_t v = 0;
-      try {
-        std::size_t used = 0;
-        v = std::stoll(d, &used);
-        if (used != d.size()) v = 0;
-      } catch (...) {
-        v = 0;
-      }
-      if (v < 1)
-        throw InputError(
-            "--input-shape", "",
-            "'" + o.input_shape + "' is not one sample's shape: positive sizes with commas, e.g. 3,32,32");
-      m.sample_shape.push_back(v);
-    }
+    if (!o.p.data.empty())
+      throw InputError("--data", "", "give --input-shape or a tensor file (.pt), not both");
+    m.sample_shape = parse_sample_shape(o.input_shape, "--input-shape");
     m.sample_dtype =
         dtype_name(parse_dtype(o.input_dtype.empty() ? "float32" : o.input_dtype, "--input-dtype"));
   } else if (!o.input_dtype.empty()) {
     throw InputError("--input-dtype", "", "give --input-shape with it (one sample's shape, e.g. 3,32,32)");
   }
-  if (!o.p.loss.empty()) LossFunction::parse(o.p.loss, "--loss");  // checks the name or the script now
   if (m.kind != ModelKind::torchscript && !o.p.loss.empty() && o.p.loss != "cross_entropy")
     throw InputError("--loss", "", "built-in models train with cross_entropy; --loss is for script: models");
 }

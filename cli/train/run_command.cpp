@@ -157,9 +157,8 @@ void run_training(RunOptions& o) {
     lo.master_port = o.master_port;
     lo.threads = c.threads;
     if (c.start_step > 0) lo.env.emplace_back("PIPEKIT_RESUME_CHOICE", c.resume_choice.to_json());
-    if (c.model.input() == InputKind::tensors)
-      lo.env.emplace_back("PIPEKIT_SAMPLE", fmt::format("{}|{}|{}", c.model.sample_dtype,
-                                                        fmt::join(c.model.sample_shape, ","), c.loss));
+    if (const std::string hint = sample_hint_of(c); !hint.empty())
+      lo.env.emplace_back("PIPEKIT_SAMPLE", hint);
     exit_status() = launch_ranks(lo);
     if (exit_status() == 0 && !o.compare.out.empty() && o.node_rank == 0)
       exit_status() = compare_with_simulation(c, o.compare);

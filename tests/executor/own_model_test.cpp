@@ -23,6 +23,8 @@ using pipekit::test::write_file;
 
 namespace {
 
+const char* const kNoTorch = "no python3 with torch (apt-get install python3-torch)";
+
 bool has(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }
@@ -39,6 +41,16 @@ CommandResult python(const std::string& py, const std::string& script_or_args) {
 bool make_example(const std::string& py, const std::string& name, const TempDir& dir) {
   CommandResult r =
       python(py, std::string(PIPEKIT_SOURCE_DIR) + "/examples/" + name + "/make.py " + dir.path());
+  INFO(r.out << r.err);
+  return r.status == 0;
+}
+
+// Runs a Python script in dir (its directory as argv[1]) that begins with
+// the imports every script here uses and a fixed seed.
+bool make_files(const std::string& py, const TempDir& dir, const std::string& body) {
+  write_file(dir.file("make.py"),
+             "import sys, torch\nfrom torch import nn\nd = sys.argv[1]\ntorch.manual_seed(0)\n" + body);
+  CommandResult r = python(py, dir.file("make.py") + " " + dir.path());
   INFO(r.out << r.err);
   return r.status == 0;
 }
@@ -68,7 +80,7 @@ void profile_plan_verify(const TempDir& dir, const std::string& schedule) {
 
 TEST_CASE("a CNN classifier on images from a .pt file: profile, plan, run --verify on 2 ranks") {
   const std::string py = python_with_torch();
-  if (py.empty()) PIPEKIT_SKIP("no python3 with torch (apt-get install python3-torch)");
+  if (py.empty()) PIPEKIT_SKIP(kNoTorch);
   TempDir dir;
   REQUIRE(make_example(py, "cnn-classifier", dir));
   profile_plan_verify(dir, "1f1b");
@@ -80,7 +92,7 @@ TEST_CASE("a CNN classifier on images from a .pt file: profile, plan, run --veri
 
 TEST_CASE("an MLP regression with float targets trains with mse and equals one-process training") {
   const std::string py = python_with_torch();
-  if (py.empty()) PIPEKIT_SKIP("no python3 with torch (apt-get install python3-torch)");
+  if (py.empty()) PIPEKIT_SKIP(kNoTorch);
   TempDir dir;
   REQUIRE(make_example(py, "mlp-regression", dir));
   profile_plan_verify(dir, "gpipe");
@@ -95,12 +107,9 @@ TEST_CASE("an MLP regression with float targets trains with mse and equals one-p
 
 TEST_CASE("a tuple (hidden state, skip connection) crosses stages and a scripted loss is used") {
   const std::string py = python_with_torch();
-  if (py.empty()) PIPEKIT_SKIP("no python3 with torch (apt-get install python3-torch)");
+  if (py.empty()) PIPEKIT_SKIP(kNoTorch);
   TempDir dir;
-  write_file(dir.file("make.py"), R"(import sys, torch
-from torch import nn
-d = sys.argv[1]
-class Split(nn.Module):
+  REQUIRE(make_files(py, dir, R"(class Split(nn.Module):
     def __init__(self):
         super().__init__()
         self.l = nn.Linear(16, 32)
@@ -115,14 +124,12 @@ class Merge(nn.Module):
 class Loss(nn.Module):
     def forward(self, out, target):
         return ((out - target) ** 2).mean() * 0.5
-torch.manual_seed(0)
 torch.jit.script(Split()).save(d + '/split.pt')
 torch.jit.script(Merge()).save(d + '/merge.pt')
 torch.jit.script(nn.Linear(16, 4)).save(d + '/head.pt')
 torch.jit.script(Loss()).save(d + '/loss.pt')
 torch.save((torch.randn(64, 16), torch.randn(64, 4)), d + '/data.pt')
-)");
-  REQUIRE(python(py, dir.file("make.py") + " " + dir.path()).status == 0);
+)"));
   const std::string model =
       "--model script:" + dir.file("split.pt") + "," + dir.file("merge.pt") + "," + dir.file("head.pt");
   // Three ranks: the tuple of layer 0 is one message from rank 0 to rank 1.
@@ -145,18 +152,14 @@ torch.save((torch.randn(64, 16), torch.randn(64, 4)), d + '/data.pt')
 TEST_CASE(
     "a model with BatchNorm loads (the probe leaves its statistics alone) and equals one-process training") {
   const std::string py = python_with_torch();
-  if (py.empty()) PIPEKIT_SKIP("no python3 with torch (apt-get install python3-torch)");
+  if (py.empty()) PIPEKIT_SKIP(kNoTorch);
   TempDir dir;
-  write_file(dir.file("make.py"), R"(import sys, torch
-from torch import nn
-d = sys.argv[1]
-torch.manual_seed(0)
-m = nn.Sequential(nn.Sequential(nn.Linear(16, 32), nn.BatchNorm1d(32), nn.ReLU()),
+  REQUIRE(make_files(py, dir,
+                     R"(m = nn.Sequential(nn.Sequential(nn.Linear(16, 32), nn.BatchNorm1d(32), nn.ReLU()),
                   nn.Sequential(nn.Linear(32, 32), nn.BatchNorm1d(32), nn.ReLU()), nn.Linear(32, 4))
 torch.jit.script(m).save(d + '/model.pt')
 torch.save((torch.randn(64, 16), torch.randint(0, 4, (64,))), d + '/data.pt')
-)");
-  REQUIRE(python(py, dir.file("make.py") + " " + dir.path()).status == 0);
+)"));
   CommandResult run =
       pk("run --timeout 60 --model script:" + dir.file("model.pt") + " --data " + dir.file("data.pt") +
          " --schedule 1f1b --microbatches 2 --batch 8 --nproc 2 --steps 3 --verify");
@@ -167,7 +170,7 @@ torch.save((torch.randn(64, 16), torch.randint(0, 4, (64,))), d + '/data.pt')
 
 TEST_CASE("profile makes random inputs from --input-shape when there is no data") {
   const std::string py = python_with_torch();
-  if (py.empty()) PIPEKIT_SKIP("no python3 with torch (apt-get install python3-torch)");
+  if (py.empty()) PIPEKIT_SKIP(kNoTorch);
   TempDir dir;
   REQUIRE(make_example(py, "cnn-classifier", dir));
   const std::string model =
@@ -189,13 +192,11 @@ TEST_CASE("profile makes random inputs from --input-shape when there is no data"
 
 TEST_CASE("bad models and data stop before any rank starts, naming the file, the layer and the fix") {
   const std::string py = python_with_torch();
-  if (py.empty()) PIPEKIT_SKIP("no python3 with torch (apt-get install python3-torch)");
+  if (py.empty()) PIPEKIT_SKIP(kNoTorch);
   TempDir dir;
-  write_file(dir.file("make.py"), R"(import sys, torch
-from torch import nn
-d = sys.argv[1]
-torch.manual_seed(0)
-torch.jit.script(nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(64, 8))).save(d + '/mismatch.pt')
+  REQUIRE(make_files(
+      py, dir,
+      R"(torch.jit.script(nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(64, 8))).save(d + '/mismatch.pt')
 torch.jit.script(nn.Sequential(nn.Linear(16, 16), nn.Linear(16, 4))).save(d + '/ok.pt')
 torch.jit.script(nn.Linear(16, 4)).save(d + '/flat.pt')
 class Ids(nn.Module):
@@ -215,8 +216,7 @@ torch.save((torch.randn(64, 16), torch.randn(64)), d + '/mse_shape.pt')
 torch.save((torch.randn(4, 16), torch.randint(0, 4, (4,))), d + '/few.pt')
 torch.save({'a': 1}, d + '/notensors.pt')
 torch.save((torch.randn(64, 16), [1, 2]), d + '/list_targets.pt')
-)");
-  REQUIRE(python(py, dir.file("make.py") + " " + dir.path()).status == 0);
+)"));
   write_file(dir.file("garbage.pt"), "not a zip");
   struct Case {
     const char* what;
