@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "cli/command.h"
 #include "cli/text_table.h"
@@ -20,6 +21,9 @@
 #include "planner/schedule_generator.h"
 #include "profiles/pipedream_graph.h"
 #include "profiles/profile_precision.h"
+#include "simulator/calibrated_model.h"
+#include "simulator/prediction_spread.h"
+#include "simulator/run_calibration_json.h"
 #include "simulator/shared_device.h"
 #include "simulator/simulator.h"
 #include "viz/terminal_chart.h"
@@ -43,6 +47,9 @@ struct SimulateOptions {
   bool json = false, unlowered = false;
   int width = 100;
   double shared_capacity = 0;  // > 0: all ranks share one device of this capacity
+  std::string calibration;     // a machine's calibration (run --compare JSON or pipekit-calibration/1)
+  int draws = 200;
+  std::uint64_t spread_seed = 2024;
   VizOutputs viz;
 };
 
@@ -268,19 +275,57 @@ void run_simulate(const SimulateOptions& o) {
   opt.microbatches_per_minibatch = from_file ? 0 : spec.microbatches;
   opt.rank_device = rank_device;
   opt.record_timeline = !o.timeline.empty() || !o.json || o.viz.any();
-  SimulationResult res;
-  double dedicated_ms = -1;
+  // A measured machine: its probed overheads, links (unless given here) and
+  // sharing (every rank on that machine's processor) replace the defaults.
+  std::vector<SharedDevice> shared;
+  std::optional<CalibratedModel> model;
+  if (!o.calibration.empty()) {
+    const RunCalibration cal = calibration_from_json(read_text_file(o.calibration), o.calibration);
+    model = calibrated_model(cal, schedule.num_ranks);
+    apply_overheads(*model, opt);
+    if (o.bandwidth.empty() && o.latency < 0) {
+      const std::int64_t memory = cluster.device_memory_bytes;
+      cluster = model->cluster;
+      cluster.device_memory_bytes = memory;
+      model->draw_cluster.device_memory_bytes = memory;
+    } else {
+      model->draw_cluster = cluster;
+      model->draws.delay_ms.clear();
+    }
+    if (o.shared_capacity <= 0 && cal.cpu && !cal.shared.empty()) {
+      SharedDevice d;
+      for (int r = 0; r < schedule.num_ranks; ++r) d.ranks.push_back(r);
+      d.capacity = cal.shared[0].capacity;
+      d.step_capacity = cal.shared[0].step_capacity;
+      shared.push_back(d);
+    }
+  }
   if (o.shared_capacity > 0) {
     // Every rank on one device (one GPU time-sliced between processes, or
     // shared cores) that sustains `shared_capacity` ranks' worth of compute.
     SharedDevice d;
     for (int r = 0; r < schedule.num_ranks; ++r) d.ranks.push_back(r);
     d.capacity = o.shared_capacity;
-    SharedSimulation sh = simulate_shared(schedule, costs, cluster, opt, {d});
+    shared.push_back(d);
+  }
+  SimulationResult res;
+  double dedicated_ms = -1;
+  const double capacity = shared.empty() ? 0 : shared[0].capacity;
+  if (!shared.empty()) {
+    SharedSimulation sh = simulate_shared(schedule, costs, cluster, opt, shared);
     res = std::move(sh.result);
     dedicated_ms = sh.dedicated_step_ms;
   } else {
     res = simulate(schedule, costs, cluster, opt);
+  }
+  std::optional<StepSpread> spread;
+  if (model) {
+    SpreadInputs in = model->draws;
+    in.draws = o.draws;
+    in.seed = o.spread_seed;
+    spread = predict_spread(schedule, costs, model->draw_cluster, opt, shared, in);
+    set_meta(res.timeline, RunMeta::step_spread_ms,
+             fmt::format("{:.4f} {:.4f} {:.4f}", spread->p10_ms, spread->p50_ms, spread->p90_ms));
   }
   const SimMetrics& m = res.metrics;
   // The report's throughput column reads samples per step from the timeline's meta.
@@ -304,8 +349,16 @@ void run_simulate(const SimulateOptions& o) {
     j["actions"] = m.actions;
     j["step_time_ms"] = m.step_time_ms;
     if (dedicated_ms >= 0) {
-      j["shared_device_capacity"] = o.shared_capacity;
+      j["shared_device_capacity"] = capacity;
       j["dedicated_step_ms"] = dedicated_ms;
+    }
+    if (spread) {
+      j["step_time_p10_ms"] = spread->p10_ms;
+      j["step_time_p50_ms"] = spread->p50_ms;
+      j["step_time_p90_ms"] = spread->p90_ms;
+      j["spread_draws"] = o.draws;
+      j["spread_seed"] = o.spread_seed;
+      j["calibration"] = o.calibration;
     }
     j["time_per_minibatch_ms"] = m.time_per_minibatch_ms;
     j["asynchronous"] = m.asynchronous;
@@ -348,7 +401,11 @@ void run_simulate(const SimulateOptions& o) {
   if (dedicated_ms >= 0)
     fmt::print(
         "shared device: all {} ranks on one device worth {:g} rank(s) of compute; with a device each: {}\n",
-        schedule.num_ranks, o.shared_capacity, format_ms(dedicated_ms));
+        schedule.num_ranks, capacity, format_ms(dedicated_ms));
+  if (spread)
+    fmt::print("calibrated on {}: step p10 {}, p50 {}, p90 {} ({} draws, seed {})\n", o.calibration,
+               format_ms(spread->p10_ms), format_ms(spread->p50_ms), format_ms(spread->p90_ms), o.draws,
+               o.spread_seed);
   TextTable table({"rank", "busy", "idle", "bubble", "span", "peak memory", "largest term", "in flight"}, 1);
   for (std::size_t r = 0; r < m.ranks.size(); ++r) {
     const RankMetrics& rm = m.ranks[r];
@@ -429,6 +486,14 @@ void add_simulate(CLI::App& app) {
          "All ranks share one device (GPU or cores) worth this many ranks of compute, e.g. 1 for ranks "
          "time-sliced on one GPU; measure it with pipekit corun")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--calibration", o->calibration,
+                  "Simulate on a measured machine: the overheads, links and sharing `pipekit run --compare` "
+                  "probed (its JSON, or a pipekit-calibration/1 file), with the step's p10/p50/p90")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--draws", o->draws, "--calibration: Monte Carlo draws for the spread")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  cmd->add_option("--spread-seed", o->spread_seed, "--calibration: the draws' seed")->capture_default_str();
   cmd->add_option("--width", o->width, "Terminal chart width in characters (default 100)");
   cmd->callback([o] { run_simulate(*o); });
 }

@@ -51,6 +51,8 @@ std::string_view meta_key(RunMeta what) {
       return "optimizer";
     case RunMeta::asynchronous:
       return "asynchronous";
+    case RunMeta::step_spread_ms:
+      return "step_spread_ms";
   }
   return "unknown";
 }

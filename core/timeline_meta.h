@@ -33,7 +33,8 @@ enum class RunMeta {
   samples_per_step,       // samples one step trains on (the report's throughput)
   time_per_minibatch_ms,  // predicted: an asynchronous schedule's steady time per minibatch
   optimizer,              // predicted: the optimizer the memory model assumed
-  asynchronous            // predicted: "true" for pipedream and 2bw
+  asynchronous,           // predicted: "true" for pipedream and 2bw
+  step_spread_ms          // predicted: the step's "p10 p50 p90" from the Monte Carlo (prediction_spread.h)
 };
 
 std::string meta_key(RankMeta what, int rank);  // e.g. "page_faults.rank2"

@@ -126,6 +126,29 @@ void burn_cpu(double ms) {
     for (int i = 0; i < 2000; ++i) x = x * 1.0000001 + 1e-9;
 }
 
+// A fixed amount of arithmetic (`iters` rounds): unlike burn_cpu, its time
+// grows when other threads take the core, which is what a message's overhead
+// does to a rank's compute.
+void burn_work(long iters) {
+  volatile double x = 1.0;
+  for (long i = 0; i < iters; ++i) x = x * 1.0000001 + 1e-9;
+}
+
+// burn_work rounds per millisecond on this thread.
+double work_per_ms() {
+  const long probe = 200000;
+  const auto t0 = Clock::now();
+  burn_work(probe);
+  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  return static_cast<double>(probe) / std::max(1e-6, ms);
+}
+
+double median_of(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
 // A message on a loaded processor: two threads play two pipeline ranks, each
 // posting its receive, computing `burst_ms`, sending `message_bytes` and
 // waiting for the other's message, while `extra_threads` more threads compute
@@ -134,17 +157,31 @@ struct LoadedMessage {
   // Mean delay: when its receiver has it minus the later of its sending and
   // the receiver starting to wait (the run's own measure).
   double delay_s = 0;
-  // Processor time of the transport's threads (every thread but the two
-  // playing ranks and the load) per message.
+  // Processor time of the transport's threads (those the pair started: not
+  // the two playing ranks, the load, or threads this process had before) per
+  // message, both ends together.
   double transport_cpu_s = 0;
+  std::vector<double> delays_s;  // each message's delay
+  // Compute time each message end took from the rank: a burst of fixed work
+  // while messages flow, minus the same burst with the same threads and no
+  // messages (medians), over the two ends each round has.
+  double stolen_per_end_s = 0;
 };
 
-LoadedMessage measure_loaded_message(std::int64_t message_bytes, double burst_ms, int extra_threads) {
+LoadedMessage measure_loaded_message(std::int64_t message_bytes, double burst_ms, int extra_threads,
+                                     int rounds) {
   const int port = free_local_port();
-  constexpr int kRounds = 60, kWarmup = 5;
-  std::vector<double> sent[2], waited[2], got[2];
-  for (auto* v : {sent, waited, got})
+  const int kRounds = rounds + 5, kWarmup = 5;
+  // Threads alive before the probe (the launcher's, LibTorch's pools, earlier
+  // probes') are not the pair's transport: their time is left out.
+  std::set<long> before_probe;
+  if (auto pre = other_threads_cpu_ns())
+    for (const auto& [tid, ns] : *pre) before_probe.insert(tid);
+  before_probe.insert(this_thread_id());
+  std::vector<double> sent[2], waited[2], got[2], burst[2], quiet[2];
+  for (auto* v : {sent, waited, got, burst})
     for (int r = 0; r < 2; ++r) v[r].assign(kRounds, 0);
+  const long iters = std::max(1000L, static_cast<long>(burst_ms * work_per_ms()));
   std::atomic<bool> stop{false};
   std::mutex tids_mu;
   std::set<long> ours;  // threads that compute: left out of the transport's time
@@ -167,10 +204,19 @@ LoadedMessage measure_loaded_message(std::int64_t message_bytes, double burst_ms
     std::vector<torch::Tensor> out = {torch::zeros({std::max<std::int64_t>(1, message_bytes / 4)})};
     std::vector<torch::Tensor> in = {torch::zeros_like(out[0])};
     pg->barrier()->wait();
+    // The same bursts without messages first: what the work takes with these threads alone.
+    for (int i = 0; i < 20; ++i) {
+      const double b0 = ms();
+      burn_work(iters);
+      quiet[rank].push_back(ms() - b0);
+    }
+    pg->barrier()->wait();
     for (int i = 0; i < kRounds; ++i) {
       if (rank == 0 && i == kWarmup) cpu_before = other_threads_cpu_ns();
       auto rw = pg->recv(in, 1 - rank, 500 + i);
-      burn_cpu(burst_ms);
+      const double b0 = ms();
+      burn_work(iters);
+      burst[rank][i] = ms() - b0;
       sent[rank][i] = ms();
       auto sw = pg->send(out, 1 - rank, 500 + i);
       waited[rank][i] = ms();
@@ -198,17 +244,82 @@ LoadedMessage measure_loaded_message(std::int64_t message_bytes, double burst_ms
   int n = 0;
   for (int r = 0; r < 2; ++r)
     for (int i = kWarmup; i < kRounds; ++i) {
-      sum += std::max(0.0, got[r][i] - std::max(waited[r][i], sent[1 - r][i]));
+      const double d = std::max(0.0, got[r][i] - std::max(waited[r][i], sent[1 - r][i]));
+      out.delays_s.push_back(d / 1e3);
+      sum += d;
       ++n;
     }
   out.delay_s = n ? sum / n / 1e3 : 0;
+  double stolen = 0;
+  for (int r = 0; r < 2; ++r)
+    stolen +=
+        median_of(std::vector<double>(burst[r].begin() + kWarmup, burst[r].end())) - median_of(quiet[r]);
+  out.stolen_per_end_s = std::max(0.0, stolen / 2 / 2 / 1e3);
   if (cpu_before && cpu_after && n) {
-    for (const auto& tid : ours) {
-      cpu_before->erase(tid);
-      cpu_after->erase(tid);
-    }
+    for (const std::set<long>* skip : {&ours, &before_probe})
+      for (const auto& tid : *skip) {
+        cpu_before->erase(tid);
+        cpu_after->erase(tid);
+      }
     out.transport_cpu_s = cpu_ms_since(*cpu_before, *cpu_after) / 1e3 / n;
   }
+  return out;
+}
+
+// A message sent long before its receiver waits for it (the receiver was
+// computing): how long the wait still takes. A transport with asynchronous
+// progress has the message by then (about 0); Gloo's TCP pair on busy CPU
+// ranks hands it over only once the receiver waits. The two threads take
+// turns sending at a round's start, both compute `burst_ms`, then the
+// receiver times its wait while `extra_threads` more threads compute.
+struct LateReceive {
+  double mean_s = 0;
+  std::vector<double> samples_s;
+};
+
+LateReceive measure_late_receive(std::int64_t message_bytes, double burst_ms, int extra_threads) {
+  const int port = free_local_port();
+  constexpr int kRounds = 40, kWarmup = 4;
+  std::vector<double> late(kRounds + kWarmup, -1);
+  const long iters = std::max(1000L, static_cast<long>(burst_ms * work_per_ms()));
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> load;
+  for (int i = 0; i < extra_threads; ++i)
+    load.emplace_back([&] {
+      while (!stop) burn_cpu(1.0);
+    });
+  struct StopLoad {
+    std::atomic<bool>& stop;
+    std::vector<std::thread>& load;
+    ~StopLoad() {
+      stop = true;
+      for (auto& t : load) t.join();
+    }
+  } guard{stop, load};
+  run_pair([&](int rank) {
+    auto pg = local_gloo_pair(port, rank);
+    std::vector<torch::Tensor> buf = {torch::zeros({std::max<std::int64_t>(1, message_bytes / 4)})};
+    pg->barrier()->wait();
+    for (int i = 0; i < kRounds + kWarmup; ++i) {
+      if (rank == i % 2) {
+        auto sw = pg->send(buf, 1 - rank, 900 + i);
+        burn_work(iters);
+        sw->wait();
+      } else {
+        auto rw = pg->recv(buf, 1 - rank, 900 + i);
+        burn_work(iters);
+        const auto w0 = Clock::now();
+        rw->wait();
+        late[i] = std::chrono::duration<double>(Clock::now() - w0).count();
+      }
+    }
+    pg->barrier()->wait();
+  });
+  LateReceive out;
+  for (int i = kWarmup; i < kRounds + kWarmup; ++i) out.samples_s.push_back(late[i]);
+  double sum = 0;
+  for (double v : out.samples_s) sum += v;
+  out.mean_s = out.samples_s.empty() ? 0 : sum / static_cast<double>(out.samples_s.size());
   return out;
 }
 
@@ -264,6 +375,27 @@ LinkCalibration measure_gloo_link(std::int64_t message_bytes) {
   const double extra = std::max(1e-6, fastest[1] - fastest[0]);
   c.bandwidth_bytes_per_s = static_cast<double>(large) / extra;
   return c;
+}
+
+// Least squares line through the sweep's (bytes, processor time per end),
+// kept non-negative: a negative slope (noise) falls back to the mean, a
+// negative intercept to a line through zero.
+void fit_end_cpu(RunCalibration& cal) {
+  const std::size_t n = cal.sweep_bytes.size();
+  if (n < 2) return;
+  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double x = static_cast<double>(cal.sweep_bytes[i]), y = cal.sweep_end_cpu_s[i];
+    sx += x, sy += y, sxx += x * x, sxy += x * y;
+  }
+  const double den = static_cast<double>(n) * sxx - sx * sx;
+  double slope = den > 0 ? (static_cast<double>(n) * sxy - sx * sy) / den : 0;
+  double base = (sy - slope * sx) / static_cast<double>(n);
+  if (slope < 0) slope = 0, base = sy / static_cast<double>(n);
+  if (base < 0) base = 0, slope = sxx > 0 ? sxy / sxx : 0;
+  cal.end_cpu_fitted = true;
+  cal.end_cpu_base_s = base;
+  cal.end_cpu_per_byte_s = slope;
 }
 
 // Ranks sharing a processor: those the run recorded on the same device (the
@@ -342,6 +474,8 @@ void probe_sharing(const RunConfig& c, const Timeline& measured, int mb_rows, co
       cal.corun_step_together_per_s = probed_step.together_per_s;
     }
     cal.shared.push_back(SharedDevice{groups.ranks[gi], probed.capacity, probed_step.capacity});
+    cal.compute_noise.insert(cal.compute_noise.end(), probed.together_noise.begin(),
+                             probed.together_noise.end());
   }
 }
 
@@ -418,9 +552,35 @@ RunCalibration calibrate_run(const RunConfig& c, const StageCosts& base, const T
     double action_ms = 0;
     for (const auto& st : base.stages) action_ms += (st.forward_ms + st.backward_ms) / 2;
     action_ms /= std::max<std::size_t>(1, base.stages.size());
-    const LoadedMessage lm = measure_loaded_message(boundary_bytes, action_ms, std::max(0, ranks - 2));
-    cal.loaded_delay_s = lm.delay_s;
-    cal.loaded_transport_cpu_s = lm.transport_cpu_s;
+    // A size sweep around the run's message (a sixteenth, itself, four
+    // times): the processor time per message end as a line in its bytes, so
+    // each message is charged for its own size; the run's size gives the
+    // delay and its samples.
+    const std::int64_t sizes[3] = {std::max<std::int64_t>(64, boundary_bytes / 16), boundary_bytes,
+                                   std::min<std::int64_t>(64LL << 20, 4 * boundary_bytes)};
+    for (std::int64_t bytes : sizes) {
+      const LoadedMessage lm =
+          measure_loaded_message(bytes, action_ms, std::max(0, ranks - 2), bytes == boundary_bytes ? 60 : 30);
+      cal.sweep_bytes.push_back(bytes);
+      cal.sweep_end_cpu_s.push_back(lm.stolen_per_end_s);
+      cal.sweep_transport_cpu_s.push_back(lm.transport_cpu_s / 2);
+      cal.sweep_delay_s.push_back(lm.delay_s);
+      if (bytes != boundary_bytes) continue;
+      cal.loaded_delay_s = lm.delay_s;
+      cal.loaded_transport_cpu_s = lm.transport_cpu_s;
+      cal.delay_samples_s = lm.delays_s;
+    }
+    fit_end_cpu(cal);
+  }
+  // Gloo on CPU ranks: does a message sent early wait for its receiver?
+  if (cal.cpu && !cal.nccl && ranks > 1) {
+    double action_ms = 0;
+    for (const auto& st : base.stages) action_ms += (st.forward_ms + st.backward_ms) / 2;
+    action_ms /= std::max<std::size_t>(1, base.stages.size());
+    const LateReceive lr = measure_late_receive(boundary_bytes, std::max(0.2, action_ms),
+                                                cal.shared.empty() ? 0 : std::max(0, ranks - 2));
+    cal.receive_wait_s = lr.mean_s;
+    cal.receive_wait_samples_s = lr.samples_s;
   }
   return cal;
 }

@@ -11,10 +11,14 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <sstream>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "executor/batch_source.h"
 #include "executor/compute_threads.h"
@@ -147,9 +151,25 @@ void finish(std::vector<Worker>& ws, bool kill_them) {
   }
 }
 
+// A worker's answer: "rate R noise n1 n2 ...", the noise factors optional.
+struct WorkerRate {
+  double rate = 0;
+  std::vector<double> noise;
+};
+
+WorkerRate parse_rate(const std::string& line) {
+  WorkerRate out;
+  std::istringstream in(line.substr(5));
+  in >> out.rate;
+  std::string word;
+  if (in >> word && word == "noise")
+    for (double x; in >> x;) out.noise.push_back(x);
+  return out;
+}
+
 // Starts the given workers, waits until all are warm, starts them together,
 // and returns their rates.
-std::vector<double> round(const CorunOptions& o, const std::vector<int>& which) {
+std::vector<WorkerRate> round(const CorunOptions& o, const std::vector<int>& which) {
   std::vector<Worker> ws;
   try {
     for (int i : which) ws.push_back(spawn(o, i));
@@ -158,13 +178,13 @@ std::vector<double> round(const CorunOptions& o, const std::vector<int>& which) 
         throw std::runtime_error(fmt::format("corun: worker {} said something unexpected", which[k]));
     for (auto& w : ws)
       if (write(w.to, "go\n", 3) != 3) throw std::runtime_error("corun: cannot signal a worker");
-    std::vector<double> rates;
+    std::vector<WorkerRate> rates;
     for (std::size_t k = 0; k < ws.size(); ++k) {
       const std::string line = read_line(ws[k], which[k], o.timeout_s + o.window_s);
       if (line.rfind("rate ", 0) != 0)
         throw std::runtime_error(
             fmt::format("corun: worker {} printed '{}' instead of its rate", which[k], line));
-      rates.push_back(std::stod(line.substr(5)));
+      rates.push_back(parse_rate(line));
     }
     finish(ws, false);
     return rates;
@@ -182,10 +202,16 @@ CorunResult measure_corun(const CorunOptions& o) {
   const int k = static_cast<int>(o.worker_layers.size());
   if (k < 1) throw std::runtime_error("corun: no workers");
   CorunResult r;
-  for (int i = 0; i < k; ++i) r.alone_per_s.push_back(round(o, {i}).front());
+  std::vector<WorkerRate> alone;
+  for (int i = 0; i < k; ++i) alone.push_back(round(o, {i}).front());
   std::vector<int> all(k);
   for (int i = 0; i < k; ++i) all[i] = i;
-  r.together_per_s = k == 1 ? r.alone_per_s : round(o, all);
+  const std::vector<WorkerRate> together = k == 1 ? alone : round(o, all);
+  for (const auto& w : alone) r.alone_per_s.push_back(w.rate);
+  for (const auto& w : together) {
+    r.together_per_s.push_back(w.rate);
+    r.together_noise.insert(r.together_noise.end(), w.noise.begin(), w.noise.end());
+  }
   r.capacity = 0;
   for (int i = 0; i < k; ++i) r.capacity += r.together_per_s[i] / std::max(1e-12, r.alone_per_s[i]);
   return r;
@@ -247,12 +273,23 @@ int corun_worker(const CorunOptions& o) {
   const auto t0 = Clock::now();
   const auto end = t0 + std::chrono::duration<double>(o.window_s);
   long n = 0;
-  while (Clock::now() < end) {
+  std::vector<double> times;
+  for (auto t = t0; t < end;) {
     work();
+    const auto now = Clock::now();
+    times.push_back(std::chrono::duration<double>(now - t).count());
+    t = now;
     ++n;
   }
   const double s = std::chrono::duration<double>(Clock::now() - t0).count();
-  std::printf("rate %.9g\n", n / s);
+  // Each iteration over the median, evenly thinned to 400 (one line stays short).
+  std::vector<double> sorted = times;
+  std::sort(sorted.begin(), sorted.end());
+  const double median = sorted.empty() ? 1 : std::max(1e-12, sorted[sorted.size() / 2]);
+  std::string noise;
+  const std::size_t stride = std::max<std::size_t>(1, times.size() / 400);
+  for (std::size_t i = 0; i < times.size(); i += stride) noise += fmt::format(" {:.4f}", times[i] / median);
+  std::printf("rate %.9g noise%s\n", n / s, noise.c_str());
   std::fflush(stdout);
   return 0;
 }

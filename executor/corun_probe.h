@@ -42,6 +42,10 @@ struct CorunOptions {
 struct CorunResult {
   std::vector<double> alone_per_s, together_per_s;  // iterations per second, per worker
   double capacity = 1;
+  // Every worker's iteration times in the together window over that worker's
+  // median (at most 400 per worker, evenly spaced): how much one action's time
+  // varies while the ranks share the processor (simulator/prediction_spread.h).
+  std::vector<double> together_noise;
 };
 
 // Throws std::runtime_error when a worker fails or times out (it says which).

@@ -18,6 +18,7 @@
 #include "executor/layer_profiler.h"
 #include "executor/tensor_data.h"
 #include "simulator/memory_model.h"
+#include "simulator/run_calibration_json.h"
 #include "simulator/run_prediction.h"
 #include "viz/compare_report.h"
 
@@ -97,13 +98,17 @@ Json rank_row(int r, const RunPrediction& p, const Timeline& measured, double me
   // Messaging's processor time: the overhead charged per message end against
   // what the rank's other threads (Gloo's transport) used.
   int ends = 0;
+  double charged = 0;  // each end at its own size
   for (const auto& e : measured.events)
-    if (e.rank == r && (e.stream == Stream::send || e.stream == Stream::recv)) ++ends;
+    if (e.rank == r && (e.stream == Stream::send || e.stream == Stream::recv)) {
+      ++ends;
+      charged += message_end_ms(p, e.bytes);
+    }
   jr["message_ends"] = ends;
-  jr["predicted_message_cpu_ms"] = ends * p.message_overhead_ms;
+  jr["predicted_message_cpu_ms"] = charged;
   if (auto ms = meta_number(measured, RankMeta::other_threads_cpu_ms, r)) {
     jr["measured_other_threads_cpu_ms"] = *ms;
-    if (*ms > 0) jr["message_cpu_error"] = rel_error(ends * p.message_overhead_ms, *ms);
+    if (*ms > 0) jr["message_cpu_error"] = rel_error(charged, *ms);
   }
   return jr;
 }
@@ -137,6 +142,23 @@ Json calibration_json(const RunCalibration& cal, const RunPrediction& p, const R
   j["loaded_message_delay_us"] = cal.loaded_delay_s * 1e6;
   j["message_cpu_us"] = cal.message_cpu_s * 1e6;
   j["message_overhead_per_end_us"] = p.message_overhead_ms * 1e3;
+  j["message_overhead_per_end_per_KiB_us"] = p.message_overhead_per_byte_ms * 1e3 * 1024;
+  j["end_cpu_fitted"] = cal.end_cpu_fitted;
+  j["sweep_bytes"] = cal.sweep_bytes;
+  j["sweep_end_cpu_us"] = Json::array();
+  for (double v : cal.sweep_end_cpu_s) j["sweep_end_cpu_us"].push_back(v * 1e6);
+  j["sweep_transport_cpu_us"] = Json::array();
+  for (double v : cal.sweep_transport_cpu_s) j["sweep_transport_cpu_us"].push_back(v * 1e6);
+  j["sweep_delay_us"] = Json::array();
+  for (double v : cal.sweep_delay_s) j["sweep_delay_us"].push_back(v * 1e6);
+  j["delay_samples_us"] = Json::array();
+  for (double v : cal.delay_samples_s) j["delay_samples_us"].push_back(v * 1e6);
+  j["compute_noise"] = cal.compute_noise;
+  // The whole calibration, for `pipekit simulate --calibration` on plans not run.
+  j["model"] = Json::parse(calibration_to_json(cal));
+  j["receive_wait_us"] = cal.receive_wait_s * 1e6;
+  j["receive_wait_samples_us"] = Json::array();
+  for (double v : cal.receive_wait_samples_s) j["receive_wait_samples_us"].push_back(v * 1e6);
   j["link_bandwidth_MBps"] = cal.link_bandwidth_bytes_per_s / 1e6;
   j["host_staging_MBps"] = cal.host_staging_bytes_per_s / 1e6;      // 0: not staged
   j["weight_copy_MBps"] = p.options.weight_copy_bytes_per_s / 1e6;  // 0: not an asynchronous schedule
@@ -199,10 +221,12 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
   StageCosts base = stage_costs_from_layers(prof, c.stage_layers, mb_rows);
   count_received_inputs(sch, base);
   const RunCalibration cal = calibrate_run(c, base, measured, ProbeOptions{o.capacity, o.corun_window_s});
-  const RunPrediction p = predict_run(sch, base, cal, mb_rows, c.optimizer, c.precision);
+  const RunPrediction p = predict_run(sch, base, cal, mb_rows, c.optimizer, c.precision, o.draws, o.seed);
   const RunCalibrated rc = calibrate_on_run(sch, p, cal, measured);
   Timeline predicted = p.simulation.result.timeline;
   predicted.source = "predicted";
+  set_meta(predicted, RunMeta::step_spread_ms,
+           fmt::format("{:.4f} {:.4f} {:.4f}", p.spread.p10_ms, p.spread.p50_ms, p.spread.p90_ms));
 
   const std::vector<double> all_steps = step_times_ms(measured);
   const double measured_ms = measured_step_ms(measured, all_steps);
@@ -229,6 +253,13 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
   j["measured_first_step"] = c.start_step + 1;  // the step measured_step_times_ms starts at
   j["measured_last_step_ms"] = measured.step_time_ms;
   j["dedicated_step_ms"] = p.dedicated_step_ms;  // what the same plan would take with a device per rank
+  // The spread: where the run should land, and whether it did.
+  j["predicted_step_p10_ms"] = p.spread.p10_ms;
+  j["predicted_step_p50_ms"] = p.spread.p50_ms;
+  j["predicted_step_p90_ms"] = p.spread.p90_ms;
+  j["spread_draws"] = p.spread.steps_ms.size();
+  j["spread_seed"] = o.seed;
+  j["measured_in_band"] = measured_ms >= p.spread.p10_ms && measured_ms <= p.spread.p90_ms;
   j["run_calibrated_step_ms"] = rc.step_ms;
   j["run_calibrated_step_time_error"] = rel_error(rc.step_ms, measured_ms);
   double worst_mem = 0;

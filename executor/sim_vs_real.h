@@ -14,6 +14,7 @@
 // (predicted_timeline_path(FILE)) for `pipekit viz`.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "executor/run_config.h"
@@ -27,6 +28,8 @@ struct CompareOptions {
   int repeat = 5;               // profiler rounds
   double capacity = 0;          // > 0: shared-device capacity to use instead of the co-run probe
   double corun_window_s = 1.5;  // co-run probe window
+  int draws = 200;              // Monte Carlo draws for the predicted spread
+  std::uint64_t seed = 2024;    // their seed: the same seed, the same percentiles
 };
 
 // Where the ranks write the measured timeline when --timeline is not given.

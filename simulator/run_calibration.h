@@ -22,6 +22,23 @@ struct RunCalibration {
   // A message between ranks computing on one shared CPU (0: not probed).
   double loaded_delay_s = 0;          // mean wait beyond the send, while the others compute
   double loaded_transport_cpu_s = 0;  // the transport threads' processor time per message
+  // Compute time a message end takes from its rank while the ranks compute
+  // (a burst of fixed work timed with and without messages flowing), as a
+  // line in the message's bytes fitted over the loaded probe's size sweep
+  // (LogGP's o and G on the processor): base + per_byte * bytes.
+  bool end_cpu_fitted = false;
+  double end_cpu_base_s = 0, end_cpu_per_byte_s = 0;
+  std::vector<std::int64_t> sweep_bytes;      // the sizes probed
+  std::vector<double> sweep_end_cpu_s;        // compute taken per message end at each size
+  std::vector<double> sweep_transport_cpu_s;  // the transport threads' processor time per end (for reference)
+  std::vector<double> sweep_delay_s;          // mean delay at each size
+  std::vector<double> delay_samples_s;        // every probed message's delay (Monte Carlo draws)
+  std::vector<double> compute_noise;          // co-run probe: iteration time over its median (draws)
+  // A message sent long before its receiver waits for it still takes this
+  // long once the receiver waits (no asynchronous progress): the late-receive
+  // probe's mean and samples. 0: not probed (NCCL, one rank).
+  double receive_wait_s = 0;
+  std::vector<double> receive_wait_samples_s;
   // Step-level work.
   double optimizer_step_ms = 0;                    // measured on the largest stage
   int largest_stage = 0;                           // by weight bytes

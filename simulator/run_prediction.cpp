@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "core/schedule_traits.h"
+#include "simulator/calibrated_model.h"
 #include "simulator/memory_model.h"
 
 namespace pipekit {
@@ -68,8 +69,13 @@ double mean_message_delay_s(const Timeline& measured, double floor_s) {
 
 }  // namespace
 
+double message_end_ms(const RunPrediction& p, std::int64_t bytes) {
+  return p.message_overhead_ms + p.message_overhead_per_byte_ms * static_cast<double>(bytes);
+}
+
 RunPrediction predict_run(const Schedule& sch, const StageCosts& base, const RunCalibration& cal,
-                          int microbatch_rows, Optimizer optimizer, Precision precision) {
+                          int microbatch_rows, Optimizer optimizer, Precision precision, int draws,
+                          std::uint64_t seed) {
   const int ranks = sch.num_ranks;
   const bool async = schedule_traits_or_custom(sch.kind).asynchronous();
   RunPrediction p;
@@ -81,29 +87,24 @@ RunPrediction predict_run(const Schedule& sch, const StageCosts& base, const Run
   if (async) so.weight_copy_bytes_per_s = cal.weight_copy_bytes_per_s;
   set_step_costs(p.costs, cal, async);
   so.step_ms = p.costs.stages.at(cal.largest_stage).step_ms;  // every stage has its own; kept consistent
-  // Gloo messages cost both ends processor time (posting, the transport's
-  // threads copying and waking the rank): half the measured time at each end.
-  if (!cal.nccl) so.message_overhead_ms = cal.message_cpu_s * 1e3 / 2;
-  const double idle_overhead_ms = so.message_overhead_ms;
-  p.cluster = flat_cluster(ranks, cal.link_bandwidth_bytes_per_s, cal.link_latency_s);
+  const CalibratedModel model = calibrated_model(cal, ranks);
+  apply_overheads(model, so);
+  p.cluster = model.cluster;
   const bool shared_cpu = !cal.shared.empty() && cal.cpu;
-  if (shared_cpu) {
-    // The transport's processor time per message under load is the overhead
-    // to charge (an idle ping-pong never sees the transport threads fight the
-    // ranks' compute, executor/README.md); the probe's two threads post at
-    // the same instants, as balanced ranks do: an upper end where posts differ.
-    so.message_overhead_ms = std::max(so.message_overhead_ms, cal.loaded_transport_cpu_s * 1e3 / 2);
-    p.cluster =
-        flat_cluster(ranks, cal.link_bandwidth_bytes_per_s, std::max(cal.link_latency_s, cal.loaded_delay_s));
-  }
   p.message_overhead_ms = so.message_overhead_ms;
+  p.message_overhead_per_byte_ms = so.message_overhead_per_byte_ms;
   p.simulation = simulate_shared(sch, p.costs, p.cluster, so, cal.shared);
-  // A device per rank: no sharing, and messages cost what they cost on an idle processor.
+  SpreadInputs in = model.draws;
+  in.draws = draws;
+  in.seed = seed;
+  p.spread = predict_spread(sch, p.costs, model.draw_cluster, so, cal.shared, in);
+  // A device per rank: no sharing, and the idle link's latency (the
+  // processor time per message is the calibrated one: an idle ping-pong's
+  // includes waits a busy rank does not pay).
   p.dedicated_step_ms = p.simulation.dedicated_step_ms;
   if (shared_cpu) {
     SimOptions alone = so;
     alone.record_timeline = false;
-    alone.message_overhead_ms = idle_overhead_ms;
     p.dedicated_step_ms =
         simulate(sch, p.costs, flat_cluster(ranks, cal.link_bandwidth_bytes_per_s, cal.link_latency_s), alone)
             .metrics.step_time_ms;
@@ -133,6 +134,7 @@ RunCalibrated calibrate_on_run(const Schedule& sch, const RunPrediction& p, cons
   SimOptions calibrated = p.options;
   calibrated.record_timeline = false;
   calibrated.message_overhead_ms = 0;
+  calibrated.message_overhead_per_byte_ms = 0;
   double model_busy = 0, run_busy = 0;
   for (const auto& r : simulate(sch, p.costs, p.cluster, calibrated).metrics.ranks) model_busy += r.busy_ms;
   for (const auto& e : measured.events)

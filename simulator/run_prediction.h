@@ -4,9 +4,14 @@
 //
 //  - messages: latency and bandwidth of the link; on a shared CPU the latency
 //    a waiting rank sees while the others compute. Each message end costs
-//    processor time (LogP's overhead): half the idle ping-pong's per-message
-//    time, or on a shared CPU half the larger of that and the transport
-//    threads' time the loaded probe measured. NCCL's copies cost none.
+//    processor time (LogGP's overhead): on a shared CPU the line
+//    base + per_byte * bytes fitted over the loaded probe's size sweep, each
+//    message charged for its own bytes; otherwise (or without scheduler
+//    statistics) half the idle ping-pong's per-message time. NCCL's copies
+//    cost none.
+//  - spread: p10/p50/p90 of the step from a seeded Monte Carlo over the
+//    probes' samples (simulator/prediction_spread.h): compute noise from the
+//    co-run probe, message delays from the loaded-message probe.
 //  - optimizer step: the largest stage's measured step scaled to each stage
 //    by its weight bytes (memory-bound passes over the weights), plus, for
 //    asynchronous schedules, three weight copies (gradients to the master
@@ -23,6 +28,7 @@
 #include "core/optimizer.h"
 #include "core/schedule.h"
 #include "core/timeline.h"
+#include "simulator/prediction_spread.h"
 #include "simulator/run_calibration.h"
 #include "simulator/shared_device.h"
 #include "simulator/simulator.h"
@@ -35,7 +41,9 @@ struct RunPrediction {
   Cluster cluster;                             // as simulated (a shared CPU's loaded latency included)
   SharedSimulation simulation;                 // the prediction
   double dedicated_step_ms = 0;                // a device per rank, idle-processor messages
-  double message_overhead_ms = 0;              // per message end, as charged
+  double message_overhead_ms = 0;              // per message end, as charged (the line's base)
+  double message_overhead_per_byte_ms = 0;     // and its slope
+  StepSpread spread;                           // Monte Carlo percentiles of the step
   std::vector<std::int64_t> activation_peaks;  // per rank: executor-order replay + stashed versions
   std::vector<std::int64_t> simulator_peaks;   // per rank: the simulator's own memory timeline
 };
@@ -43,7 +51,11 @@ struct RunPrediction {
 // `base`: the profile's costs over the run's split (received inputs counted
 // in saved bytes, simulator/memory_model.h's count_received_inputs).
 RunPrediction predict_run(const Schedule& sch, const StageCosts& base, const RunCalibration& cal,
-                          int microbatch_rows, Optimizer optimizer, Precision precision = Precision::fp32);
+                          int microbatch_rows, Optimizer optimizer, Precision precision = Precision::fp32,
+                          int draws = 200, std::uint64_t seed = 2024);
+
+// Processor time of one message end of `bytes` as the prediction charges it.
+double message_end_ms(const RunPrediction& p, std::int64_t bytes);
 
 // The same model calibrated on the run itself: compute stretched by what the
 // run's compute events took over what the model says, and messages delayed

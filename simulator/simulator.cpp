@@ -11,6 +11,12 @@ namespace {
 
 constexpr double kUnknown = -1.0;  // a time not known yet (all real times are >= 0)
 
+// v[r][k], or `fallback` where the table has no such entry (short or empty rows).
+double at(const std::vector<std::vector<double>>& v, int r, std::size_t k, double fallback) {
+  if (static_cast<std::size_t>(r) >= v.size() || k >= v[r].size()) return fallback;
+  return v[r][k];
+}
+
 // One change of a dynamic memory term on a rank.
 // The term rides in the lowest bit of `code` (code = amount * 2 + term) to keep
 // a delta at 16 bytes; the sign of code is the sign of amount.
@@ -113,6 +119,10 @@ class Engine {
   double ready_time(int r, const Action& a) const;  // kUnknown when blocked
   std::string wait_reason(int r, const Action& a) const;
   double transfer(int from, int to, std::int64_t bytes, double ready, const Action& send, const Action& recv);
+  // What the message posted by action k of rank r costs its receiver after it starts waiting.
+  double receive_wait(int r, std::size_t k) const {
+    return at(opt_.receive_wait_draw_ms, r, k, opt_.receive_wait_ms);
+  }
   void wake(int stage) {
     int q = rank_of_[stage];
     if (blocked_[q]) {
@@ -144,7 +154,10 @@ class Engine {
     double bi_done = kUnknown;  // end of B or I
     double act_at = kUnknown;   // the stage's input activation is on its rank
     double grad_at = kUnknown;  // the gradient of its output is on its rank
-    int version = -1;           // weight version its forward used
+    // A message from another rank costs its receiver this long after it starts
+    // waiting, however early it was sent (SimOptions::receive_wait_ms).
+    double act_wait = 0, grad_wait = 0;
+    int version = -1;  // weight version its forward used
     char act_posted = 0, grad_posted = 0, w_done = 0;
   };
   std::vector<Cell> cell_;
@@ -220,10 +233,16 @@ void Engine::check_shape() {
         throw InputError("schedule", "", fmt::format("stage {} has no actions on any rank", s));
     }
   // Message overhead of a stage's F, B or I: one message per neighbour on another rank.
+  // The activation from stage s-1 and the gradient back to it both carry
+  // output_bytes[s-1]; those to and from s+1 carry output_bytes[s].
   msg_ms_.assign(S_, 0.0);
-  for (int s = 0; s < S_; ++s)
-    msg_ms_[s] = opt_.message_overhead_ms *
-                 ((s > 0 && rank_of_[s - 1] != rank_of_[s]) + (s + 1 < S_ && rank_of_[s + 1] != rank_of_[s]));
+  auto end_ms = [&](std::int64_t bytes) {
+    return opt_.message_overhead_ms + opt_.message_overhead_per_byte_ms * static_cast<double>(bytes);
+  };
+  for (int s = 0; s < S_; ++s) {
+    if (s > 0 && rank_of_[s - 1] != rank_of_[s]) msg_ms_[s] += end_ms(costs_.stages[s - 1].output_bytes);
+    if (s + 1 < S_ && rank_of_[s + 1] != rank_of_[s]) msg_ms_[s] += end_ms(costs_.stages[s].output_bytes);
+  }
 }
 
 double Engine::transfer(int from, int to, std::int64_t bytes, double ready, const Action& send,
@@ -293,10 +312,16 @@ bool Engine::step_rank(int r) {
     }
     const int s = a.stage, mb = a.microbatch;
     const StageCost& c = costs_.stages[s];
-    const double start = std::max(clock, ready);
+    double start = std::max(clock, ready);
+    if (a.type == ActionType::F && s > 0 && rank_of_[s - 1] != r)
+      start = std::max(start, clock + cell_[idx(s, mb)].act_wait);
+    else if ((a.type == ActionType::B || a.type == ActionType::I) && s + 1 < S_ && rank_of_[s + 1] != r)
+      start = std::max(start, clock + cell_[idx(s, mb)].grad_wait);
     if (!is_compute(a.type) && !is_step_level(a.type)) {
-      // Posting a send or receive takes no compute time.
+      // Posting a send or receive takes no compute time; a drawn delivery
+      // delay (Monte Carlo) holds the message back as a busy receiver would.
       const int i = idx(s, mb);
+      const double sent = start + at(opt_.send_delay_ms, r, pc, 0.0);
       if (a.type == ActionType::SEND_F) {
         int to = rank_of_[s + 1];
         if (to != r) {
@@ -304,7 +329,8 @@ bool Engine::step_rank(int r) {
             throw InputError("schedule", fmt::format("rank {}", r),
                              fmt::format("{} appears twice", to_string(a)));
           cell_[idx(s + 1, mb)].act_at =
-              transfer(r, to, c.output_bytes, start, a, Action{s + 1, ActionType::RECV_F, mb});
+              transfer(r, to, c.output_bytes, sent, a, Action{s + 1, ActionType::RECV_F, mb});
+          cell_[idx(s + 1, mb)].act_wait = receive_wait(r, pc);
           wake(s + 1);
         }
       } else if (a.type == ActionType::SEND_B) {
@@ -313,8 +339,9 @@ bool Engine::step_rank(int r) {
           if (cell_[idx(s - 1, mb)].grad_at >= 0)
             throw InputError("schedule", fmt::format("rank {}", r),
                              fmt::format("{} appears twice", to_string(a)));
-          cell_[idx(s - 1, mb)].grad_at = transfer(r, to, costs_.stages[s - 1].output_bytes, start, a,
+          cell_[idx(s - 1, mb)].grad_at = transfer(r, to, costs_.stages[s - 1].output_bytes, sent, a,
                                                    Action{s - 1, ActionType::RECV_B, mb});
+          cell_[idx(s - 1, mb)].grad_wait = receive_wait(r, pc);
           wake(s - 1);
         }
       } else if (a.type == ActionType::RECV_F) {
@@ -337,8 +364,7 @@ bool Engine::step_rank(int r) {
     }
     // F consumes an activation and produces one; B and I a gradient each.
     if (a.type == ActionType::F || a.type == ActionType::B || a.type == ActionType::I) dur += msg_ms_[s];
-    if (static_cast<std::size_t>(r) < opt_.action_time_scale.size() && pc < opt_.action_time_scale[r].size())
-      dur *= opt_.action_time_scale[r][pc];
+    dur *= at(opt_.action_time_scale, r, pc, 1.0) * at(opt_.compute_noise, r, pc, 1.0);
     const double end = start + dur;
     clock = end;
     busy_[r] += dur;
@@ -377,6 +403,7 @@ bool Engine::step_rank(int r) {
             cell_[idx(s + 1, mb)].act_at =
                 transfer(r, to, c.output_bytes, end, Action{s, ActionType::SEND_F, mb},
                          Action{s + 1, ActionType::RECV_F, mb});
+            cell_[idx(s + 1, mb)].act_wait = opt_.receive_wait_ms;
             wake(s + 1);
           }
         }
@@ -397,6 +424,7 @@ bool Engine::step_rank(int r) {
             cell_[idx(s - 1, mb)].grad_at =
                 transfer(r, to, costs_.stages[s - 1].output_bytes, end, Action{s, ActionType::SEND_B, mb},
                          Action{s - 1, ActionType::RECV_B, mb});
+            cell_[idx(s - 1, mb)].grad_wait = opt_.receive_wait_ms;
             wake(s - 1);
           }
         }

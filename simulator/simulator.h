@@ -58,6 +58,24 @@ struct SimOptions {
   // and waking it), added to the compute action that produces or consumes the
   // message. 0: free, as on a transport that offloads it.
   double message_overhead_ms = 0;
+  // The part of that overhead that grows with the message: copying it through
+  // the transport (LogGP's G on the processor). Per byte of each message.
+  double message_overhead_per_byte_ms = 0;
+  // Monte Carlo draws (simulator/prediction_spread.h); empty: none.
+  // compute_noise[r][k] multiplies the duration of compute action k of rank r
+  // (on top of action_time_scale); send_delay_ms[r][k] delays the delivery of
+  // the message that action k (a SEND) of rank r posts.
+  std::vector<std::vector<double>> compute_noise;
+  std::vector<std::vector<double>> send_delay_ms;
+  // A transport without asynchronous progress (Gloo over TCP on busy CPU
+  // ranks) hands a message over only while its receiver waits for it: the
+  // receiver's action that needs a message from another rank starts no
+  // earlier than this long after the receiver reached it, however early the
+  // message was sent. 0: messages that arrived early cost nothing (NCCL, an
+  // idle processor). Measured by the late-receive probe. receive_wait_draw_ms
+  // [r][k] replaces it for the message posted by action k (a SEND) of rank r.
+  double receive_wait_ms = 0;
+  std::vector<std::vector<double>> receive_wait_draw_ms;
 };
 
 struct RankMetrics {

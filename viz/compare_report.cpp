@@ -45,6 +45,10 @@ void print_table(const Json& r) {
   print_row(steps >= 2 ? fmt::format("step ms (median of {})", steps - 1) : std::string("step ms"),
             r["predicted_step_ms"], measured, &err);
   auto rel = [&](double p) { return Json(measured == 0 ? 0.0 : (p - measured) / measured); };
+  if (r.contains("predicted_step_p10_ms"))
+    fmt::print("  {:<28} {:>5.1f}..{:<6.1f} {:>12.2f}  {}\n", "step ms p10..p90 (spread)",
+               r["predicted_step_p10_ms"].get<double>(), r["predicted_step_p90_ms"].get<double>(), measured,
+               r.value("measured_in_band", false) ? "inside" : "outside");
   if (cal.value("shared_device", false)) {
     const Json e = rel(r["dedicated_step_ms"]);
     print_row("step ms (a device per rank)", r["dedicated_step_ms"], measured, &e);

@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdio>
 
+#include "core/timeline_meta.h"
+#include "viz/chart_scale.h"
 #include "viz/gantt_chart.h"
 #include "viz/timeline_summary.h"
 
@@ -52,6 +55,26 @@ std::string render_comparison_svg(const Timeline& a, const Timeline& b, const Co
                          {"stroke", "#bbb"},
                          {"stroke-dasharray", "4 3"}});
   }
+  // A predicted spread (p10..p90 of the step) as a shaded band over both
+  // charts, on their time scale: a measured step ending inside it was foreseen.
+  for (const Timeline* t : ts)
+    if (auto spread = get_meta(*t, RunMeta::step_spread_ms)) {
+      double p10 = 0, p50 = 0, p90 = 0;
+      if (std::sscanf(spread->c_str(), "%lf %lf %lf", &p10, &p50, &p90) != 3 || !(p90 >= p10)) continue;
+      const double left = 74, plot_w = std::max(100.0, o.width - left - 24);
+      LinearScale sx{0, domain, left, left + plot_w};
+      const double x0 = std::min(sx(p10), left + plot_w), x1 = std::min(sx(p90), left + plot_w);
+      body.leaf("rect", {{"class", "predicted-band"},
+                         {"x", x0},
+                         {"y", 26},
+                         {"width", std::max(1.0, x1 - x0)},
+                         {"height", y - 26},
+                         {"fill", "#1f77b4"},
+                         {"fill-opacity", 0.12}});
+      body.text_element("text", {{"x", x1 + 4}, {"y", y - 4}, {"font-size", 11}, {"fill", "#1f77b4"}},
+                        fmt::format("predicted p10-p90 {:.1f}-{:.1f} ms", p10, p90));
+      break;
+    }
   SvgWriter w;
   open_svg(w, o.width, y, o.standalone, heading);
   w.raw(body.str());

@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdio>
 
+#include "core/timeline_meta.h"
 #include "core/units.h"
 #include "viz/comparison_chart.h"
 #include "viz/gantt_chart.h"
@@ -107,7 +109,14 @@ void summary_rows(std::string& h, const std::vector<const Timeline*>& ts) {
   row("ranks / stages / micro-batches / v", [](T t, S) {
     return fmt::format("{} / {} / {} / {}", t.num_ranks, t.num_stages, t.num_microbatches, t.virtual_stages);
   });
-  row("step time", [](T, S s) { return fmt::format("{:.3f} ms", s.step_time_ms); });
+  row("step time", [](T t, S s) {
+    std::string v = fmt::format("{:.3f} ms", s.step_time_ms);
+    double p10 = 0, p50 = 0, p90 = 0;
+    if (auto spread = get_meta(t, RunMeta::step_spread_ms);
+        spread && std::sscanf(spread->c_str(), "%lf %lf %lf", &p10, &p50, &p90) == 3)
+      v += fmt::format(" (p10-p90 {:.3f}-{:.3f} ms, p50 {:.3f})", p10, p90, p50);
+    return v;
+  });
   row("time per minibatch", [](T, S s) {
     return s.time_per_minibatch_ms ? fmt::format("{:.3f} ms", *s.time_per_minibatch_ms) : std::string("-");
   });

@@ -271,6 +271,12 @@ void add_run(CLI::App& app) {
       "--capacity", o->compare.capacity,
       "--compare: compute the ranks sharing this machine get together, in ranks' worth (skips the "
       "co-run probe; see pipekit corun)");
+  cmd->add_option("--draws", o->compare.draws,
+                  "--compare: Monte Carlo draws for the predicted step's p10/p50/p90")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  cmd->add_option("--spread-seed", o->compare.seed, "--compare: the draws' seed (same seed, same band)")
+      ->capture_default_str();
   cmd->add_option("--html", o->compare.html,
                   "--compare: report file (default: the --compare file with .html)");
   cmd->add_option("--nproc", o->nproc, "Start this many local ranks (per node)");

@@ -92,8 +92,13 @@ TEST_CASE("--compare on a 2-rank gpipe run writes predicted vs measured") {
     CHECK(rk["measured_page_faults"].get<std::int64_t>() >= 0);
     // 2 stages on 2 ranks, 2 micro-batches: each rank sends 2 and receives 2.
     CHECK(rk["message_ends"].get<int>() == 4);
-    CHECK(rk["predicted_message_cpu_ms"].get<double>() ==
-          doctest::Approx(4 * j["calibration"]["message_overhead_per_end_us"].get<double>() / 1e3));
+    // Each end is charged the fitted line at its own size (all of this run's
+    // messages carry the boundary's bytes).
+    const double per_end_us = j["calibration"]["message_overhead_per_end_us"].get<double>() +
+                              j["calibration"]["message_overhead_per_end_per_KiB_us"].get<double>() *
+                                  static_cast<double>(j["calibration"]["message_bytes"].get<std::int64_t>()) /
+                                  1024;
+    CHECK(rk["predicted_message_cpu_ms"].get<double>() == doctest::Approx(4 * per_end_us / 1e3));
     // Gloo's transport thread moved them (where the kernel keeps scheduler statistics).
     if (std::ifstream("/proc/self/schedstat").good()) {
       REQUIRE(rk.contains("measured_other_threads_cpu_ms"));
@@ -120,15 +125,66 @@ TEST_CASE("--compare on a 2-rank gpipe run writes predicted vs measured") {
   // it charged at each end, and the delay a waiting rank saw on a loaded CPU.
   CHECK(j["calibration"]["message_bytes"].get<std::int64_t>() > 4);
   CHECK(j["calibration"]["message_cpu_us"].get<double>() > 0);
-  // The larger of the idle ping-pong's and the loaded probe's transport time
-  // per message, half at each end.
-  if (std::ifstream("/proc/self/schedstat").good()) {
-    REQUIRE(j["calibration"].contains("loaded_transport_cpu_per_message_us"));
-    CHECK(j["calibration"]["loaded_transport_cpu_per_message_us"].get<double>() > 0);
-    CHECK(j["calibration"]["message_overhead_per_end_us"].get<double>() ==
-          doctest::Approx(std::max(j["calibration"]["message_cpu_us"].get<double>(),
-                                   j["calibration"]["loaded_transport_cpu_per_message_us"].get<double>()) /
-                          2));
+  // Ranks sharing the CPU: what a message end takes from a rank's compute,
+  // probed at three sizes around the boundary's, and the line through them
+  // (least squares, kept non-negative) is what each end is charged.
+  const auto& cal = j["calibration"];
+  REQUIRE(cal["end_cpu_fitted"].get<bool>());
+  REQUIRE(cal["sweep_bytes"].size() == 3);
+  CHECK(cal["sweep_bytes"][1].get<std::int64_t>() == cal["message_bytes"].get<std::int64_t>());
+  CHECK(cal["sweep_bytes"][0].get<std::int64_t>() < cal["sweep_bytes"][1].get<std::int64_t>());
+  CHECK(cal["sweep_bytes"][2].get<std::int64_t>() > cal["sweep_bytes"][1].get<std::int64_t>());
+  {
+    double n = 3, sx = 0, sy = 0, sxx = 0, sxy = 0;
+    for (int i = 0; i < 3; ++i) {
+      const double x = static_cast<double>(cal["sweep_bytes"][i].get<std::int64_t>());
+      const double y = cal["sweep_end_cpu_us"][i].get<double>();
+      CHECK(y >= 0);
+      sx += x, sy += y, sxx += x * x, sxy += x * y;
+    }
+    double slope = (n * sxy - sx * sy) / (n * sxx - sx * sx), base = (sy - slope * sx) / n;
+    if (slope < 0) slope = 0, base = sy / n;
+    if (base < 0) base = 0, slope = sxy / sxx;
+    CHECK(cal["message_overhead_per_end_us"].get<double>() == doctest::Approx(base).epsilon(1e-6).scale(1));
+    CHECK(cal["message_overhead_per_end_per_KiB_us"].get<double>() ==
+          doctest::Approx(slope * 1024).epsilon(1e-6).scale(1));
+  }
+  // The late-receive probe (Gloo on CPU ranks): 40 waits, their mean charged.
+  REQUIRE(cal["receive_wait_samples_us"].size() == 40);
+  double wait_sum = 0;
+  for (const auto& v : cal["receive_wait_samples_us"]) wait_sum += v.get<double>();
+  CHECK(cal["receive_wait_us"].get<double>() == doctest::Approx(wait_sum / 40));
+  // The spread: ordered percentiles of 200 seeded draws over the probes'
+  // samples, and whether the measured step landed inside.
+  CHECK(cal["compute_noise"].size() > 0);
+  CHECK(cal["delay_samples_us"].size() > 0);
+  CHECK(j["spread_draws"].get<int>() == 200);
+  const double p10 = j["predicted_step_p10_ms"], p50 = j["predicted_step_p50_ms"],
+               p90 = j["predicted_step_p90_ms"], measured = j["measured_step_ms"];
+  CHECK(p10 > 0);
+  CHECK(p10 <= p50);
+  CHECK(p50 <= p90);
+  CHECK(j["measured_in_band"].get<bool>() == (measured >= p10 && measured <= p90));
+  CHECK(r.out.find("step ms p10..p90 (spread)") != std::string::npos);
+  CHECK(pred.meta.count("step_spread_ms") == 1);
+  CHECK(pipekit::read_text_file(dir.file("cmp.html")).find("predicted p10-p90") != std::string::npos);
+  // The machine's calibration plans other configurations: simulate a
+  // 2-rank 1f1b on it, twice with one seed (the same band), once with another.
+  {
+    const std::string sim =
+        "simulate --synthetic 2 --fwd 1 --bwd 2 --schedule 1f1b --microbatches 6 --json --calibration " + out;
+    CommandResult a = run_command(pipekit_cmd(sim));
+    CommandResult b = run_command(pipekit_cmd(sim));
+    INFO(a.err);
+    REQUIRE(a.status == 0);
+    auto ja = nlohmann::json::parse(a.out), jb = nlohmann::json::parse(b.out);
+    CHECK(ja["step_time_p10_ms"].get<double>() <= ja["step_time_p50_ms"].get<double>());
+    CHECK(ja["step_time_p50_ms"].get<double>() <= ja["step_time_p90_ms"].get<double>());
+    CHECK(ja["step_time_p90_ms"] == jb["step_time_p90_ms"]);
+    // The machine's sharing applies to every rank: slower than 2 dedicated devices.
+    CHECK(ja["shared_device_capacity"].get<double>() ==
+          doctest::Approx(cal["shared_capacity"].get<double>()));
+    CHECK(ja["step_time_ms"].get<double>() >= ja["dedicated_step_ms"].get<double>() * (1 - 1e-9));
   }
   // Each stage's optimizer step: the largest stage's is the measured one (a
   // flush schedule copies no weights), the other scales with its weights.

@@ -1,0 +1,92 @@
+#include "simulator/prediction_spread.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+#include "core/error.h"
+
+namespace pipekit {
+namespace {
+
+void check_samples(const std::vector<double>& v, const char* what) {
+  for (std::size_t i = 0; i < v.size(); ++i)
+    if (!std::isfinite(v[i]) || v[i] < 0)
+      throw InputError("calibration", fmt::format("{}[{}]", what, i),
+                       fmt::format("sample {} must be finite and >= 0", v[i]));
+}
+
+}  // namespace
+
+double percentile(const std::vector<double>& sorted, double q) {
+  if (sorted.empty()) return 0;
+  const double rank = std::ceil(q * static_cast<double>(sorted.size()));
+  const std::size_t i = static_cast<std::size_t>(std::max(1.0, rank)) - 1;
+  return sorted[std::min(i, sorted.size() - 1)];
+}
+
+StepSpread predict_spread(const Schedule& schedule, const StageCosts& costs, const Cluster& cluster,
+                          const SimOptions& options, const std::vector<SharedDevice>& shared,
+                          const SpreadInputs& in) {
+  if (in.draws < 1)
+    throw InputError("--draws", "", fmt::format("need at least 1 Monte Carlo draw, got {}", in.draws));
+  check_samples(in.compute_noise, "compute_noise");
+  check_samples(in.delay_ms, "delay_ms");
+  check_samples(in.receive_wait_ms, "receive_wait_ms");
+  // Compute factors rescaled to mean 1: the shared-device model already
+  // carries the mean slowdown of ranks sharing a processor, and the probe's
+  // iterations are timed against their median, whose tail (a worker
+  // descheduled) would otherwise count that slowdown twice.
+  std::vector<double> noise = in.compute_noise;
+  if (!noise.empty()) {
+    const double mean = std::accumulate(noise.begin(), noise.end(), 0.0) / static_cast<double>(noise.size());
+    if (mean > 0)
+      for (double& x : noise) x /= mean;
+  }
+  std::mt19937_64 rng(in.seed);
+  auto pick = [&](const std::vector<double>& v) {
+    return v[std::uniform_int_distribution<std::size_t>(0, v.size() - 1)(rng)];
+  };
+  SimOptions opt = options;
+  opt.record_timeline = false;
+  opt.record_action_times = false;
+  const int ranks = static_cast<int>(schedule.actions.size());
+  StepSpread out;
+  for (int d = 0; d < in.draws; ++d) {
+    opt.compute_noise.assign(ranks, {});
+    opt.send_delay_ms.assign(ranks, {});
+    opt.receive_wait_draw_ms.assign(ranks, {});
+    for (int r = 0; r < ranks; ++r) {
+      const auto& list = schedule.actions[r];
+      if (!noise.empty()) {
+        opt.compute_noise[r].assign(list.size(), 1.0);
+        for (std::size_t k = 0; k < list.size(); ++k)
+          if (is_compute(list[k].type)) opt.compute_noise[r][k] = pick(noise);
+      }
+      auto draw_per_send = [&](const std::vector<double>& samples, std::vector<double>& row) {
+        if (samples.empty()) return;
+        row.assign(list.size(), 0.0);
+        for (std::size_t k = 0; k < list.size(); ++k)
+          if (list[k].type == ActionType::SEND_F || list[k].type == ActionType::SEND_B) row[k] = pick(samples);
+      };
+      draw_per_send(in.delay_ms, opt.send_delay_ms[r]);
+      draw_per_send(in.receive_wait_ms, opt.receive_wait_draw_ms[r]);
+    }
+    const double step = shared.empty() ? simulate(schedule, costs, cluster, opt).metrics.step_time_ms
+                                       : simulate_shared(schedule, costs, cluster, opt, shared)
+                                             .result.metrics.step_time_ms;
+    out.steps_ms.push_back(step);
+  }
+  std::sort(out.steps_ms.begin(), out.steps_ms.end());
+  out.p10_ms = percentile(out.steps_ms, 0.10);
+  out.p50_ms = percentile(out.steps_ms, 0.50);
+  out.p90_ms = percentile(out.steps_ms, 0.90);
+  out.mean_ms =
+      std::accumulate(out.steps_ms.begin(), out.steps_ms.end(), 0.0) / static_cast<double>(out.steps_ms.size());
+  return out;
+}
+
+}  // namespace pipekit

@@ -1,0 +1,49 @@
+// The spread of a predicted step time: a seeded Monte Carlo over measured
+// overhead distributions, so a prediction says how far a run may land from it.
+//
+// Each draw simulates the schedule once with
+//  - every compute action's duration multiplied by a factor drawn from
+//    `compute_noise` (an iteration's time over the median of its kind, as the
+//    co-run probe measured them while the ranks shared the machine), the
+//    factors rescaled to mean 1 (the mean slowdown is the shared-device
+//    model's: the draws add only the spread);
+//  - every message held back by a delivery delay drawn from `delay_ms` (the
+//    loaded-message probe's waits beyond the send; empty: none) and costing
+//    its receiver a wait drawn from `receive_wait_ms` (the late-receive
+//    probe's; empty: SimOptions::receive_wait_ms for every message);
+// and the shared-device model when groups are given. Draws are independent
+// (bootstrap from the samples). The result's percentiles are nearest-rank
+// over `draws` simulations; the same seed gives the same numbers.
+// Cost: draws x (shared-device rounds x simulate()).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "simulator/shared_device.h"
+#include "simulator/simulator.h"
+
+namespace pipekit {
+
+struct SpreadInputs {
+  std::vector<double> compute_noise;  // relative factors, median about 1; empty: no compute noise
+  std::vector<double> delay_ms;       // per-message delivery delays; empty: no drawn delay
+  std::vector<double> receive_wait_ms;  // per-message waits after a late receiver arrives; empty: the options'
+  int draws = 200;
+  std::uint64_t seed = 2024;
+};
+
+struct StepSpread {
+  double p10_ms = 0, p50_ms = 0, p90_ms = 0, mean_ms = 0;
+  std::vector<double> steps_ms;  // every draw, sorted
+};
+
+// Throws InputError when draws < 1 or a sample is negative or not finite.
+StepSpread predict_spread(const Schedule& schedule, const StageCosts& costs, const Cluster& cluster,
+                          const SimOptions& options, const std::vector<SharedDevice>& shared,
+                          const SpreadInputs& in);
+
+// Nearest-rank percentile q in [0, 1] of sorted values (0 when empty).
+double percentile(const std::vector<double>& sorted, double q);
+
+}  // namespace pipekit

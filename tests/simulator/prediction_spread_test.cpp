@@ -1,0 +1,169 @@
+// The overhead model's pieces (per-byte message cost, late receives) and the
+// Monte Carlo spread, against hand-worked pipelines; the calibration format.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "simulator/calibrated_model.h"
+#include "simulator/prediction_spread.h"
+#include "simulator/run_calibration_json.h"
+#include "tests/support/sim_test_support.h"
+
+using namespace pipekit;
+using pipekit::test::make_schedule;
+using pipekit::test::run_synthetic;
+
+TEST_CASE("message overhead per byte: each end is charged for its own message's size") {
+  // 2 stages, gpipe: rank 0 sends activations of output_bytes[0] and receives
+  // their gradients (same size); a per-byte rate adds bytes * rate per end.
+  const int m = 3;
+  Schedule s = lower_schedule(make_schedule("gpipe", 2, m));
+  StageCosts c = synthetic_stage_costs(2, 1, 1.0, 2.0, -1, 1000);
+  SimOptions opt;
+  const double base = simulate(s, c, free_cluster(2), opt).metrics.ranks[0].busy_ms;
+  opt.message_overhead_per_byte_ms = 1e-4;  // 0.1 ms per 1000-byte end
+  const SimulationResult r = simulate(s, c, free_cluster(2), opt);
+  CHECK(r.metrics.ranks[0].busy_ms == doctest::Approx(base + 2 * m * 0.1));
+  CHECK(r.metrics.ranks[1].busy_ms == doctest::Approx(base + 2 * m * 0.1));
+  c.stages[0].output_bytes = 3000;  // three times the bytes: three times the charge
+  CHECK(simulate(s, c, free_cluster(2), opt).metrics.ranks[0].busy_ms == doctest::Approx(base + 2 * m * 0.3));
+}
+
+TEST_CASE("late receive: a message sent early still costs its receiver the wait once it waits") {
+  // 1f1b on 2 ranks, F = 1, B = 2, free links. Rank 1's forward of micro-batch
+  // 1 needs an activation rank 0 sent at t = 2, but rank 1 only reaches it after
+  // B0 (t = 4): with no asynchronous progress it starts at 4 + wait, not 4.
+  const double wait = 0.5;
+  for (bool lower : {false, true}) {
+    CAPTURE(lower);
+    Schedule s = make_schedule("1f1b", 2, 4);
+    if (lower) s = lower_schedule(s);
+    SimOptions opt;
+    opt.record_timeline = true;
+    const SimulationResult free = run_synthetic(s, 1.0, 2.0, -1, opt);
+    opt.receive_wait_ms = wait;
+    const SimulationResult late = run_synthetic(s, 1.0, 2.0, -1, opt);
+    auto start = [](const SimulationResult& r, int rank, const char* action) {
+      for (const auto& e : r.timeline.events)
+        if (e.rank == rank && e.stream == Stream::compute && to_string(e.action) == action) return e.start_ms;
+      return -1.0;
+    };
+    CHECK(start(free, 1, "1F1") == doctest::Approx(4.0));
+    CHECK(start(late, 1, "1F1") >= doctest::Approx(start(late, 1, "1B0") + 2.0 + wait));
+    // Every one of the 2 (m) cross-rank waits on the critical path adds up: the step grows.
+    CHECK(late.metrics.step_time_ms > free.metrics.step_time_ms + wait);
+    // Busy time does not change: waiting is idle time.
+    CHECK(late.metrics.ranks[1].busy_ms == doctest::Approx(free.metrics.ranks[1].busy_ms));
+  }
+}
+
+TEST_CASE("spread: no samples gives the simulation itself; samples give ordered, seeded percentiles") {
+  Schedule s = lower_schedule(make_schedule("1f1b", 3, 6));
+  StageCosts c = synthetic_stage_costs(3, 1, 1.0, 2.0);
+  const Cluster cl = free_cluster(3);
+  SimOptions opt;
+  const double step = simulate(s, c, cl, opt).metrics.step_time_ms;
+  SpreadInputs none;
+  none.draws = 5;
+  const StepSpread flat = predict_spread(s, c, cl, opt, {}, none);
+  CHECK(flat.p10_ms == doctest::Approx(step));
+  CHECK(flat.p90_ms == doctest::Approx(step));
+
+  SpreadInputs in;
+  in.compute_noise = {0.8, 1.0, 1.0, 1.2, 1.5};
+  in.delay_ms = {0.0, 0.1, 0.3};
+  in.receive_wait_ms = {0.0, 0.2};
+  in.draws = 100;
+  in.seed = 7;
+  const StepSpread a = predict_spread(s, c, cl, opt, {}, in);
+  CHECK(a.steps_ms.size() == 100);
+  CHECK(std::is_sorted(a.steps_ms.begin(), a.steps_ms.end()));
+  CHECK(a.p10_ms <= a.p50_ms);
+  CHECK(a.p50_ms <= a.p90_ms);
+  CHECK(a.p10_ms < a.p90_ms);  // the draws really vary the step
+  const StepSpread again = predict_spread(s, c, cl, opt, {}, in);
+  CHECK(again.steps_ms == a.steps_ms);  // same seed, same draws
+  in.seed = 8;
+  CHECK(predict_spread(s, c, cl, opt, {}, in).steps_ms != a.steps_ms);
+  // Noise rescaled to mean 1: doubling every factor changes nothing.
+  SpreadInputs doubled = in;
+  doubled.seed = 7;
+  for (double& x : doubled.compute_noise) x *= 2;
+  CHECK(predict_spread(s, c, cl, opt, {}, doubled).steps_ms == a.steps_ms);
+  // A wider noise distribution gives a wider band.
+  SpreadInputs wide = in;
+  wide.seed = 7;
+  wide.compute_noise = {0.4, 1.0, 1.0, 1.6, 2.5};
+  const StepSpread w = predict_spread(s, c, cl, opt, {}, wide);
+  CHECK(w.p90_ms - w.p10_ms > a.p90_ms - a.p10_ms);
+
+  SpreadInputs bad = in;
+  bad.delay_ms = {-1.0};
+  CHECK_THROWS_AS(predict_spread(s, c, cl, opt, {}, bad), InputError);
+  bad = in;
+  bad.draws = 0;
+  CHECK_THROWS_AS(predict_spread(s, c, cl, opt, {}, bad), InputError);
+}
+
+TEST_CASE("percentile: nearest rank") {
+  const std::vector<double> v = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  CHECK(percentile(v, 0.1) == 1);
+  CHECK(percentile(v, 0.5) == 5);
+  CHECK(percentile(v, 0.9) == 9);
+  CHECK(percentile({}, 0.5) == 0);
+}
+
+TEST_CASE("calibration JSON: round trip, the --compare wrapper, and clear errors") {
+  RunCalibration c;
+  c.link_latency_s = 4e-5;
+  c.link_bandwidth_bytes_per_s = 2e9;
+  c.loaded_delay_s = 3e-4;
+  c.end_cpu_fitted = true;
+  c.end_cpu_base_s = 2e-5;
+  c.end_cpu_per_byte_s = 1e-10;
+  c.receive_wait_s = 4e-4;
+  c.shared.push_back(SharedDevice{{0, 1}, 1.8, 1.1});
+  c.delay_samples_s = {1e-4, 5e-4};
+  c.receive_wait_samples_s = {3e-4};
+  c.compute_noise = {0.9, 1.0, 1.3};
+  const std::string text = calibration_to_json(c);
+  const RunCalibration back = calibration_from_json(text, "c.json");
+  CHECK(back.link_latency_s == doctest::Approx(c.link_latency_s));
+  CHECK(back.end_cpu_fitted);
+  CHECK(back.end_cpu_per_byte_s == doctest::Approx(c.end_cpu_per_byte_s));
+  CHECK(back.receive_wait_s == doctest::Approx(c.receive_wait_s));
+  REQUIRE(back.shared.size() == 1);
+  CHECK(back.shared[0].ranks == std::vector<int>{0, 1});
+  CHECK(back.shared[0].capacity == doctest::Approx(1.8));
+  CHECK(back.compute_noise == c.compute_noise);
+  CHECK(back.delay_samples_s == c.delay_samples_s);
+  // Inside a --compare result.
+  const std::string wrapped =
+      R"({"format": "pipekit-sim-vs-real/1", "calibration": {"model": )" + text + "}}";
+  CHECK(calibration_from_json(wrapped, "r.json").receive_wait_s == doctest::Approx(c.receive_wait_s));
+  // The model it makes: the loaded latency, the fitted line, the late wait.
+  const CalibratedModel m = calibrated_model(back, 3);
+  CHECK(m.cluster.num_devices() == 3);
+  CHECK(m.message_overhead_ms == doctest::Approx(0.02));
+  CHECK(m.message_overhead_per_byte_ms == doctest::Approx(1e-7));
+  CHECK(m.receive_wait_ms == doctest::Approx(0.4));
+  CHECK(m.draws.delay_ms.size() == 2);
+  RunCalibration nccl = back;
+  nccl.nccl = true;
+  CHECK(calibrated_model(nccl, 2).receive_wait_ms == 0);
+
+  auto fails = [](const std::string& t, const std::string& what) {
+    try {
+      calibration_from_json(t, "bad.json");
+      FAIL("accepted: " << t);
+    } catch (const InputError& e) {
+      CHECK(std::string(e.what()).find(what) != std::string::npos);
+    }
+  };
+  fails(R"({"format": "pipekit-plan/1"})", "format");
+  fails(R"({"format": "pipekit-sim-vs-real/1", "calibration": {}})", "calibration.model");
+  fails(R"({"format": "pipekit-calibration/1", "shared": [{"ranks": [0], "capacity": 0}]})", "positive");
+  fails(R"({"format": "pipekit-calibration/1", "compute_noise": [1, -2]})", ">= 0");
+  fails("{", "bad.json");
+}
