@@ -42,7 +42,7 @@ const std::vector<ScheduleTraits> kTable = {
      1, 1, P::loop, V::one, M::pipeline_depth, U::flush, true, true},
     {ScheduleKind::zb_interleaved, "zb-interleaved", "zb_interleaved.cpp",
      "interleaved zero bubble: v >= 2 chunks per rank in a loop, I/W split, W in the gaps", 2, 0, 2, P::loop,
-     V::one, M::pipeline_depth, U::flush, true, true},
+     V::one, M::stage_depth, U::flush, true, true},
     {ScheduleKind::dualpipev, "dualpipev", "dualpipev.cpp",
      "DualPipeV (DeepSeek): two chunks per rank in a V, bidirectional order, W deferred at the ends", 2, 2, 2,
      P::v_shape, V::one, M::pipeline_depth, U::flush, true},

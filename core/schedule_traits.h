@@ -56,9 +56,9 @@ enum class WeightVersionRule {
 enum class InFlightRule {
   one,            // naive: one micro-batch in the whole pipeline
   all,            // gpipe: every forward before any backward
-  stage_depth,    // 1F1B family: min(p - s, m)
+  stage_depth,    // 1F1B family (zb-interleaved as interleaved 1F1B): min(p - s, m)
   twice_depth,    // zb-h2: min(2(p - s) - 1, m), warm-up doubled to fill the bubble
-  pipeline_depth  // zb-auto, zb-interleaved, dualpipev: min(p, m) on every stage (1F1B's peak, rank 0's),
+  pipeline_depth  // zb-auto, dualpipev: min(p, m) on every stage (1F1B's peak, rank 0's),
                   // later stages use it to defer W where the costs leave gaps
 };
 

@@ -1,5 +1,6 @@
-// The list scheduler behind the zero-bubble family (zb-h1, zb-h2, zbv, zb-auto,
-// zb-interleaved).
+// The list scheduler behind the zero-bubble family (zb-h1, zb-h2, zbv,
+// zb-auto; zb-interleaved keeps interleaved 1F1B's F/I order instead and only
+// places its W's, weight_placement.h).
 //
 // It simulates every rank with integer costs per stage (F = I = W = 1 and free
 // messages by default) and, whenever a rank is free, starts the ready action

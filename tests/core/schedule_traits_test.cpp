@@ -77,9 +77,13 @@ TEST_CASE("the rules: asynchrony, placement, weight versions, micro-batches in f
   for (const char* zb : {"zb-auto", "zb-interleaved", "dualpipev"}) {
     CHECK(schedule_traits(zb).splits_backward);
     CHECK(!schedule_traits(zb).asynchronous());
+  }
+  for (const char* zb : {"zb-auto", "dualpipev"}) {
     CHECK(in_flight_microbatches(schedule_traits(zb), 3, 4, 16) == 4);  // min(p, m) on every stage
     CHECK(in_flight_microbatches(schedule_traits(zb), 0, 4, 2) == 2);
   }
+  // zb-interleaved keeps interleaved 1F1B's forwards, so its activations too.
+  CHECK(schedule_traits("zb-interleaved").in_flight == schedule_traits("interleaved").in_flight);
   CHECK(schedule_traits("zb-auto").uses_costs);
   CHECK(schedule_traits("zb-interleaved").uses_costs);
   CHECK(!schedule_traits("dualpipev").uses_costs);  // a fixed, published order
