@@ -36,6 +36,20 @@ void BM_GenerateZbH1(benchmark::State& st) {
 }
 BENCHMARK(BM_GenerateZbH1)->Unit(benchmark::kMillisecond);
 
+// zb-auto searches about ten per-rank limits, each list-scheduled twice and
+// replayed: bounded, so p = 16, m = 64 stays in milliseconds.
+void BM_GenerateZbAutoUnequalCosts(benchmark::State& st) {
+  const int p = 16;
+  pipekit::ScheduleSpec s = spec("zb-auto", 64, 1);
+  for (int k = 0; k < p; ++k) {
+    s.cost_hint.forward_ms.push_back(1.0 + 0.25 * (k % 3));
+    s.cost_hint.input_grad_ms.push_back(1.0 + 0.5 * (k % 2));
+    s.cost_hint.weight_grad_ms.push_back(0.5 + 0.75 * (k % 4));
+  }
+  for (auto _ : st) benchmark::DoNotOptimize(pipekit::generate_schedule(s, p));
+}
+BENCHMARK(BM_GenerateZbAutoUnequalCosts)->Unit(benchmark::kMillisecond);
+
 void BM_LowerInterleaved(benchmark::State& st) {
   auto s = pipekit::generate_schedule(spec("interleaved", 2048, 4), 128);
   for (auto _ : st) benchmark::DoNotOptimize(pipekit::lower_schedule(s));

@@ -22,6 +22,7 @@
 #include "planner/deepspeed_partition.h"
 #include "planner/pipedream_dp.h"
 #include "planner/plan_search.h"
+#include "planner/schedule_costs.h"
 #include "planner/straight_partitioner.h"
 #include "profiles/pipedream_graph.h"
 #include "profiles/profile_precision.h"
@@ -279,6 +280,11 @@ void run_plan(const PlanOptions& o) {
                             : "DeepSpeed partition_method " + o.method);
   }
   validate(plan, "plan", static_cast<int>(p.layers.size()));
+  // A cost-aware schedule records the costs and memory cap it is to be built
+  // with, so simulate and run generate the same order from the plan.
+  const ScheduleTraits& traits = schedule_traits(schedule);
+  if (traits.uses_costs && plan.schedule.virtual_stages >= traits.min_chunks)
+    plan.schedule.cost_hint = schedule_cost_hint(p, plan);
 
   if (!o.out.empty()) write_text_file(o.out, plan_to_json(plan));
   if (o.json) {

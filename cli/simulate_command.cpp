@@ -18,6 +18,7 @@
 #include "core/timeline_meta.h"
 #include "core/units.h"
 #include "passes/lowering.h"
+#include "planner/schedule_costs.h"
 #include "planner/schedule_generator.h"
 #include "profiles/pipedream_graph.h"
 #include "profiles/profile_precision.h"
@@ -238,6 +239,30 @@ void run_simulate(const SimulateOptions& o) {
   }
   if (!o.memory.empty()) cluster.device_memory_bytes = bytes_flag(o.memory, "--memory");
 
+  // A cost-aware schedule (zb-auto, zb-interleaved) is built for these costs,
+  // this cluster's messages and its memory limit, unless the plan recorded
+  // the hint it was made with.
+  if (!from_file && spec.cost_hint.empty()) {
+    const ScheduleTraits& t = schedule_traits(spec.kind);
+    const int chunks = t.min_chunks == t.max_chunks ? t.min_chunks : spec.virtual_stages;
+    if (t.uses_costs && ranks > 0 && static_cast<int>(costs.stages.size()) == ranks * chunks) {
+      CostHintOptions ho;
+      ho.memory_limit_bytes = cluster.device_memory_bytes;
+      ho.optimizer = optimizer;
+      ho.precision = !o.plan.empty() ? plan.precision
+                     : !o.profile.empty()
+                         ? profile.precision()
+                         : parse_precision(o.precision.empty() ? "fp32" : o.precision, "--precision");
+      ho.recompute = spec.recompute;
+      if (!o.plan.empty()) {
+        ho.rank_device.assign(ranks, 0);
+        for (int s = 0; s < static_cast<int>(plan.stages.size()); ++s)
+          if (!plan.stages[s].ranks.empty())
+            ho.rank_device[stage_rank(t, s, ranks)] = plan.stages[s].ranks[0];
+      }
+      spec.cost_hint = schedule_cost_hint(costs, spec.kind, ranks, cluster, ho);
+    }
+  }
   if (!from_file) schedule = generate_schedule(spec, ranks);
   if (from_file && schedule.num_ranks != ranks)
     throw InputError(

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "core/error.h"
@@ -33,6 +34,45 @@ bool recompute_from_string(const std::string& s, Recompute& out) {
   return true;
 }
 
+bool ScheduleCostHint::has_cap() const {
+  return std::any_of(max_pending_backward.begin(), max_pending_backward.end(), [](int c) { return c > 0; });
+}
+
+int ScheduleCostHint::cap(int rank) const {
+  if (rank < 0 || rank >= static_cast<int>(max_pending_backward.size())) return 0;
+  return std::max(0, max_pending_backward[static_cast<std::size_t>(rank)]);
+}
+
+void validate(const ScheduleCostHint& h, int stages, int ranks, const std::string& source) {
+  const std::string base = "$.schedule.cost_hint";
+  auto times = [&](const std::vector<double>& v, const char* name, std::size_t want) {
+    if (v.size() != want)
+      throw InputError(source, base + "." + name,
+                       fmt::format("has {} entries but the schedule has {} {}", v.size(), want,
+                                   std::string_view(name) == "message_ms" ? "stage boundaries" : "stages"));
+    for (std::size_t i = 0; i < v.size(); ++i)
+      if (!std::isfinite(v[i]) || v[i] < 0)
+        throw InputError(source, fmt::format("{}.{}[{}]", base, name, i),
+                         "times must be finite milliseconds >= 0");
+  };
+  const auto S = static_cast<std::size_t>(std::max(stages, 0));
+  if (h.has_costs() || !h.input_grad_ms.empty() || !h.weight_grad_ms.empty()) {
+    times(h.forward_ms, "forward_ms", S);
+    times(h.input_grad_ms, "input_grad_ms", S);
+    times(h.weight_grad_ms, "weight_grad_ms", S);
+  }
+  if (!h.message_ms.empty()) times(h.message_ms, "message_ms", S > 0 ? S - 1 : 0);
+  if (ranks >= 0 && !h.max_pending_backward.empty() &&
+      h.max_pending_backward.size() != static_cast<std::size_t>(ranks))
+    throw InputError(
+        source, base + ".max_pending_backward",
+        fmt::format("has {} entries but the pipeline has {} ranks", h.max_pending_backward.size(), ranks));
+  for (std::size_t i = 0; i < h.max_pending_backward.size(); ++i)
+    if (h.max_pending_backward[i] < 0 || h.max_pending_backward[i] > (1 << 24))
+      throw InputError(source, fmt::format("{}.max_pending_backward[{}]", base, i),
+                       "a cap is a count of pending backward passes, 0 (the default) to 16777216");
+}
+
 int Plan::num_ranks() const {
   std::set<int> r;
   for (const auto& s : stages) r.insert(s.ranks.begin(), s.ranks.end());
@@ -58,6 +98,7 @@ void validate(const Plan& p, const std::string& source, int num_layers) {
   if (p.schedule.minibatches < 1 || p.schedule.minibatches > (1 << 20))
     throw InputError(source, "$.schedule.minibatches", "must be between 1 and 1048576");
   if (p.stages.size() > (1u << 20)) throw InputError(source, "$.stages", "more than 1048576 stages");
+  validate(p.schedule.cost_hint, static_cast<int>(p.stages.size()), -1, source);
   std::vector<int> owner(num_layers > 0 ? num_layers : 0, -1);
   for (std::size_t i = 0; i < p.stages.size(); ++i) {
     const auto& s = p.stages[i];

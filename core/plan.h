@@ -21,12 +21,39 @@ enum class Recompute { never, except_last, always };
 std::string to_string(Recompute r);
 bool recompute_from_string(const std::string& s, Recompute& out);
 
+// What a cost-aware generator (the zero-bubble family) may know of the model:
+// per global stage the forward, input-gradient and weight-gradient time of one
+// micro-batch, the time of one message from stage s to s+1 (activation forward,
+// the same size of gradient back; 0 where both stages share a rank), and a
+// memory cap per rank as pending backward passes (chunk-forwards whose W has
+// not run). Without costs (forward_ms empty) generators assume F = I = W and
+// free messages; a cap of 0 (or no entry) is the schedule's own default.
+// planner/schedule_costs.h fills it from a profile.
+struct ScheduleCostHint {
+  std::vector<double> forward_ms, input_grad_ms, weight_grad_ms;  // size stages, or all empty
+  std::vector<double> message_ms;                                 // size stages - 1, or empty: free
+  std::vector<int> max_pending_backward;                          // size ranks, or empty: defaults
+
+  bool has_costs() const { return !forward_ms.empty(); }
+  bool has_cap() const;
+  bool empty() const { return !has_costs() && max_pending_backward.empty() && message_ms.empty(); }
+  // The cap of `rank`, or 0 (the default) when none is set.
+  int cap(int rank) const;
+  bool operator==(const ScheduleCostHint&) const = default;
+};
+
+// Throws InputError(source, "$.schedule.cost_hint...") for vectors of the wrong
+// size for `stages` stages (or `ranks` ranks; < 0: not checked), negative or
+// non-finite times, and negative caps.
+void validate(const ScheduleCostHint& h, int stages, int ranks, const std::string& source);
+
 struct ScheduleSpec {
-  std::string kind = "1f1b";  // naive gpipe 1f1b interleaved pipedream 2bw zb-h1 zb-h2 zbv
+  std::string kind = "1f1b";  // a name of core/schedule_traits.h's table
   int microbatches = 1;
   int virtual_stages = 1;  // chunks per rank (interleaved: v, zbv: 2)
   Recompute recompute = Recompute::never;
-  int minibatches = 1;  // for asynchronous schedules: minibatches simulated in a row
+  int minibatches = 1;         // for asynchronous schedules: minibatches simulated in a row
+  ScheduleCostHint cost_hint;  // empty: unit costs
 };
 
 struct PlanStage {

@@ -22,6 +22,18 @@ std::string plan_to_json(const Plan& p) {
                    {"virtual_stages", p.schedule.virtual_stages},
                    {"recompute", to_string(p.schedule.recompute)},
                    {"minibatches", p.schedule.minibatches}};
+  // Written only when present, so plans without costs read as before.
+  const ScheduleCostHint& h = p.schedule.cost_hint;
+  if (!h.empty()) {
+    auto& hint = j["schedule"]["cost_hint"] = nlohmann::ordered_json::object();
+    if (h.has_costs()) {
+      hint["forward_ms"] = h.forward_ms;
+      hint["input_grad_ms"] = h.input_grad_ms;
+      hint["weight_grad_ms"] = h.weight_grad_ms;
+    }
+    if (!h.message_ms.empty()) hint["message_ms"] = h.message_ms;
+    if (!h.max_pending_backward.empty()) hint["max_pending_backward"] = h.max_pending_backward;
+  }
   j["cluster"] = cluster_json_value(p.cluster);
   j["predicted"] = p.predicted;
   return j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
@@ -52,7 +64,7 @@ Plan plan_from_json(std::string_view text, const std::string& source) {
     p.stages.push_back(std::move(st));
   }
   JsonNode sched = root.at("schedule");
-  sched.only_keys({"kind", "microbatches", "virtual_stages", "recompute", "minibatches"});
+  sched.only_keys({"kind", "microbatches", "virtual_stages", "recompute", "minibatches", "cost_hint"});
   p.schedule.kind = sched.at("kind").string();
   p.schedule.microbatches = sched.at("microbatches").int32();
   if (auto v = sched.find("virtual_stages")) p.schedule.virtual_stages = v->int32();
@@ -60,6 +72,20 @@ Plan plan_from_json(std::string_view text, const std::string& source) {
   if (auto v = sched.find("recompute")) {
     if (!recompute_from_string(v->string(), p.schedule.recompute))
       v->fail(fmt::format("recompute is '{}'; use never, except_last or always", v->string()));
+  }
+  if (auto h = sched.find("cost_hint")) {
+    h->only_keys({"forward_ms", "input_grad_ms", "weight_grad_ms", "message_ms", "max_pending_backward"});
+    auto numbers = [&](const char* key, std::vector<double>& out) {
+      if (auto a = h->find(key))
+        for (std::size_t k = 0; k < a->size(); ++k) out.push_back(a->item(k).number());
+    };
+    ScheduleCostHint& hint = p.schedule.cost_hint;
+    numbers("forward_ms", hint.forward_ms);
+    numbers("input_grad_ms", hint.input_grad_ms);
+    numbers("weight_grad_ms", hint.weight_grad_ms);
+    numbers("message_ms", hint.message_ms);
+    if (auto a = h->find("max_pending_backward"))
+      for (std::size_t k = 0; k < a->size(); ++k) hint.max_pending_backward.push_back(a->item(k).int32());
   }
   if (auto c = root.find("cluster")) {
     p.cluster = cluster_from_node(*c);

@@ -37,6 +37,15 @@ const std::vector<ScheduleTraits> kTable = {
      1, P::loop, V::one, M::twice_depth, U::flush, true},
     {ScheduleKind::zbv, "zbv", "zbv.cpp", "zero bubble V: two chunks per rank in a V, I/W split", 2, 2, 2,
      P::v_shape, V::one, M::stage_depth, U::flush, true},
+    {ScheduleKind::zb_auto, "zb-auto", "zb_auto.cpp",
+     "zero bubble, automatic: warm-up per rank chosen from the costs, W in the gaps, under a memory cap", 1,
+     1, 1, P::loop, V::one, M::pipeline_depth, U::flush, true, true},
+    {ScheduleKind::zb_interleaved, "zb-interleaved", "zb_interleaved.cpp",
+     "interleaved zero bubble: v >= 2 chunks per rank in a loop, I/W split, W in the gaps", 2, 0, 2, P::loop,
+     V::one, M::stage_depth, U::flush, true, true},
+    {ScheduleKind::dualpipev, "dualpipev", "dualpipev.cpp",
+     "DualPipeV (DeepSeek): two chunks per rank in a V, bidirectional order, W deferred at the ends", 2, 2, 2,
+     P::v_shape, V::one, M::pipeline_depth, U::flush, true},
 };
 
 const ScheduleTraits kCustom = {
@@ -113,6 +122,8 @@ int in_flight_microbatches(const ScheduleTraits& t, int stage, int stages, int m
       return std::min(stages - stage, m);
     case InFlightRule::twice_depth:
       return std::min(2 * (stages - stage) - 1, m);
+    case InFlightRule::pipeline_depth:
+      return std::min(stages, m);
   }
   return m;
 }

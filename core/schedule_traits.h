@@ -26,6 +26,9 @@ enum class ScheduleKind {
   zb_h1,
   zb_h2,
   zbv,
+  zb_auto,
+  zb_interleaved,
+  dualpipev,
   custom
 };
 
@@ -39,7 +42,7 @@ enum class WeightUpdate {
 // Where global stage s of S = p * v lives.
 enum class StagePlacement {
   loop,    // rank s % p (one stage per rank when v = 1; interleaved loops v times)
-  v_shape  // zbv: rank r holds stage r and stage 2p-1-r
+  v_shape  // zbv, dualpipev: rank r holds stage r and stage 2p-1-r
 };
 
 // Weight versions a stage keeps.
@@ -51,10 +54,12 @@ enum class WeightVersionRule {
 
 // Most micro-batches whose activations stage s of p holds at once (m per step).
 enum class InFlightRule {
-  one,          // naive: one micro-batch in the whole pipeline
-  all,          // gpipe: every forward before any backward
-  stage_depth,  // 1F1B family: min(p - s, m)
-  twice_depth   // zb-h2: min(2(p - s) - 1, m), warm-up doubled to fill the bubble
+  one,            // naive: one micro-batch in the whole pipeline
+  all,            // gpipe: every forward before any backward
+  stage_depth,    // 1F1B family (zb-interleaved as interleaved 1F1B): min(p - s, m)
+  twice_depth,    // zb-h2: min(2(p - s) - 1, m), warm-up doubled to fill the bubble
+  pipeline_depth  // zb-auto, dualpipev: min(p, m) on every stage (1F1B's peak, rank 0's),
+                  // later stages use it to defer W where the costs leave gaps
 };
 
 struct ScheduleTraits {
@@ -69,6 +74,9 @@ struct ScheduleTraits {
   InFlightRule in_flight;
   WeightUpdate update;
   bool splits_backward;  // zero-bubble: backward split into I (input gradient) and W (weights)
+  // The generator's order depends on the stage costs (ScheduleSpec::cost_hint):
+  // commands that know the costs fill the hint before generating.
+  bool uses_costs = false;
 
   // No flush: the run is one stream of minibatches (pipedream, 2bw).
   bool asynchronous() const { return update != WeightUpdate::flush; }

@@ -4,14 +4,17 @@
 
 #include "core/error.h"
 #include "core/schedule_traits.h"
+#include "planner/schedules/dualpipev.h"
 #include "planner/schedules/gpipe.h"
 #include "planner/schedules/interleaved.h"
 #include "planner/schedules/naive.h"
 #include "planner/schedules/one_f_one_b.h"
 #include "planner/schedules/pipedream.h"
 #include "planner/schedules/two_bw.h"
+#include "planner/schedules/zb_auto.h"
 #include "planner/schedules/zb_h1.h"
 #include "planner/schedules/zb_h2.h"
+#include "planner/schedules/zb_interleaved.h"
 #include "planner/schedules/zbv.h"
 
 namespace pipekit {
@@ -29,6 +32,12 @@ void check_chunks(const ScheduleTraits& t, int v) {
         fmt::format("{} needs exactly {} chunks per rank (a V: rank r holds stages r and 2p-1-r), "
                     "got {}; pass --virtual {}",
                     t.name, t.min_chunks, v, t.min_chunks));
+  if (v < t.min_chunks)
+    throw InputError(
+        "--virtual", "",
+        fmt::format("{} needs at least {} chunks per rank, got {}; pass --virtual {} (or use "
+                    "--schedule {} for one stage per rank)",
+                    t.name, t.min_chunks, v, t.min_chunks, t.splits_backward ? "zb-auto" : "1f1b"));
   throw InputError(
       "--virtual", "",
       fmt::format("schedule '{}' runs one stage per rank, but {} virtual stages were asked for; use "
@@ -86,6 +95,12 @@ Schedule generate_schedule(const ScheduleSpec& spec, int num_ranks) {
       return generate_zb_h2(spec, num_ranks);
     case ScheduleKind::zbv:
       return generate_zbv(spec, num_ranks);
+    case ScheduleKind::zb_auto:
+      return generate_zb_auto(spec, num_ranks);
+    case ScheduleKind::zb_interleaved:
+      return generate_zb_interleaved(spec, num_ranks);
+    case ScheduleKind::dualpipev:
+      return generate_dualpipev(spec, num_ranks);
     case ScheduleKind::custom:
       break;
   }

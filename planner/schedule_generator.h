@@ -6,8 +6,12 @@
 //
 // Conventions shared by generators, simulator and executor:
 // - Stages are global virtual stages 0..S-1 in pipeline order, S = ranks * v.
-//   Interleaved: stage s lives on rank s % p (chunk s / p). zbv: rank r holds
-//   stage r (chunk 0) and stage 2p-1-r (chunk 1), a V. Others: stage s on rank s.
+//   Interleaved, zb-interleaved: stage s lives on rank s % p (chunk s / p).
+//   zbv, dualpipev: rank r holds stage r (chunk 0) and stage 2p-1-r (chunk 1),
+//   a V. Others: stage s on rank s.
+// - spec.cost_hint (core/plan.h): the zero-bubble family builds its order for
+//   those costs and memory cap (never slower than the unit-cost order under
+//   them); the other schedules ignore it. Without it every order is fixed.
 // - Micro-batches are 0..m-1 per step (flush schedules). For the asynchronous
 //   schedules (pipedream, 2bw) the list covers `spec.minibatches` minibatches of
 //   `spec.microbatches` micro-batches each, numbered consecutively, with no flush.

@@ -9,6 +9,8 @@
 // because the last rank cannot start before the first micro-batch reaches it
 // (the zero bubble of the paper needs the next iteration to overlap that ramp,
 // which a flushed step does not do).
+// A cost hint works as for zb-h1: measured costs, the unit-cost order kept
+// where it replays faster, both limits lowered to a memory cap.
 #pragma once
 
 #include "core/plan.h"

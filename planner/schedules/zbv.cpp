@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "planner/schedules/schedule_building.h"
 #include "planner/schedules/zero_bubble_greedy.h"
+#include "planner/schedules/zero_bubble_search.h"
 
 namespace pipekit {
 
@@ -16,9 +17,19 @@ Schedule generate_zbv(const ScheduleSpec& spec, int num_ranks) {
                                  spec.virtual_stages));
   const int p = num_ranks;
   Schedule s = make_schedule_frame("zbv", p, 2, spec.microbatches);
+  const ScheduleCostHint& hint = spec.cost_hint;
+  check_cost_hint(hint, p, 2, "zbv");
   ZeroBubbleLimits lim;
-  lim.in_flight.assign(p, 2 * p);
-  fill_zero_bubble_order(s, lim);
+  for (int r = 0; r < p; ++r) lim.in_flight.push_back(capped(hint, r, 2 * p));
+  if (hint.empty()) {
+    fill_zero_bubble_order(s, lim);
+  } else {
+    // The historical rule (every chunk-forward takes a slot as it comes) can
+    // deadlock under unequal costs; the reserving one cannot. Both compete.
+    ZeroBubbleLimits reserving = lim;
+    reserving.reserve_chunks = true;
+    fill_best_zero_bubble_order(s, {lim, reserving}, hint);
+  }
   insert_recompute(s, spec.recompute);
   append_flush_steps(s);
   return s;

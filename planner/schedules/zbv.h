@@ -15,6 +15,9 @@
 // is about a sixth of 1F1B's. (Allowing 2p+2 chunk-forwards in flight, one
 // micro-batch more than 1F1B, makes e = 0 for p <= 12; we keep 1F1B's memory.)
 // With m < 2p the V cannot fill and the bubble grows towards 1F1B's.
+// A cost hint works as for zb-h1; with it the scheduler may also reserve both
+// chunks' slots when it admits a micro-batch (zero_bubble_greedy.h), which
+// cannot deadlock whatever the costs.
 // Requires virtual_stages == 2.
 #pragma once
 

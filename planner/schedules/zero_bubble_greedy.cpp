@@ -23,7 +23,7 @@ struct Candidate {
 class Greedy {
  public:
   Greedy(Schedule& s, const ZeroBubbleLimits& lim, const ZeroBubbleCosts& c)
-      : s_(s), lim_(lim), cost_(c), S_(s.num_stages), m_(s.num_microbatches), p_(s.num_ranks) {
+      : s_(s), lim_(lim), S_(s.num_stages), m_(s.num_microbatches), p_(s.num_ranks) {
     nF_.assign(S_, 0);
     nI_.assign(S_, 0);
     nW_.assign(S_, 0);
@@ -33,10 +33,23 @@ class Greedy {
     free_.assign(p_, 0);
     inflW_.assign(p_, 0);
     inflI_.assign(p_, 0);
+    commit_.assign(p_, 0);
     version_.assign(p_, 0);
     cand_.assign(p_, Candidate{});
     stages_of_.resize(p_);
     for (int st = 0; st < S_; ++st) stages_of_[s.stage_to_rank[st]].push_back(st);
+    auto per_stage = [&](const std::vector<std::int64_t>& v, std::int64_t unit, int n) {
+      std::vector<std::int64_t> out(static_cast<std::size_t>(std::max(n, 0)), unit);
+      for (int k = 0; k < n && k < static_cast<int>(v.size()); ++k) out[k] = v[k];
+      return out;
+    };
+    f_ = per_stage(c.f, 1, S_);
+    i_ = per_stage(c.i, 1, S_);
+    w_ = per_stage(c.w, 1, S_);
+    msg_ = per_stage(c.message, 0, S_ - 1);
+    // A message only costs between ranks.
+    for (int st = 0; st + 1 < S_; ++st)
+      if (s.stage_to_rank[st] == s.stage_to_rank[st + 1]) msg_[st] = 0;
     for (auto& l : s_.actions) {
       l.clear();
       l.reserve(3 * static_cast<std::size_t>(m_) * (S_ / std::max(p_, 1)));
@@ -76,9 +89,10 @@ class Greedy {
           if (c.better_than(best)) best = c;
         }
       }
-      if (nF_[st] < m_ && inflW_[r] < lim_.in_flight[r] && (limI <= 0 || inflI_[r] < limI)) {
+      if (nF_[st] < m_ && may_start_forward(r, st, limI)) {
         int k = nF_[st];
         std::int64_t dep = st == 0 ? 0 : doneF_[at(st - 1, k)];
+        if (st > 0 && dep >= 0) dep += msg_[st - 1];
         if (dep >= 0) {
           Candidate c{std::max(t, dep), 0, st, ActionType::F};
           if (c.better_than(best)) best = c;
@@ -94,25 +108,35 @@ class Greedy {
     if (best.start >= 0) heap_.emplace(-best.start, -static_cast<std::int64_t>(r), version_[r]);
   }
 
+  bool may_start_forward(int r, int st, int limI) const {
+    if (!lim_.reserve_chunks) return inflW_[r] < lim_.in_flight[r] && (limI <= 0 || inflI_[r] < limI);
+    // Later chunks of an admitted micro-batch had their slots reserved.
+    if (st != stages_of_[r].front()) return true;
+    const int v = static_cast<int>(stages_of_[r].size());
+    return commit_[r] + v <= lim_.in_flight[r] && (limI <= 0 || inflI_[r] < limI);
+  }
+
   void execute(int r, Candidate c) {  // by value: refresh(r) overwrites cand_[r]
     const int st = c.stage;
     int mb = 0;
     switch (c.type) {
       case ActionType::F:
         mb = nF_[st]++;
-        doneF_[at(st, mb)] = free_[r] = c.start + cost_.f;
+        doneF_[at(st, mb)] = free_[r] = c.start + f_[st];
         ++inflW_[r];
-        ++inflI_[r];
+        if (!lim_.reserve_chunks || st == stages_of_[r].front()) ++inflI_[r];
+        if (st == stages_of_[r].front()) commit_[r] += static_cast<int>(stages_of_[r].size());
         break;
       case ActionType::I:
         mb = nI_[st]++;
-        doneI_[at(st, mb)] = free_[r] = c.start + cost_.i;
-        --inflI_[r];
+        doneI_[at(st, mb)] = free_[r] = c.start + i_[st];
+        if (!lim_.reserve_chunks || st == stages_of_[r].front()) --inflI_[r];
         break;
       default:
         mb = nW_[st]++;
-        free_[r] = c.start + cost_.w;
+        free_[r] = c.start + w_[st];
         --inflW_[r];
+        --commit_[r];
         break;
     }
     s_.actions[r].push_back(Action{st, c.type, mb});
@@ -124,11 +148,11 @@ class Greedy {
 
   Schedule& s_;
   const ZeroBubbleLimits& lim_;
-  ZeroBubbleCosts cost_;
+  std::vector<std::int64_t> f_, i_, w_, msg_;
   int S_, m_, p_;
   std::vector<int> nF_, nI_, nW_;
   std::vector<std::int64_t> doneF_, doneI_, free_;
-  std::vector<int> inflW_, inflI_;
+  std::vector<int> inflW_, inflI_, commit_;  // commit_: chunk-forwards reserved and not yet W'd
   std::vector<std::uint64_t> version_;
   std::vector<Candidate> cand_;
   std::vector<std::vector<int>> stages_of_;

@@ -81,3 +81,38 @@ TEST_CASE("plan --search prints a ranked table and writes the best plan") {
   CHECK(best.num_ranks() == 4);
   CHECK(best.predicted.count("time_per_minibatch_s") == 1);
 }
+
+TEST_CASE("plan --schedule zb-auto records the cost hint, and simulate builds the same order from it") {
+  TempDir dir;
+  const std::string alexnet = std::string(PIPEKIT_SOURCE_DIR) + "/profiles/pipedream/alexnet.json";
+  auto r =
+      run_command(pipekit_cmd("plan --profile " + alexnet +
+                              " --devices 4 --method exact --schedule zb-auto --microbatches 8 --memory 8GiB "
+                              "--out " +
+                              dir.file("plan.json")));
+  REQUIRE(r.status == 0);
+  Plan plan = plan_from_json(slurp(dir.file("plan.json")), "plan.json");
+  const ScheduleCostHint& h = plan.schedule.cost_hint;
+  REQUIRE(h.has_costs());
+  CHECK(h.forward_ms.size() == 4);
+  CHECK(h.max_pending_backward.size() == 4);  // from --memory
+  // The order simulate runs is the one the hint makes: faster than zb-h1 under the same hint.
+  auto a = run_command(pipekit_cmd("simulate --plan " + dir.file("plan.json") + " --json"));
+  auto b = run_command(pipekit_cmd("simulate --plan " + dir.file("plan.json") + " --schedule zb-h1 --json"));
+  REQUIRE(a.status == 0);
+  REQUIRE(b.status == 0);
+  const double auto_ms = nlohmann::json::parse(a.out)["step_time_ms"].get<double>();
+  const double h1_ms = nlohmann::json::parse(b.out)["step_time_ms"].get<double>();
+  CHECK(auto_ms < h1_ms);
+  // Without a plan, simulate fills the hint from the profile itself.
+  auto c = run_command(pipekit_cmd("simulate --profile " + alexnet +
+                                   " --stages 4 --schedule zb-auto "
+                                   "--microbatches 8 --json"));
+  auto d = run_command(pipekit_cmd("simulate --profile " + alexnet +
+                                   " --stages 4 --schedule zb-h1 "
+                                   "--microbatches 8 --json"));
+  REQUIRE(c.status == 0);
+  REQUIRE(d.status == 0);
+  CHECK(nlohmann::json::parse(c.out)["step_time_ms"].get<double>() <
+        nlohmann::json::parse(d.out)["step_time_ms"].get<double>());
+}

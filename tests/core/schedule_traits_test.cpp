@@ -51,7 +51,8 @@ TEST_CASE("an unknown name is an InputError listing every schedule, and files fa
 TEST_CASE("the rules: asynchrony, placement, weight versions, micro-batches in flight") {
   CHECK(schedule_traits("pipedream").asynchronous());
   CHECK(schedule_traits("2bw").asynchronous());
-  for (const char* flush : {"naive", "gpipe", "1f1b", "interleaved", "zb-h1", "zb-h2", "zbv"})
+  for (const char* flush : {"naive", "gpipe", "1f1b", "interleaved", "zb-h1", "zb-h2", "zbv", "zb-auto",
+                            "zb-interleaved", "dualpipev"})
     CHECK(!schedule_traits(flush).asynchronous());
   // Placement: loop (s mod p) and zbv's V.
   CHECK(stage_rank(schedule_traits("interleaved"), 5, 4) == 1);
@@ -72,5 +73,26 @@ TEST_CASE("the rules: asynchrony, placement, weight versions, micro-batches in f
   CHECK(schedule_traits("zbv").max_chunks == 2);
   CHECK(schedule_traits("interleaved").max_chunks == 0);
   CHECK(schedule_traits("zb-h1").splits_backward);
+  // The cost-aware zero-bubble rows.
+  for (const char* zb : {"zb-auto", "zb-interleaved", "dualpipev"}) {
+    CHECK(schedule_traits(zb).splits_backward);
+    CHECK(!schedule_traits(zb).asynchronous());
+  }
+  for (const char* zb : {"zb-auto", "dualpipev"}) {
+    CHECK(in_flight_microbatches(schedule_traits(zb), 3, 4, 16) == 4);  // min(p, m) on every stage
+    CHECK(in_flight_microbatches(schedule_traits(zb), 0, 4, 2) == 2);
+  }
+  // zb-interleaved keeps interleaved 1F1B's forwards, so its activations too.
+  CHECK(schedule_traits("zb-interleaved").in_flight == schedule_traits("interleaved").in_flight);
+  CHECK(schedule_traits("zb-auto").uses_costs);
+  CHECK(schedule_traits("zb-interleaved").uses_costs);
+  CHECK(!schedule_traits("dualpipev").uses_costs);  // a fixed, published order
+  CHECK(!schedule_traits("zb-h1").uses_costs);      // cost-aware only when a hint is given
+  CHECK(schedule_traits("zb-interleaved").min_chunks == 2);
+  CHECK(schedule_traits("zb-interleaved").max_chunks == 0);
+  for (int s = 0; s < 8; ++s) {
+    CHECK(stage_rank(schedule_traits("dualpipev"), s, 4) == (s < 4 ? s : 7 - s));
+    CHECK(stage_rank(schedule_traits("zb-interleaved"), s, 4) == s % 4);
+  }
   CHECK(!schedule_traits("1f1b").splits_backward);
 }

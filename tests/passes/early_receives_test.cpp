@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 
+#include "core/schedule_traits.h"
+
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -57,7 +59,7 @@ TEST_CASE("every generated schedule stays valid and the simulator's step time do
   for (const auto& kind : schedule_kinds())
     for (int p = 2; p <= 4; ++p)
       for (int m : {1, 3, 6}) {
-        const int v = kind == "interleaved" || kind == "zbv" ? 2 : 1;
+        const int v = schedule_traits(kind).search_chunks;
         const bool async = kind == "pipedream" || kind == "2bw";
         if (kind == "naive" && m > 1) continue;
         if ((kind == "interleaved" && m % p != 0) || (kind == "2bw" && m < p - 1)) continue;

@@ -31,9 +31,11 @@ std::vector<std::pair<int, int>> legal_params(const std::string& kind, int p) {
   std::vector<std::pair<int, int>> out;
   for (int m = 1; m <= 16; ++m) {
     if (kind == "naive" && m != 1) continue;
-    if (kind == "interleaved") {
+    if (kind == "interleaved" || kind == "zb-interleaved") {
       if (m < p) continue;
-      for (int v = 1; v <= 4; ++v) out.emplace_back(v, m);
+      for (int v = kind == "interleaved" ? 1 : 2; v <= 4; ++v) out.emplace_back(v, m);
+    } else if (kind == "dualpipev") {
+      if (m >= 2 * p) out.emplace_back(2, m);
     } else {
       out.emplace_back(kind == "zbv" ? 2 : 1, m);
     }
@@ -65,8 +67,8 @@ void check_counts(const Schedule& s, int m_total) {
 }  // namespace
 
 TEST_CASE("schedule kinds are listed in table order") {
-  std::vector<std::string> want = {"naive", "gpipe", "1f1b",  "interleaved", "pipedream",
-                                   "2bw",   "zb-h1", "zb-h2", "zbv"};
+  std::vector<std::string> want = {"naive", "gpipe", "1f1b", "interleaved", "pipedream",      "2bw",
+                                   "zb-h1", "zb-h2", "zbv",  "zb-auto",     "zb-interleaved", "dualpipev"};
   CHECK(schedule_kinds() == want);
 }
 
@@ -188,8 +190,10 @@ TEST_CASE("pipedream and 2bw: one stream, STEP placement, no flush") {
 TEST_CASE("text and CSV forms round-trip generated schedules") {
   for (const auto& kind : schedule_kinds()) {
     CAPTURE(kind);
-    int v = kind == "interleaved" ? 3 : kind == "zbv" ? 2 : 1;
-    int m = kind == "naive" ? 1 : 6;
+    int v = kind == "interleaved" || kind == "zb-interleaved" ? 3
+            : kind == "zbv" || kind == "dualpipev"            ? 2
+                                                              : 1;
+    int m = kind == "naive" ? 1 : 8;
     Schedule s = make_schedule(kind, 4, m, v, Recompute::except_last, 2);
     for (const Schedule& x : {s, lower_schedule(s)}) {
       Schedule t = parse_schedule_text(format_schedule_text(x), "text");

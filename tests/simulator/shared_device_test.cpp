@@ -1,6 +1,8 @@
 // Processor sharing among ranks on one device (simulator/shared_device.h).
 #include <doctest/doctest.h>
 
+#include "core/schedule_traits.h"
+
 #include "core/error.h"
 #include "simulator/shared_device.h"
 #include "tests/support/sim_test_support.h"
@@ -72,7 +74,7 @@ TEST_CASE("shared device: bad groups are InputErrors") {
 TEST_CASE("shared device: the fixed point is found for every schedule kind") {
   for (const auto& kind : schedule_kinds()) {
     for (double cap : {1.0, 1.5}) {
-      const int v = kind == "interleaved" || kind == "zbv" ? 2 : 1;
+      const int v = schedule_traits(kind).search_chunks;
       const int mini = kind == "pipedream" || kind == "2bw" ? 3 : 1;
       const int m = kind == "naive" ? 1 : 8;
       Schedule s = lower_schedule(make_schedule(kind, 2, m, v, Recompute::never, mini));

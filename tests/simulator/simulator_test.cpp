@@ -257,9 +257,10 @@ TEST_CASE("every generated schedule runs, lowered and unlowered agree, with tran
     std::string kind;
     int m, v;
   };
-  for (const Case& c : {Case{"naive", 1, 1}, Case{"gpipe", 8, 1}, Case{"1f1b", 8, 1},
-                        Case{"interleaved", 8, 2}, Case{"pipedream", 4, 1}, Case{"2bw", 4, 1},
-                        Case{"zb-h1", 8, 1}, Case{"zb-h2", 8, 1}, Case{"zbv", 8, 2}}) {
+  for (const Case& c :
+       {Case{"naive", 1, 1}, Case{"gpipe", 8, 1}, Case{"1f1b", 8, 1}, Case{"interleaved", 8, 2},
+        Case{"pipedream", 4, 1}, Case{"2bw", 4, 1}, Case{"zb-h1", 8, 1}, Case{"zb-h2", 8, 1},
+        Case{"zbv", 8, 2}, Case{"zb-auto", 8, 1}, Case{"zb-interleaved", 8, 2}, Case{"dualpipev", 8, 2}}) {
     CAPTURE(c.kind);
     Schedule s = make_schedule(c.kind, 4, c.m, c.v, Recompute::never, 4);
     StageCosts costs = synthetic_stage_costs(4, c.v, 1.0, 2.0, 1.0, 300'000, 1'000'000, 0);
