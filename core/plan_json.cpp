@@ -22,6 +22,11 @@ std::string plan_to_json(const Plan& p) {
                    {"virtual_stages", p.schedule.virtual_stages},
                    {"recompute", to_string(p.schedule.recompute)},
                    {"minibatches", p.schedule.minibatches}};
+  if (!p.schedule.recompute_stages.empty()) {
+    std::vector<int> mask;
+    for (bool b : p.schedule.recompute_stages) mask.push_back(b ? 1 : 0);
+    j["schedule"]["recompute_stages"] = mask;
+  }
   j["cluster"] = cluster_json_value(p.cluster);
   j["predicted"] = p.predicted;
   return j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
@@ -52,7 +57,7 @@ Plan plan_from_json(std::string_view text, const std::string& source) {
     p.stages.push_back(std::move(st));
   }
   JsonNode sched = root.at("schedule");
-  sched.only_keys({"kind", "microbatches", "virtual_stages", "recompute", "minibatches"});
+  sched.only_keys({"kind", "microbatches", "virtual_stages", "recompute", "minibatches", "recompute_stages"});
   p.schedule.kind = sched.at("kind").string();
   p.schedule.microbatches = sched.at("microbatches").int32();
   if (auto v = sched.find("virtual_stages")) p.schedule.virtual_stages = v->int32();
@@ -60,6 +65,16 @@ Plan plan_from_json(std::string_view text, const std::string& source) {
   if (auto v = sched.find("recompute")) {
     if (!recompute_from_string(v->string(), p.schedule.recompute))
       v->fail(fmt::format("recompute is '{}'; use never, except_last or always", v->string()));
+  }
+  if (auto v = sched.find("recompute_stages")) {
+    for (std::size_t k = 0; k < v->size(); ++k) {
+      const int b = v->item(k).int32();
+      if (b != 0 && b != 1) v->item(k).fail("recompute_stages entries are 0 or 1");
+      p.schedule.recompute_stages.push_back(b == 1);
+    }
+    if (p.schedule.recompute_stages.size() != p.stages.size())
+      v->fail(fmt::format("{} recompute_stages entries for {} stages; give one per stage",
+                          p.schedule.recompute_stages.size(), p.stages.size()));
   }
   if (auto c = root.find("cluster")) {
     p.cluster = cluster_from_node(*c);
