@@ -59,6 +59,7 @@ TEST_CASE("plan JSON: per-stage recomputation round-trips, absent when unused, o
   p.stages = {{{0}, 1, {0}}, {{1}, 1, {1}}};
   p.schedule.kind = "1f1b";
   p.schedule.microbatches = 4;
+  p.cluster = flat_cluster(2, 1e9);
   CHECK(plan_to_json(p).find("recompute_stages") == std::string::npos);
   p.schedule.recompute_stages = {true, false};
   Plan back = plan_from_json(plan_to_json(p), "plan.json");
