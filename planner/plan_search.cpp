@@ -66,7 +66,10 @@ ScheduleSpec spec_of(const Candidate& c, const SearchOptions& o) {
   spec.recompute = c.rc == RecomputeMode::always        ? Recompute::always
                    : c.rc == RecomputeMode::except_last ? Recompute::except_last
                                                         : Recompute::never;
-  if (c.traits->asynchronous()) spec.minibatches = std::max(2, o.async_minibatches);
+  // Enough minibatches that the measured window sees the stream's steady
+  // state: at least 4p micro-batches beyond the fill.
+  if (c.traits->asynchronous())
+    spec.minibatches = std::max({2, o.async_minibatches, 2 + (4 * c.p + c.m - 1) / c.m});
   return spec;
 }
 

@@ -19,7 +19,7 @@
 // in flight); its schedule from generate_schedule; its score from simulate():
 // time per sample = time per minibatch / (m x micro-batch size). For the
 // asynchronous schedules the minibatch time is the simulator's steady state
-// over `async_minibatches` minibatches, so flush and stream compare per
+// over enough minibatches to pass the fill, so flush and stream compare per
 // sample. Candidates the partitioner or generator rejects are skipped with
 // the reason counted.
 //
@@ -55,8 +55,9 @@ struct SearchOptions {
   bool selective_recompute = true;  // also try per-stage recomputation where memory binds
   bool straight = false;            // no replication: every candidate uses all devices as pipeline ranks
   Precision precision = Precision::fp32;  // the profile's; memory per parameter follows it (core/precision.h)
-  int async_minibatches = 4;              // minibatches simulated for pipedream / 2bw's steady state
-  bool prune = true;                      // drop candidates whose lower bound exceeds the best (exact)
+  int async_minibatches =
+      4;              // pipedream / 2bw: at least this many minibatches, and 4p micro-batches past the fill
+  bool prune = true;  // drop candidates whose lower bound exceeds the best (exact)
   // Called now and then with (simulated or dropped so far, candidates in all).
   std::function<void(int, int)> progress;
 };
