@@ -27,18 +27,65 @@ std::vector<bool> recomputing_stages(const ScheduleSpec& spec, std::size_t stage
   return out;
 }
 
-// The busiest rank's compute per micro-batch, recomputation included: no
-// schedule finishes a micro-batch faster per rank than that.
-double busiest_rank_ms(const StageCosts& costs, const Plan& plan, int ranks) {
+// A lower bound on the time per minibatch, from costs alone (transfers count
+// as free). Rank r does m x busy_r of compute; under a flush it cannot start
+// before the first micro-batch's forward reached its first stage f_r, and
+// after its last input gradient (all its work but the weight gradients W) the
+// last micro-batch's gradient still has to pass stages f_r - 1 .. 0:
+//   step >= F(<f_r) + max(m busy_r + AR_r, m (busy_r - W_r) + I(<f_r)),
+// with I the input-gradient part (the whole backward where it is not split)
+// and AR_r the all-reduces of r's replicated stages, once per step at least.
+// For a stream (pipedream, 2bw): m busy_r + AR_r, what its steady state needs;
+// the search prunes streams only at half of it, since the simulator measures
+// the steady state over a window part of whose work may have run before it.
+double lower_bound_ms(const StageCosts& costs, const Plan& plan, int ranks) {
   const std::vector<bool> rc = recomputing_stages(plan.schedule, costs.stages.size());
   const ScheduleTraits& t = schedule_traits(plan.schedule.kind);
-  std::vector<double> busy(static_cast<std::size_t>(ranks), 0.0);
-  for (std::size_t s = 0; s < costs.stages.size(); ++s) {
+  const double m = plan.schedule.microbatches;
+  const std::size_t S = costs.stages.size();
+  std::vector<double> busy(static_cast<std::size_t>(ranks), 0.0), w(busy), ar(busy), fill(S + 1, 0.0),
+      drain(S + 1, 0.0);
+  std::vector<std::size_t> first(static_cast<std::size_t>(ranks), S);
+  for (std::size_t s = 0; s < S; ++s) {
     const StageCost& c = costs.stages[s];
-    busy[static_cast<std::size_t>(stage_rank(t, static_cast<int>(s), ranks))] +=
-        c.forward_ms + c.backward_ms + (rc[s] ? c.recompute_ms : 0.0);
+    const auto r = static_cast<std::size_t>(stage_rank(t, static_cast<int>(s), ranks));
+    busy[r] += c.forward_ms + c.backward_ms + (rc[s] ? c.recompute_ms : 0.0);
+    if (t.splits_backward) w[r] += c.weight_grad_ms;
+    ar[r] += c.allreduce_ms;
+    first[r] = std::min(first[r], s);
+    fill[s + 1] = fill[s] + c.forward_ms;
+    drain[s + 1] = drain[s] + (t.splits_backward ? c.input_grad_ms : c.backward_ms);
   }
-  return *std::max_element(busy.begin(), busy.end());
+  double bound = 0;
+  for (std::size_t r = 0; r < busy.size(); ++r) {
+    if (t.asynchronous()) {
+      bound = std::max(bound, m * busy[r] + ar[r]);
+      continue;
+    }
+    const std::size_t f = std::min(first[r], S);
+    bound = std::max(bound, fill[f] + std::max(m * busy[r] + ar[r], m * (busy[r] - w[r]) + drain[f]));
+  }
+  return bound;
+}
+
+// The generators do not know a stage's replicas: give every STEP of a
+// replicated stage its all-reduce first (REDUCE_GRAD, costed by the simulator
+// as the stage's ring all-reduce), so replication is not free. Streams update
+// after every backward (pipedream) or minibatch (2bw) and pay it each time,
+// as in PipeDream's cost model.
+void add_gradient_reductions(Schedule& schedule, const StageCosts& costs) {
+  for (auto& list : schedule.actions) {
+    std::vector<Action> out;
+    out.reserve(list.size() + 8);
+    for (const Action& a : list) {
+      if (a.type == ActionType::STEP && a.stage >= 0 &&
+          static_cast<std::size_t>(a.stage) < costs.stages.size() &&
+          costs.stages[static_cast<std::size_t>(a.stage)].allreduce_ms > 0)
+        out.push_back(Action{a.stage, ActionType::REDUCE_GRAD, -1});
+      out.push_back(a);
+    }
+    list = std::move(out);
+  }
 }
 
 struct Candidate {
@@ -90,6 +137,7 @@ SearchCandidate score_plan(const Profile& profile, Plan plan, const SearchOption
   const int p = stages / v;
   Schedule schedule = generate_schedule(plan.schedule, p);
   StageCosts costs = stage_costs_from_plan(profile, plan);
+  add_gradient_reductions(schedule, costs);
   SimOptions sim;
   sim.record_timeline = false;
   sim.microbatch_size = std::max(1, plan.microbatch_size);
@@ -112,7 +160,7 @@ SearchCandidate score_plan(const Profile& profile, Plan plan, const SearchOption
     c.compute_ms += m * (costs.stages[s].forward_ms + costs.stages[s].backward_ms);
     if (rc[s]) c.recompute_ms += m * costs.stages[s].recompute_ms;
   }
-  c.lower_bound_ms = busiest_rank_ms(costs, plan, p) * m / samples;
+  c.lower_bound_ms = lower_bound_ms(costs, plan, p) / samples;
   plan.predicted["time_per_minibatch_s"] = c.time_per_minibatch_ms / 1000.0;
   plan.predicted["time_per_sample_ms"] = c.time_per_sample_ms;
   plan.predicted["step_time_ms"] = res.metrics.step_time_ms;
@@ -265,10 +313,7 @@ SearchResult search_plans(const std::vector<Profile>& measured, const SearchOpti
     }
     const StageCosts costs = stage_costs_from_plan(prof, plan);
     const double samples = static_cast<double>(c.m) * std::max(1, plan.microbatch_size);
-    c.lower_bound = busiest_rank_ms(costs, plan, c.p) * c.m / samples;
-    // A stream's steady state is measured over a short window, part of whose
-    // work may have run before it: bound it loosely.
-    if (c.traits->asynchronous()) c.lower_bound *= 0.5;
+    c.lower_bound = lower_bound_ms(costs, plan, c.p) / samples * (c.traits->asynchronous() ? 0.5 : 1.0);
     c.plan = std::move(plan);
     live.push_back(&c);
   }
@@ -290,7 +335,6 @@ SearchResult search_plans(const std::vector<Profile>& measured, const SearchOpti
     }
     try {
       SearchCandidate sc = score_plan(profiles[static_cast<std::size_t>(c.size)], std::move(*c.plan), o);
-      sc.lower_bound_ms = c.lower_bound;
       if (sc.fits_memory) best = std::min(best, sc.time_per_sample_ms);
       result.ranked.push_back(std::move(sc));
     } catch (const InputError& e) {

@@ -16,17 +16,19 @@
 // Each candidate's layers come from the exact straight partitioner
 // (planner/straight_partitioner.h) into p x v stages under its schedule's
 // memory rule (cached: the split depends on m only through the micro-batches
-// in flight); its schedule from generate_schedule; its score from simulate():
+// in flight); its schedule from generate_schedule, with an all-reduce
+// (REDUCE_GRAD) before each STEP of a replicated stage; its score from simulate():
 // time per sample = time per minibatch / (m x micro-batch size). For the
 // asynchronous schedules the minibatch time is the simulator's steady state
 // over enough minibatches to pass the fill, so flush and stream compare per
 // sample. Candidates the partitioner or generator rejects are skipped with
 // the reason counted.
 //
-// Speed: every candidate gets a lower bound before it is simulated (the
-// busiest rank's compute, recomputation included, over the minibatch: no
-// schedule can beat it); candidates are simulated in order of that bound and
-// the rest are dropped once the bound exceeds the best fitting time per
+// Speed: every candidate gets a lower bound before it is simulated (flush
+// schedules: each rank's compute, recomputation included, plus the fill
+// before its first stage and the input-gradient drain below it; streams: the
+// busiest rank's compute, halved for pruning); candidates are simulated in order of that bound
+// and the rest are dropped once the bound exceeds the best fitting time per
 // sample found. Dropping is exact: a dropped candidate's time is above the
 // winner's, so the winner and every simulated score are what the full search
 // gives (prune = false simulates all, for tests).
@@ -70,7 +72,7 @@ struct SearchCandidate {
   double bubble_fraction = 0;
   double recompute_ms = 0;    // forward time recomputed per minibatch, summed over stages
   double compute_ms = 0;      // forward + backward per minibatch, summed over stages
-  double lower_bound_ms = 0;  // per sample, before simulation
+  double lower_bound_ms = 0;  // per sample: no schedule of this split can be faster (see above)
   bool fits_memory = true;
 };
 

@@ -40,7 +40,8 @@ std::string explain_search(const SearchResult& r) {
   const SearchCandidate& w = r.ranked.front();
   std::string out = fmt::format("why #1 won: {}\n", describe_candidate(w));
   out += fmt::format(
-      "  time per sample {:.4f} ms; lower bound {:.4f} ms (busiest rank's compute), {:.1f}% above it\n",
+      "  time per sample {:.4f} ms; lower bound {:.4f} ms (compute of the busiest rank, fill and drain), "
+      "{:.1f}% above it\n",
       w.time_per_sample_ms, w.lower_bound_ms, percent_slower(w.time_per_sample_ms, w.lower_bound_ms));
   out += fmt::format("  bubble: {:.1f}% of the ranks' time idle\n", 100 * w.bubble_fraction);
   const std::int64_t limit = w.plan.cluster.device_memory_bytes;
