@@ -37,13 +37,15 @@ std::vector<std::vector<int>> split_blocks(const Profile& p, const std::vector<i
   for (std::size_t s = 0; s < per_stage.size(); ++s)
     for (int k = 0; k < per_stage[s]; ++k)
       stage_of[static_cast<std::size_t>(blocks[b++])] = static_cast<int>(s);
-  // Before the first block: the first stage; otherwise the stage of the block before.
+  // Before the first block: the first stage (embedding); after the last block:
+  // the last stage (head), which may hold no block at all, as torchtitan's
+  // split allows; between blocks: the stage of the block before.
   int cur = 0;
   for (int i = 0; i < n; ++i) {
     if (stage_of[static_cast<std::size_t>(i)] >= 0)
       cur = stage_of[static_cast<std::size_t>(i)];
     else
-      stage_of[static_cast<std::size_t>(i)] = cur;
+      stage_of[static_cast<std::size_t>(i)] = i > blocks.back() ? static_cast<int>(per_stage.size()) - 1 : cur;
   }
   std::vector<std::vector<int>> out(per_stage.size());
   for (int i = 0; i < n; ++i)

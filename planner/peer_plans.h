@@ -6,7 +6,7 @@
 // replica model (planner/plan_search.h) for d > 1. "Blocks" are the layers of
 // kind TransformerBlock (every layer when a model has none); other layers sit
 // with their neighbouring block (before the first: the first stage, after the
-// last: the last stage).
+// last: the last stage, even when it holds no block).
 //
 //   megatron: Megatron-LM without --num-layers-per-virtual-pipeline-stage:
 //     equal blocks per stage (num_layers must divide by
