@@ -283,6 +283,8 @@ void run_plan(PlanOptions o) {
     throw InputError("--cost-model", "",
                      fmt::format("unknown cost model '{}'; use pipekit or pipedream", o.cost_model));
   Recompute rc = Recompute::never;
+  if (o.recompute == "selective" && !o.search)
+    throw InputError("--recompute", "", "selective recomputation is chosen by --search; add --search");
   if (o.recompute != "selective" && !recompute_from_string(o.recompute, rc))
     throw InputError("--recompute", "", fmt::format("'{}': use never, except_last or always", o.recompute));
   if (o.search || !o.peer.empty()) {

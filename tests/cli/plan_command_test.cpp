@@ -86,7 +86,8 @@ TEST_CASE("plan --search prints a ranked table and writes the best plan") {
   CHECK(best.predicted.count("time_per_sample_ms") == 1);
 }
 
-TEST_CASE("plan --search takes micro-batch counts and a global batch; --peer scores another system's plan") {
+TEST_CASE(
+    "plan --search takes micro-batch counts and a global batch, and --peer scores another system's plan") {
   auto r = run_command(
       pipekit_cmd("plan --profile " + vgg16() + " --devices 4 --search --microbatch-counts 3,5-6 --json"));
   REQUIRE(r.status == 0);

@@ -36,7 +36,7 @@ std::vector<std::size_t> sizes(const Plan& p) {
 
 }  // namespace
 
-TEST_CASE("megatron: equal blocks per stage, embedding first, head last; depth divides the blocks") {
+TEST_CASE("megatron: equal blocks per stage, embedding first, head last, depth dividing the blocks") {
   Plan m = peer_plan(gpt_like(), "megatron", flat_cluster(4, 1e9), 16, Precision::fp32);
   CHECK(m.schedule.kind == "1f1b");
   CHECK(sizes(m) == std::vector<std::size_t>{4, 3, 3, 4});
@@ -60,7 +60,7 @@ TEST_CASE("torchtitan: blocks + 2 effective layers spread evenly, extra to the f
   CHECK(z.stages.size() == 4);
 }
 
-TEST_CASE("deepspeed: parameters balanced; unknown peers are refused") {
+TEST_CASE("deepspeed: parameters balanced, and unknown peers are refused") {
   Plan d = peer_plan(gpt_like(), "deepspeed", flat_cluster(2, 1e9), 8, Precision::fp32);
   CHECK(d.stages.size() == 2);
   CHECK(sizes(d) == std::vector<std::size_t>{7, 7});
