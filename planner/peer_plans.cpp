@@ -45,7 +45,8 @@ std::vector<std::vector<int>> split_blocks(const Profile& p, const std::vector<i
     if (stage_of[static_cast<std::size_t>(i)] >= 0)
       cur = stage_of[static_cast<std::size_t>(i)];
     else
-      stage_of[static_cast<std::size_t>(i)] = i > blocks.back() ? static_cast<int>(per_stage.size()) - 1 : cur;
+      stage_of[static_cast<std::size_t>(i)] =
+          i > blocks.back() ? static_cast<int>(per_stage.size()) - 1 : cur;
   }
   std::vector<std::vector<int>> out(per_stage.size());
   for (int i = 0; i < n; ++i)
