@@ -252,17 +252,18 @@ SearchResult search_plans(const std::vector<Profile>& measured, const SearchOpti
   };
 
   // Split each candidate (cached) and bound it.
-  std::vector<Candidate*> live;
-  for (Candidate& c : cands) {
+  // Splits candidate c with the memory limit times `scale` (1: the limit,
+  // cached; below 1: a retry after the simulator found the split too big) and
+  // builds its plan and bound. false: no split fits, or a selective
+  // candidate that recomputes nothing (the never candidate's twin).
+  auto build = [&](Candidate& c, double scale) {
     const Profile& prof = profiles[static_cast<std::size_t>(c.size)];
     const int S = c.p * c.v;
     // Several chunks per rank: each chunk holds what a 1F1B stage would.
     const ScheduleTraits& mem_traits = c.v > 1 ? schedule_traits(ScheduleKind::one_f_one_b) : *c.traits;
     const int in_flight = limited ? std::min(c.m, in_flight_microbatches(mem_traits, 0, S, 1 << 30)) : 0;
     const SplitKey key{c.size, c.p, c.v, std::string(mem_traits.name), static_cast<int>(c.rc), in_flight};
-    ++result.tried;
-    auto it = splits.find(key);
-    if (it == splits.end()) {
+    auto split = [&] {
       Split sp;
       try {
         StraightOptions so;
@@ -271,40 +272,46 @@ SearchResult search_plans(const std::vector<Profile>& measured, const SearchOpti
         so.schedule.kind = std::string(mem_traits.name);
         so.selective_recompute = c.rc == RecomputeMode::selective;
         so.optimizer_factor = static_memory_factor(o.precision, Optimizer::adam);
-        if (limited) so.memory_bytes = static_cast<double>(o.cluster.device_memory_bytes) / c.v;
+        if (limited) so.memory_bytes = static_cast<double>(o.cluster.device_memory_bytes) * scale / c.v;
         if (!o.cluster.levels.empty()) so.bandwidth = o.cluster.levels.back().bandwidth_bytes_per_s;
         sp.result = straight_partition(prof, so);
       } catch (const InputError& e) {
         sp.error = e.what();
       }
-      it = splits.emplace(key, std::move(sp)).first;
+      return sp;
+    };
+    Split fresh;
+    const Split* sp = nullptr;
+    if (scale == 1.0) {
+      auto it = splits.find(key);
+      if (it == splits.end()) it = splits.emplace(key, split()).first;
+      sp = &it->second;
+    } else {
+      fresh = split();
+      sp = &fresh;
     }
-    const Split& sp = it->second;
-    if (!sp.result) {
-      note_skip(sp.error);
-      continue;
+    if (!sp->result) {
+      note_skip(sp->error);
+      return false;
     }
     Plan plan;
     plan.model = prof.model;
     plan.microbatch_size = prof.microbatch_size;
     plan.schedule = spec_of(c, o);
     if (c.rc == RecomputeMode::selective) {
-      for (const StraightStage& st : sp.result->stages)
+      for (const StraightStage& st : sp->result->stages)
         plan.schedule.recompute_stages.push_back(st.recompute);
-      // Nothing needed recomputing: the same plan as never.
       if (std::none_of(plan.schedule.recompute_stages.begin(), plan.schedule.recompute_stages.end(),
-                       [](bool x) { return x; })) {
-        --result.tried;
-        continue;
-      }
+                       [](bool x) { return x; }))
+        return false;
     }
     plan.cluster = o.cluster;
     plan.precision = o.precision;
     const int replicas = devices / c.p;
     for (int s = 0; s < S; ++s) {
       PlanStage st;
-      for (int l = sp.result->stages[static_cast<std::size_t>(s)].first;
-           l <= sp.result->stages[static_cast<std::size_t>(s)].last; ++l)
+      for (int l = sp->result->stages[static_cast<std::size_t>(s)].first;
+           l <= sp->result->stages[static_cast<std::size_t>(s)].last; ++l)
         st.layers.push_back(l);
       st.replicas = replicas;
       const int rank = stage_rank(*c.traits, s, c.p);
@@ -315,7 +322,13 @@ SearchResult search_plans(const std::vector<Profile>& measured, const SearchOpti
     const double samples = static_cast<double>(c.m) * std::max(1, plan.microbatch_size);
     c.lower_bound = lower_bound_ms(costs, plan, c.p) / samples * (c.traits->asynchronous() ? 0.5 : 1.0);
     c.plan = std::move(plan);
-    live.push_back(&c);
+    return true;
+  };
+
+  std::vector<Candidate*> live;
+  for (Candidate& c : cands) {
+    ++result.tried;
+    if (build(c, 1.0)) live.push_back(&c);
   }
   std::stable_sort(live.begin(), live.end(),
                    [](const Candidate* a, const Candidate* b) { return a->lower_bound < b->lower_bound; });
@@ -333,12 +346,28 @@ SearchResult search_plans(const std::vector<Profile>& measured, const SearchOpti
       if (!fresh) it->second = std::min(it->second, c.lower_bound);
       continue;
     }
-    try {
-      SearchCandidate sc = score_plan(profiles[static_cast<std::size_t>(c.size)], std::move(*c.plan), o);
-      if (sc.fits_memory) best = std::min(best, sc.time_per_sample_ms);
-      result.ranked.push_back(std::move(sc));
-    } catch (const InputError& e) {
-      note_skip(e.what());
+    // The partitioner's memory model is simpler than the simulator's: a split
+    // it accepts can still overflow (zero-bubble W, buffers). Then split again
+    // under a limit shrunk by the overflow, twice at most.
+    double scale = 1.0;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      if (attempt > 0) {
+        Candidate retry = c;
+        if (!build(retry, scale) || (o.prune && retry.lower_bound > best * (1 + 1e-9))) break;
+        c = std::move(retry);
+      }
+      try {
+        SearchCandidate sc = score_plan(profiles[static_cast<std::size_t>(c.size)], std::move(*c.plan), o);
+        const bool fits = sc.fits_memory;
+        if (fits) best = std::min(best, sc.time_per_sample_ms);
+        const double peak = sc.peak_memory_bytes;
+        result.ranked.push_back(std::move(sc));
+        if (fits || !limited || peak <= 0) break;
+        scale *= 0.98 * static_cast<double>(o.cluster.device_memory_bytes) / peak;
+      } catch (const InputError& e) {
+        note_skip(e.what());
+        break;
+      }
     }
   }
   if (o.progress) o.progress(result.candidates, result.candidates);
