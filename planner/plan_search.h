@@ -22,7 +22,9 @@
 // asynchronous schedules the minibatch time is the simulator's steady state
 // over enough minibatches to pass the fill, so flush and stream compare per
 // sample. Candidates the partitioner or generator rejects are skipped with
-// the reason counted.
+// the reason counted. The partitioner's memory model is simpler than the
+// simulator's; a candidate whose simulated peak overflows is split again under
+// the limit shrunk by the overflow (twice at most), and both are ranked.
 //
 // Speed: every candidate gets a lower bound before it is simulated (flush
 // schedules: each rank's compute, recomputation included, plus the fill
