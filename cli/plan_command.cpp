@@ -8,7 +8,12 @@
 // simulates many configurations (planner/plan_search.h) and ranks them.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <functional>
+#include <memory>
 #include <numeric>
 #include <set>
 #include <sstream>
@@ -20,9 +25,11 @@
 #include "core/schedule_traits.h"
 #include "core/units.h"
 #include "planner/deepspeed_partition.h"
+#include "planner/peer_plans.h"
 #include "planner/pipedream_dp.h"
 #include "planner/plan_search.h"
 #include "planner/schedule_costs.h"
+#include "planner/search_explanation.h"
 #include "planner/straight_partitioner.h"
 #include "profiles/pipedream_graph.h"
 #include "profiles/profile_precision.h"
@@ -31,9 +38,10 @@ namespace pipekit::cli {
 namespace {
 
 struct PlanOptions {
+  std::vector<std::string> profiles;  // several only for --search: one model at several micro-batch sizes
   std::string profile, devices = "1", bandwidth, memory, schedule, cost_model = "pipekit", method = "dp",
-                       recompute = "never", out, precision;
-  int microbatches = 0, top = 10;
+                       recompute = "never", out, precision, microbatch_counts, microbatch_sizes, peer;
+  int microbatches = 0, top = 10, global_batch = 0, max_virtual = 4;
   bool straight = false, fewer = false, no_transfers = false, json = false, search = false;
   bool allow_precision_mismatch = false;
 };
@@ -43,6 +51,35 @@ std::vector<std::string> split_commas(const std::string& s) {
   std::stringstream ss(s);
   std::string item;
   while (std::getline(ss, item, ',')) out.push_back(item);
+  return out;
+}
+
+// "4,6,8-16": counts and inclusive ranges, for --microbatch-counts and --microbatch-sizes.
+std::vector<int> parse_int_list(const std::string& s, const std::string& source) {
+  std::vector<int> out;
+  for (const auto& item : split_commas(s)) {
+    const std::size_t dash = item.find('-', 1);
+    auto number = [&](const std::string& x) {
+      std::size_t used = 0;
+      long v = 0;
+      try {
+        v = std::stol(x, &used);
+      } catch (...) {
+        used = 0;
+      }
+      if (x.empty() || used != x.size() || v < 1 || v > 100000)
+        throw InputError(source, "", fmt::format("'{}' is not a positive count; e.g. 4,6,8-16", item));
+      return static_cast<int>(v);
+    };
+    if (dash == std::string::npos) {
+      out.push_back(number(item));
+    } else {
+      const int lo = number(item.substr(0, dash)), hi = number(item.substr(dash + 1));
+      if (hi < lo || hi - lo > 100000) throw InputError(source, "", fmt::format("'{}' is not a range", item));
+      for (int v = lo; v <= hi; ++v) out.push_back(v);
+    }
+  }
+  if (out.empty()) throw InputError(source, "", "no count given; e.g. 4,6,8-16");
   return out;
 }
 
@@ -97,19 +134,74 @@ std::string layer_span(const std::vector<int>& layers) {
   return fmt::format("{}..{}{}", lo, hi, contiguous ? "" : fmt::format(" ({} layers)", layers.size()));
 }
 
-void run_search(const PlanOptions& o, const Profile& p, const Cluster& cluster) {
+// Progress on stderr once the search has run for a second.
+std::function<void(int, int)> search_progress() {
+  auto start = std::chrono::steady_clock::now();
+  auto last = std::make_shared<double>(-1.0);
+  return [start, last](int done, int total) {
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (s < 1.0) return;
+    if (done < total && s - *last < 0.25) return;
+    *last = s;
+    fmt::print(stderr, "\rsearch: {} of {} candidates, {:.1f} s{}", done, total, s,
+               done >= total ? "\n" : "");
+    std::fflush(stderr);
+  };
+}
+
+SearchOptions search_options(const PlanOptions& o, const Profile& p, const Cluster& cluster) {
   SearchOptions so;
   so.cluster = cluster;
   so.precision = p.precision();
   so.straight = o.straight;
+  so.global_batch = o.global_batch;
+  so.max_virtual_stages = o.max_virtual;
   if (!o.schedule.empty()) so.schedules = {o.schedule};
   if (o.microbatches > 0) so.microbatches = {o.microbatches};
-  if (o.recompute != "never") {
+  if (!o.microbatch_counts.empty())
+    so.microbatches = parse_int_list(o.microbatch_counts, "--microbatch-counts");
+  if (!o.microbatch_sizes.empty())
+    so.microbatch_sizes = parse_int_list(o.microbatch_sizes, "--microbatch-sizes");
+  if (o.recompute == "selective") {
+    so.recompute = {Recompute::never};
+  } else if (o.recompute != "never") {
     Recompute rc;
     recompute_from_string(o.recompute, rc);
     so.recompute = {rc};
+    so.selective_recompute = false;
   }
-  SearchResult r = search_plans(p, so);
+  return so;
+}
+
+void print_candidates(const std::vector<SearchCandidate>& ranked, int top) {
+  TextTable t({"#", "schedule", "stages", "replicas", "micro-batches", "size", "virtual", "recompute",
+               "ms/minibatch", "ms/sample", "bubble", "peak memory", "fits"},
+              2);
+  for (std::size_t i = 0; i < ranked.size() && static_cast<int>(i) < top; ++i) {
+    const SearchCandidate& c = ranked[i];
+    const Plan& pl = c.plan;
+    std::string rc = to_string(pl.schedule.recompute);
+    if (!pl.schedule.recompute_stages.empty())
+      rc = fmt::format(
+          "{} of {} stages",
+          std::count(pl.schedule.recompute_stages.begin(), pl.schedule.recompute_stages.end(), true),
+          pl.schedule.recompute_stages.size());
+    t.add({std::to_string(i + 1), pl.schedule.kind,
+           std::to_string(pl.stages.size() / static_cast<std::size_t>(pl.schedule.virtual_stages)),
+           std::to_string(pl.stages.front().replicas), std::to_string(pl.schedule.microbatches),
+           std::to_string(pl.microbatch_size), std::to_string(pl.schedule.virtual_stages), rc,
+           fmt::format("{:.3f}", c.time_per_minibatch_ms), fmt::format("{:.4f}", c.time_per_sample_ms),
+           fmt::format("{:.1f}%", 100 * c.bubble_fraction), format_bytes(c.peak_memory_bytes),
+           c.fits_memory ? "yes" : "no"});
+  }
+  fmt::print("{}", t.str());
+}
+
+void run_search(const PlanOptions& o, const std::vector<Profile>& profiles, const Cluster& cluster) {
+  const Profile& p = profiles.front();
+  SearchOptions so = search_options(o, p, cluster);
+  so.progress = search_progress();
+  SearchResult r = search_plans(profiles, so);
   if (r.ranked.empty())
     throw InputError("--search", "",
                      fmt::format("none of {} configurations could be built; the first problem: {}", r.tried,
@@ -121,34 +213,61 @@ void run_search(const PlanOptions& o, const Profile& p, const Cluster& cluster) 
     fmt::print("{}\n", plan_to_json(best));
     return;
   }
-  fmt::print("model {} ({} layers), {} devices: {} configurations simulated, {} skipped\n", p.model,
-             p.layers.size(), cluster.num_devices(), r.ranked.size(), r.skipped);
-  TextTable t({"#", "schedule", "stages", "replicas", "micro-batches", "virtual", "recompute", "ms/minibatch",
-               "ms/micro-batch", "bubble", "peak memory", "fits"},
-              2);
-  for (std::size_t i = 0; i < r.ranked.size() && static_cast<int>(i) < o.top; ++i) {
-    const SearchCandidate& c = r.ranked[i];
-    const Plan& pl = c.plan;
-    t.add({std::to_string(i + 1), pl.schedule.kind,
-           std::to_string(pl.stages.size() / static_cast<std::size_t>(pl.schedule.virtual_stages)),
-           std::to_string(pl.stages.front().replicas), std::to_string(pl.schedule.microbatches),
-           std::to_string(pl.schedule.virtual_stages), to_string(pl.schedule.recompute),
-           fmt::format("{:.3f}", c.time_per_minibatch_ms),
-           fmt::format("{:.3f}", c.time_per_minibatch_ms / pl.schedule.microbatches),
-           fmt::format("{:.1f}%", 100 * c.bubble_fraction), format_bytes(c.peak_memory_bytes),
-           c.fits_memory ? "yes" : "no"});
-  }
-  fmt::print("{}", t.str());
+  fmt::print(
+      "model {} ({} layers), {} devices: {} candidates, {} simulated, {} not simulated (lower bound slower "
+      "than "
+      "the best), {} skipped\n",
+      p.model, p.layers.size(), cluster.num_devices(), r.candidates, r.ranked.size(), r.pruned, r.skipped);
+  print_candidates(r.ranked, o.top);
+  fmt::print("{}", explain_search(r));
   if (r.skipped > 0) fmt::print("skipped {}, e.g.: {}\n", r.skipped, r.first_skip_reason);
   if (!o.out.empty()) fmt::print("wrote the best plan to {}\n", o.out);
 }
 
-void run_plan(const PlanOptions& o) {
+// A peer system's default plan (planner/peer_plans.h), scored like a search
+// candidate; when it does not fit, the peer's answer is full recomputation.
+void run_peer(const PlanOptions& o, const Profile& p, const Cluster& cluster) {
+  SearchOptions so = search_options(o, p, cluster);
+  const int b = std::max(1, p.microbatch_size);
+  int m = o.microbatches > 0 ? o.microbatches : cluster.num_devices();
+  if (o.global_batch > 0) {
+    if (o.global_batch % b != 0)
+      throw InputError(
+          "--global-batch", "",
+          fmt::format("{} samples are not a whole number of micro-batches of {}", o.global_batch, b));
+    m = o.global_batch / b;
+  }
+  Plan plan = peer_plan(p, o.peer, cluster, m, so.precision);
+  plan.profile_path = o.profile;
+  SearchCandidate c = score_plan(p, plan, so);
+  if (!c.fits_memory) {
+    plan.schedule.recompute = Recompute::always;
+    c = score_plan(p, plan, so);
+  }
+  if (!o.out.empty()) write_text_file(o.out, plan_to_json(c.plan));
+  if (o.json) {
+    fmt::print("{}\n", plan_to_json(c.plan));
+    return;
+  }
+  fmt::print("model {} ({} layers), {} devices, peer {}:\n", p.model, p.layers.size(), cluster.num_devices(),
+             o.peer);
+  print_candidates({c}, 1);
+  if (!o.out.empty()) fmt::print("wrote {}\n", o.out);
+}
+
+void run_plan(PlanOptions o) {
+  if (o.profiles.size() > 1 && !o.search)
+    throw InputError("--profile", "", "several profiles (micro-batch sizes) only with --search");
+  o.profile = o.profiles.front();
   Profile p = load_profile(o.profile);
   // The plan's precision: --precision, else the profile's own.
   const Precision precision =
       o.precision.empty() ? p.precision() : parse_precision(o.precision, "--precision");
   p = profile_in_precision(std::move(p), precision, o.allow_precision_mismatch, o.profile);
+  std::vector<Profile> profiles{p};
+  for (std::size_t i = 1; i < o.profiles.size(); ++i)
+    profiles.push_back(profile_in_precision(load_profile(o.profiles[i]), precision,
+                                            o.allow_precision_mismatch, o.profiles[i]));
   const std::vector<int> levels = parse_devices(o.devices);
   const std::vector<double> bws = parse_bandwidths(o.bandwidth, levels.size());
   long long total_devices = 1;
@@ -164,14 +283,19 @@ void run_plan(const PlanOptions& o) {
   if (o.cost_model != "pipekit" && o.cost_model != "pipedream")
     throw InputError("--cost-model", "",
                      fmt::format("unknown cost model '{}'; use pipekit or pipedream", o.cost_model));
-  Recompute rc;
-  if (!recompute_from_string(o.recompute, rc))
+  Recompute rc = Recompute::never;
+  if (o.recompute == "selective" && !o.search)
+    throw InputError("--recompute", "", "selective recomputation is chosen by --search; add --search");
+  if (o.recompute != "selective" && !recompute_from_string(o.recompute, rc))
     throw InputError("--recompute", "", fmt::format("'{}': use never, except_last or always", o.recompute));
-  if (o.search) {
+  if (o.search || !o.peer.empty()) {
     Cluster c;
     c.device_memory_bytes = memory ? static_cast<std::int64_t>(*memory) : 0;
     for (std::size_t l = 0; l < levels.size(); ++l) c.levels.push_back({levels[l], bws[l], 0});
-    run_search(o, p, c);
+    if (o.search)
+      run_search(o, profiles, c);
+    else
+      run_peer(o, p, c);
     return;
   }
   const bool dp = o.method == "dp";
@@ -314,7 +438,11 @@ void add_plan(CLI::App& app) {
   auto o = std::make_shared<PlanOptions>();
   auto* cmd = app.add_subcommand(
       "plan", "Split a profiled model into pipeline stages (PipeDream DP, exact, DeepSpeed)");
-  cmd->add_option("--profile", o->profile, "Profile: pipekit JSON or PipeDream graph.txt")->required();
+  cmd->add_option("--profile", o->profiles,
+                  "Profile: pipekit JSON or PipeDream graph.txt; --search takes it several times: one model "
+                  "measured at several micro-batch sizes, interpolated per layer between them")
+      ->required()
+      ->allow_extra_args(false);
   cmd->add_option("--devices", o->devices,
                   "Devices per level, innermost first: 4, or 8,16 for 16 machines of 8 (default 1)");
   cmd->add_option("--bandwidth", o->bandwidth,
@@ -333,7 +461,8 @@ void add_plan(CLI::App& app) {
       "--allow-precision-mismatch", o->allow_precision_mismatch,
       "Plan a profile measured in another precision, its bytes scaled by the element size (times kept)");
   cmd->add_option("--recompute", o->recompute,
-                  "Activation recomputation: never, except_last, always (exact method)");
+                  "Activation recomputation: never, except_last, always (exact method); --search: only this "
+                  "one (selective: per stage where memory binds)");
   cmd->add_option("--cost-model", o->cost_model,
                   "dp cost model: pipedream (exactly PipeDream's optimizer) or pipekit (default)");
   cmd->add_flag("--straight", o->straight, "dp: no replication, one device per stage");
@@ -345,9 +474,22 @@ void add_plan(CLI::App& app) {
                   "uniform, parameters, type:REGEX");
   cmd->add_flag(
       "--search", o->search,
-      "Try pipeline depths, schedules, micro-batch counts, virtual stages and recomputation, score each "
-      "by simulation and print a ranked table (--schedule/--microbatches/--recompute narrow it; --out "
-      "and --json give the best plan)");
+      "Try micro-batch sizes, pipeline depths and replication, every schedule, micro-batch counts, "
+      "virtual stages 1..4 and recomputation (never, always, per stage where memory binds), score each "
+      "by simulation, print a ranked table and why the best won (--schedule/--microbatches/--recompute "
+      "narrow it; --out and --json give the best plan)");
+  cmd->add_option("--microbatch-counts", o->microbatch_counts,
+                  "--search: micro-batch counts to try, e.g. 4,6,8-32 (default: 1..4p, 6p, 8p per depth p)");
+  cmd->add_option(
+      "--microbatch-sizes", o->microbatch_sizes,
+      "--search: micro-batch sizes to try, interpolated from the --profile sizes (default: those)");
+  cmd->add_option("--global-batch", o->global_batch,
+                  "--search/--peer: samples per minibatch; micro-batches = global batch / micro-batch size");
+  cmd->add_option("--max-virtual", o->max_virtual, "--search: most chunks per rank to try (default 4)");
+  cmd->add_option("--peer", o->peer,
+                  "Score another system's default plan with pipekit's simulator: megatron, "
+                  "megatron-interleaved, deepspeed, torchtitan, torchtitan-interleaved, torchtitan-zbv "
+                  "(planner/peer_plans.h states each rule)");
   cmd->add_option("--top", o->top, "--search: rows to print (default 10)");
   cmd->add_flag("--json", o->json, "Print the plan as JSON (pipekit-plan/1) instead of a table");
   cmd->add_option("--out", o->out, "Write the plan as JSON to this file");

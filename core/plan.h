@@ -52,6 +52,11 @@ struct ScheduleSpec {
   int microbatches = 1;
   int virtual_stages = 1;  // chunks per rank (interleaved: v, zbv: 2)
   Recompute recompute = Recompute::never;
+  // Per global stage: true recomputes that stage's forward before its backward.
+  // Empty: `recompute` decides for every stage; non-empty: it overrides
+  // `recompute` and has one entry per global stage (selective recomputation,
+  // chosen by the plan search where a stage's activations would not fit).
+  std::vector<bool> recompute_stages;
   int minibatches = 1;         // for asynchronous schedules: minibatches simulated in a row
   ScheduleCostHint cost_hint;  // empty: unit costs
 };

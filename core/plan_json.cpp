@@ -34,6 +34,11 @@ std::string plan_to_json(const Plan& p) {
     if (!h.message_ms.empty()) hint["message_ms"] = h.message_ms;
     if (!h.max_pending_backward.empty()) hint["max_pending_backward"] = h.max_pending_backward;
   }
+  if (!p.schedule.recompute_stages.empty()) {
+    std::vector<int> mask;
+    for (bool b : p.schedule.recompute_stages) mask.push_back(b ? 1 : 0);
+    j["schedule"]["recompute_stages"] = mask;
+  }
   j["cluster"] = cluster_json_value(p.cluster);
   j["predicted"] = p.predicted;
   return j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
@@ -64,7 +69,8 @@ Plan plan_from_json(std::string_view text, const std::string& source) {
     p.stages.push_back(std::move(st));
   }
   JsonNode sched = root.at("schedule");
-  sched.only_keys({"kind", "microbatches", "virtual_stages", "recompute", "minibatches", "cost_hint"});
+  sched.only_keys({"kind", "microbatches", "virtual_stages", "recompute", "minibatches", "cost_hint",
+                   "recompute_stages"});
   p.schedule.kind = sched.at("kind").string();
   p.schedule.microbatches = sched.at("microbatches").int32();
   if (auto v = sched.find("virtual_stages")) p.schedule.virtual_stages = v->int32();
@@ -86,6 +92,16 @@ Plan plan_from_json(std::string_view text, const std::string& source) {
     numbers("message_ms", hint.message_ms);
     if (auto a = h->find("max_pending_backward"))
       for (std::size_t k = 0; k < a->size(); ++k) hint.max_pending_backward.push_back(a->item(k).int32());
+  }
+  if (auto v = sched.find("recompute_stages")) {
+    for (std::size_t k = 0; k < v->size(); ++k) {
+      const int b = v->item(k).int32();
+      if (b != 0 && b != 1) v->item(k).fail("recompute_stages entries are 0 or 1");
+      p.schedule.recompute_stages.push_back(b == 1);
+    }
+    if (p.schedule.recompute_stages.size() != p.stages.size())
+      v->fail(fmt::format("{} recompute_stages entries for {} stages; give one per stage",
+                          p.schedule.recompute_stages.size(), p.stages.size()));
   }
   if (auto c = root.find("cluster")) {
     p.cluster = cluster_from_node(*c);

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "core/schedule_traits.h"
 #include "planner/schedules/dualpipev.h"
@@ -10,6 +12,7 @@
 #include "planner/schedules/naive.h"
 #include "planner/schedules/one_f_one_b.h"
 #include "planner/schedules/pipedream.h"
+#include "planner/schedules/schedule_building.h"
 #include "planner/schedules/two_bw.h"
 #include "planner/schedules/zb_auto.h"
 #include "planner/schedules/zb_h1.h"
@@ -54,6 +57,22 @@ const std::vector<std::string>& schedule_kinds() {
 }
 
 Schedule generate_schedule(const ScheduleSpec& spec, int num_ranks) {
+  if (!spec.recompute_stages.empty()) {
+    // Selective recomputation is applied after the generator, so every
+    // generator (including ones added later) honours it without knowing of it.
+    const std::size_t stages = static_cast<std::size_t>(std::max(num_ranks, 1)) *
+                               static_cast<std::size_t>(std::max(spec.virtual_stages, 1));
+    if (spec.recompute_stages.size() != stages)
+      throw InputError("--recompute", "",
+                       fmt::format("{} per-stage recompute entries for {} stages; give one per stage",
+                                   spec.recompute_stages.size(), stages));
+    ScheduleSpec plain = spec;
+    plain.recompute_stages.clear();
+    plain.recompute = Recompute::never;
+    Schedule s = generate_schedule(plain, num_ranks);
+    insert_recompute(s, spec.recompute_stages);
+    return s;
+  }
   const ScheduleTraits& t = schedule_traits(spec.kind);
   if (num_ranks < 1)
     throw InputError("--ranks", "", fmt::format("a pipeline needs at least 1 rank, got {}", num_ranks));

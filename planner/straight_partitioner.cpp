@@ -16,8 +16,8 @@ namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 struct Sums {
-  std::vector<double> time, params, saved;  // prefix sums, size n + 1
-  std::vector<double> cross;                // bytes over the boundary after layer i
+  std::vector<double> time, forward, params, saved;  // prefix sums, size n + 1
+  std::vector<double> cross;                         // bytes over the boundary after layer i
   double input_bytes = 0;
 
   double range(const std::vector<double>& x, int first, int last) const { return x[last + 1] - x[first]; }
@@ -30,11 +30,13 @@ Sums make_sums(const Profile& p) {
   s.time.assign(n + 1, 0);
   s.params.assign(n + 1, 0);
   s.saved.assign(n + 1, 0);
+  s.forward.assign(n + 1, 0);
   for (int i = 0; i < n; ++i) {
     const Layer& l = p.layers[i];
     s.time[i + 1] = s.time[i] + l.forward_ms + l.backward_ms;
     s.params[i + 1] = s.params[i] + static_cast<double>(l.param_bytes);
     s.saved[i + 1] = s.saved[i] + static_cast<double>(l.saved_bytes);
+    s.forward[i + 1] = s.forward[i] + l.forward_ms;
   }
   // A layer's output crosses every boundary between it and its last consumer.
   std::vector<double> delta(n + 1, 0);
@@ -77,13 +79,13 @@ double stage_time(const Sums& s, const StraightOptions& o, int stage, int first,
 }
 
 double stage_memory(const Sums& s, const StraightOptions& o, const ScheduleTraits& traits, int stage,
-                    int first, int last) {
+                    int first, int last, bool force_recompute = false) {
   const int p = o.stages;
   const int inflight = in_flight_microbatches(traits, stage, p, o.schedule.microbatches);
   const double params = s.range(s.params, first, last);
   const double saved = s.range(s.saved, first, last);
   double mem = params * (2.0 + o.optimizer_factor);
-  const bool recompute = o.schedule.recompute == Recompute::always ||
+  const bool recompute = force_recompute || o.schedule.recompute == Recompute::always ||
                          (o.schedule.recompute == Recompute::except_last && stage + 1 < p);
   if (recompute)
     mem += s.stage_input(first) * inflight + saved;
@@ -152,27 +154,36 @@ StraightResult straight_partition(const Profile& p, const StraightOptions& o) {
   const Sums s = make_sums(p);
   const ScheduleTraits& traits = schedule_traits(o.schedule.kind);
   const int stages = o.stages;
-  auto fits = [&](int st, int first, int last) {
-    return !o.memory_bytes || stage_memory(s, o, traits, st, first, last) <= *o.memory_bytes;
+  auto fits = [&](int st, int first, int last, bool rc) {
+    return !o.memory_bytes || stage_memory(s, o, traits, st, first, last, rc) <= *o.memory_bytes;
+  };
+  // Selective recomputation only where keeping the activations does not fit.
+  auto recomputes = [&](int st, int first, int last) {
+    return o.selective_recompute && !fits(st, first, last, false);
   };
   double best = 0;
   std::vector<int> firsts = min_max_split(
       n, stages,
       [&](int st, int first, int last) {
-        return fits(st, first, last) ? stage_time(s, o, st, first, last, n) : kInf;
+        const bool rc = recomputes(st, first, last);
+        if (!fits(st, first, last, rc)) return kInf;
+        return stage_time(s, o, st, first, last, n) + (rc ? s.range(s.forward, first, last) : 0.0);
       },
       best);
   if (!std::isfinite(best)) {
     // Explain with the split that needs the least memory.
     double least = 0;
     std::vector<int> f = min_max_split(
-        n, stages, [&](int st, int first, int last) { return stage_memory(s, o, traits, st, first, last); },
+        n, stages,
+        [&](int st, int first, int last) {
+          return stage_memory(s, o, traits, st, first, last, o.selective_recompute);
+        },
         least);
     int worst = 0;
     double worst_mem = -1;
     for (int st = 0; st < stages; ++st) {
       const int last = st + 1 < stages ? f[st + 1] - 1 : n - 1;
-      double m = stage_memory(s, o, traits, st, f[st], last);
+      double m = stage_memory(s, o, traits, st, f[st], last, o.selective_recompute);
       if (m > worst_mem) {
         worst_mem = m;
         worst = st;
@@ -198,8 +209,10 @@ StraightResult straight_partition(const Profile& p, const StraightOptions& o) {
     StraightStage x;
     x.first = firsts[st];
     x.last = st + 1 < stages ? firsts[st + 1] - 1 : n - 1;
-    x.time_ms = stage_time(s, o, st, x.first, x.last, n);
-    x.memory_bytes = stage_memory(s, o, traits, st, x.first, x.last);
+    x.recompute = recomputes(st, x.first, x.last);
+    x.time_ms =
+        stage_time(s, o, st, x.first, x.last, n) + (x.recompute ? s.range(s.forward, x.first, x.last) : 0.0);
+    x.memory_bytes = stage_memory(s, o, traits, st, x.first, x.last, x.recompute);
     x.in_flight = in_flight_microbatches(traits, st, stages, o.schedule.microbatches);
     r.stages.push_back(x);
   }

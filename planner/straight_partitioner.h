@@ -34,13 +34,20 @@ struct StraightOptions {
   double bandwidth = 0;                     // bytes/s; 0: transfers not counted
   std::vector<double> boundary_bandwidths;  // stages-1 entries (stage s to s+1); overrides bandwidth
   double optimizer_factor = 2;  // core/precision.h's static_memory_factor: fp32 Adam 2, mixed Adam 8
+  // Selective recomputation (with schedule.recompute == never): a stage whose
+  // activations would not fit memory_bytes recomputes (keeps only its input per
+  // micro-batch in flight) and pays its forward again in its time; stages that
+  // fit keep their activations. The split minimises the slowest stage with
+  // that cost included, so recomputation lands where it is cheapest.
+  bool selective_recompute = false;
 };
 
 struct StraightStage {
   int first = 0, last = 0;  // layer range, inclusive
   double time_ms = 0;       // per micro-batch, compute + transfers
   double memory_bytes = 0;
-  int in_flight = 0;  // micro-batches whose activations the stage holds
+  int in_flight = 0;       // micro-batches whose activations the stage holds
+  bool recompute = false;  // selective_recompute chose to recompute this stage
 };
 
 struct StraightResult {

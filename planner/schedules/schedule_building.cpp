@@ -28,12 +28,18 @@ void append_flush_steps(Schedule& s) {
 
 void insert_recompute(Schedule& s, Recompute r) {
   if (r == Recompute::never) return;
-  const int last = s.num_stages - 1;
+  std::vector<bool> stages(static_cast<std::size_t>(std::max(s.num_stages, 0)), true);
+  if (r == Recompute::except_last && !stages.empty()) stages.back() = false;
+  insert_recompute(s, stages);
+}
+
+void insert_recompute(Schedule& s, const std::vector<bool>& stages) {
   for (auto& list : s.actions) {
     std::vector<Action> out;
     out.reserve(list.size() * 5 / 4 + 1);
     for (const Action& a : list) {
-      bool recomputes = r == Recompute::always || a.stage != last;
+      const bool recomputes = a.stage >= 0 && static_cast<std::size_t>(a.stage) < stages.size() &&
+                              stages[static_cast<std::size_t>(a.stage)];
       if (recomputes && (a.type == ActionType::B || a.type == ActionType::I))
         out.push_back(Action{a.stage, ActionType::R, a.microbatch});
       out.push_back(a);

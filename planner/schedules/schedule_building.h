@@ -33,6 +33,8 @@ void append_flush_steps(Schedule& s);
 // Inserts R{mb} right before each B/I of every stage that recomputes under `r`
 // (always: all stages; except_last: all but the last global stage).
 void insert_recompute(Schedule& s, Recompute r);
+// Same for the stages whose entry is true (selective recomputation).
+void insert_recompute(Schedule& s, const std::vector<bool>& stages);
 
 // The 1F1B pattern on one rank: the first `warmup` forwards, then alternately
 // one forward and one backward while forwards remain, then the remaining

@@ -75,11 +75,37 @@ TEST_CASE("plan --search prints a ranked table and writes the best plan") {
       run_command(pipekit_cmd("plan --profile " + vgg16() +
                               " --devices 4 --memory 16GB --search --top 3 --out " + dir.file("best.json")));
   REQUIRE(r.status == 0);
-  CHECK(r.out.find("ms/micro-batch") != std::string::npos);
-  CHECK(r.out.find("configurations simulated") != std::string::npos);
+  CHECK(r.out.find("ms/sample") != std::string::npos);
+  CHECK(r.out.find("simulated") != std::string::npos);
+  CHECK(r.out.find("why #1 won") != std::string::npos);
+  CHECK(r.out.find("bubble:") != std::string::npos);
+  CHECK(r.out.find("best of each other schedule") != std::string::npos);
   Plan best = plan_from_json(slurp(dir.file("best.json")), "best.json");
   CHECK(best.num_ranks() == 4);
   CHECK(best.predicted.count("time_per_minibatch_s") == 1);
+  CHECK(best.predicted.count("time_per_sample_ms") == 1);
+}
+
+TEST_CASE(
+    "plan --search takes micro-batch counts and a global batch, and --peer scores another system's plan") {
+  auto r = run_command(
+      pipekit_cmd("plan --profile " + vgg16() + " --devices 4 --search --microbatch-counts 3,5-6 --json"));
+  REQUIRE(r.status == 0);
+  Plan p = plan_from_json(r.out, "out");
+  CHECK((p.schedule.microbatches == 3 || p.schedule.microbatches == 5 || p.schedule.microbatches == 6));
+  r = run_command(
+      pipekit_cmd("plan --profile " + vgg16() + " --devices 4 --search --global-batch 1024 --json"));
+  REQUIRE(r.status == 0);
+  p = plan_from_json(r.out, "out");
+  CHECK(p.schedule.microbatches * p.microbatch_size == 1024);
+  r = run_command(
+      pipekit_cmd("plan --profile " + vgg16() + " --devices 4 --peer deepspeed --global-batch 1024"));
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("peer deepspeed") != std::string::npos);
+  r = run_command(pipekit_cmd("plan --profile " + vgg16() + " --devices 4 --peer alpa"));
+  CHECK(r.status == 2);
+  r = run_command(pipekit_cmd("plan --profile " + vgg16() + " --profile " + vgg16() + " --devices 4"));
+  CHECK(r.status == 2);
 }
 
 TEST_CASE("plan --schedule zb-auto records the cost hint, and simulate builds the same order from it") {

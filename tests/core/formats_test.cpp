@@ -53,6 +53,22 @@ TEST_CASE("plan JSON round-trips and is validated") {
                        doctest::Contains("replicas is 2 but 3 ranks"), InputError);
 }
 
+TEST_CASE("plan JSON: per-stage recomputation round-trips, absent when unused, one entry per stage") {
+  Plan p;
+  p.model = "m";
+  p.stages = {{{0}, 1, {0}}, {{1}, 1, {1}}};
+  p.schedule.kind = "1f1b";
+  p.schedule.microbatches = 4;
+  p.cluster = flat_cluster(2, 1e9);
+  CHECK(plan_to_json(p).find("recompute_stages") == std::string::npos);
+  p.schedule.recompute_stages = {true, false};
+  Plan back = plan_from_json(plan_to_json(p), "plan.json");
+  CHECK(back.schedule.recompute_stages == std::vector<bool>{true, false});
+  p.schedule.recompute_stages = {true};
+  CHECK_THROWS_WITH_AS(plan_from_json(plan_to_json(p), "plan.json"), doctest::Contains("one per stage"),
+                       InputError);
+}
+
 TEST_CASE("timeline JSON round-trips and is validated") {
   Timeline t;
   t.schedule = "1f1b";

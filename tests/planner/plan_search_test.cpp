@@ -2,9 +2,13 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <random>
 #include <set>
 
+#include "core/schedule_traits.h"
+
 #include "planner/plan_search.h"
+#include "planner/schedule_generator.h"
 #include "tests/support/planner_test_support.h"
 
 using namespace pipekit;
@@ -46,6 +50,7 @@ TEST_CASE("search narrowed to one schedule and micro-batch count") {
   o.schedules = {"1f1b"};
   o.microbatches = {4};
   o.recompute = {Recompute::never};
+  o.prune = false;  // both depths simulated, not only the winner
   SearchResult r = search_plans(p, o);
   REQUIRE(r.ranked.size() == 2);  // depth 1 (2 replicas) and depth 2
   for (const auto& c : r.ranked) {
@@ -79,4 +84,152 @@ TEST_CASE("straight search never replicates, and equal times go to the smaller m
   // One device: no chunked schedules, whose chunks would all sit on the one rank.
   o.cluster = flat_cluster(1, 1e9);
   for (const auto& c : search_plans(p, o).ranked) CHECK(c.plan.schedule.virtual_stages == 1);
+}
+
+TEST_CASE("every generated schedule of the traits table is searched, asynchronous ones included") {
+  Profile p = test::chain_profile({4, 4, 4, 4, 4, 4, 4, 4}, 1000, 1000, 1000);
+  for (auto& l : p.layers) l.backward_ms = 8;
+  SearchOptions o;
+  o.cluster = flat_cluster(4, 1e9);
+  o.microbatches = {4, 8};
+  o.prune = false;
+  SearchResult r = search_plans(p, o);
+  std::set<std::string> seen;
+  for (const auto& c : r.ranked) seen.insert(c.plan.schedule.kind);
+  for (const ScheduleTraits& t : schedule_table())
+    if (t.generated() && t.id != ScheduleKind::naive)
+      CHECK_MESSAGE(seen.count(std::string(t.name)) == 1, t.name);
+}
+
+TEST_CASE("a micro-batch count outside p, 2p, 4p wins when memory caps GPipe's micro-batches in flight") {
+  // GPipe holds every micro-batch's activations: 2 MB per micro-batch per
+  // stage, a limit of 7 MB allows 3. More micro-batches shrink the bubble, so
+  // the largest count that fits, 3, wins; the old default (2, 4, 8) had no 3.
+  Profile p = test::chain_profile({1, 1, 1, 1}, 0, 1000, 1'000'000);
+  for (auto& l : p.layers) l.backward_ms = 2;
+  SearchOptions o;
+  o.cluster = flat_cluster(2, 0);
+  o.cluster.device_memory_bytes = 7'000'000;
+  o.schedules = {"gpipe"};
+  o.recompute = {Recompute::never};
+  o.straight = true;
+  SearchResult r = search_plans(p, o);
+  REQUIRE(!r.ranked.empty());
+  const SearchCandidate& best = r.ranked.front();
+  CHECK(best.fits_memory);
+  CHECK(best.plan.schedule.microbatches == 3);
+}
+
+TEST_CASE("more than two chunks per rank win for interleaved when the bubble dominates") {
+  Profile p = test::chain_profile(std::vector<double>(12, 1.0));
+  for (auto& l : p.layers) l.backward_ms = 2;
+  SearchOptions o;
+  o.cluster = flat_cluster(2, 0);
+  o.schedules = {"interleaved"};
+  o.microbatches = {2};
+  o.recompute = {Recompute::never};
+  o.straight = true;
+  o.prune = false;
+  SearchResult r = search_plans(p, o);
+  std::set<int> chunks;
+  for (const auto& c : r.ranked) chunks.insert(c.plan.schedule.virtual_stages);
+  CHECK(chunks == std::set<int>{2, 3, 4});
+  CHECK(r.ranked.front().plan.schedule.virtual_stages >= 3);
+  // max_virtual_stages caps it.
+  o.max_virtual_stages = 2;
+  for (const auto& c : search_plans(p, o).ranked) CHECK(c.plan.schedule.virtual_stages == 2);
+}
+
+TEST_CASE("per-stage recomputation: only the stage whose activations do not fit recomputes") {
+  // 1F1B on 2 ranks: stage 0 holds 2 micro-batches, stage 1 one. With 2 MB
+  // per micro-batch per stage and a 2.9 MB limit nothing fits without
+  // recomputation; recomputing stage 0 alone fits and costs less than
+  // recomputing both.
+  Profile p = test::chain_profile({1, 1, 1, 1}, 0, 1000, 1'000'000);
+  for (auto& l : p.layers) l.backward_ms = 2;
+  SearchOptions o;
+  o.cluster = flat_cluster(2, 0);
+  o.cluster.device_memory_bytes = 2'900'000;
+  o.schedules = {"1f1b"};
+  o.microbatches = {4};
+  o.straight = true;
+  o.prune = false;
+  SearchResult r = search_plans(p, o);
+  REQUIRE(!r.ranked.empty());
+  const SearchCandidate& best = r.ranked.front();
+  CHECK(best.fits_memory);
+  CHECK(best.plan.schedule.recompute_stages == std::vector<bool>{true, false});
+  CHECK(best.recompute_ms == doctest::Approx(4 * 2.0));  // 4 micro-batches x stage 0's forward
+  bool always_seen = false;
+  for (const auto& c : r.ranked)
+    if (c.plan.schedule.recompute == Recompute::always) {
+      always_seen = true;
+      CHECK(c.time_per_sample_ms > best.time_per_sample_ms);
+    }
+  CHECK(always_seen);
+  // The generated schedule recomputes stage 0 only.
+  Schedule s = generate_schedule(best.plan.schedule, 2);
+  for (const auto& list : s.actions)
+    for (const Action& a : list)
+      if (a.type == ActionType::R) CHECK(a.stage == 0);
+}
+
+TEST_CASE("an interpolated micro-batch size wins: per-sample overhead falls, memory caps the size") {
+  // Each layer costs 1 ms + 1 ms per sample forward (twice that backward):
+  // larger micro-batches amortise the fixed part. Activations are 1 MB per
+  // sample per layer; 2.5 MB per device allows 2 samples on a 1-layer stage.
+  auto at = [](int b) {
+    Profile p = test::chain_profile({1.0 + b, 1.0 + b}, 0, 1000 * b, 1'000'000LL * b);
+    for (auto& l : p.layers) l.backward_ms = 2 * l.forward_ms;
+    p.microbatch_size = b;
+    return p;
+  };
+  SearchOptions o;
+  o.cluster = flat_cluster(2, 0);
+  o.cluster.device_memory_bytes = 2'500'000;
+  o.schedules = {"1f1b"};
+  o.microbatches = {1};
+  o.recompute = {Recompute::never};
+  o.selective_recompute = false;
+  o.straight = true;
+  o.microbatch_sizes = {1, 2, 3, 4};
+  SearchResult r = search_plans(std::vector<Profile>{at(1), at(4)}, o);
+  REQUIRE(!r.ranked.empty());
+  CHECK(r.ranked.front().fits_memory);
+  CHECK(r.ranked.front().plan.microbatch_size == 2);
+  // With a global batch, m follows the size: 12 samples are 6 micro-batches of 2.
+  o.global_batch = 12;
+  o.microbatches.clear();
+  SearchResult g = search_plans(std::vector<Profile>{at(1), at(4)}, o);
+  for (const auto& c : g.ranked) CHECK(c.plan.schedule.microbatches * c.plan.microbatch_size == 12);
+}
+
+TEST_CASE("pruning by the lower bound changes no answer") {
+  std::mt19937 rng(7);
+  for (int trial = 0; trial < 4; ++trial) {
+    Profile p = test::random_chain(rng, 10);
+    SearchOptions o;
+    o.cluster = flat_cluster(4, 1e10);
+    o.cluster.device_memory_bytes = 3'000'000'000;
+    o.microbatches = {1, 3, 4, 6, 8};
+    o.prune = false;
+    SearchResult full = search_plans(p, o);
+    o.prune = true;
+    SearchResult fast = search_plans(p, o);
+    REQUIRE(!full.ranked.empty());
+    REQUIRE(!fast.ranked.empty());
+    CHECK(fast.pruned > 0);
+    const auto& a = full.ranked.front();
+    const auto& b = fast.ranked.front();
+    CHECK(a.fits_memory == b.fits_memory);
+    CHECK(a.time_per_sample_ms == doctest::Approx(b.time_per_sample_ms).epsilon(1e-12));
+    CHECK(a.plan.schedule.kind == b.plan.schedule.kind);
+    CHECK(a.plan.schedule.microbatches == b.plan.schedule.microbatches);
+    CHECK(a.plan.schedule.virtual_stages == b.plan.schedule.virtual_stages);
+    CHECK(a.plan.stages.size() == b.plan.stages.size());
+    // Every candidate either way is at least its lower bound.
+    for (const auto& c : full.ranked)
+      if (!schedule_traits(c.plan.schedule.kind).asynchronous())
+        CHECK(c.time_per_sample_ms >= c.lower_bound_ms * (1 - 1e-9));
+  }
 }
