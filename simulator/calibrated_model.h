@@ -21,11 +21,11 @@
 namespace pipekit {
 
 struct CalibratedModel {
-  Cluster cluster;        // flat, `ranks` devices
-  Cluster draw_cluster;   // for the draws: the loaded latency left to the drawn delays
+  Cluster cluster;       // flat, `ranks` devices
+  Cluster draw_cluster;  // for the draws: the loaded latency left to the drawn delays
   double message_overhead_ms = 0, message_overhead_per_byte_ms = 0;
   double receive_wait_ms = 0;
-  SpreadInputs draws;     // samples only; draws/seed left to the caller
+  SpreadInputs draws;  // samples only; draws/seed left to the caller
 };
 
 CalibratedModel calibrated_model(const RunCalibration& cal, int ranks);

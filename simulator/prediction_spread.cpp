@@ -70,22 +70,23 @@ StepSpread predict_spread(const Schedule& schedule, const StageCosts& costs, con
         if (samples.empty()) return;
         row.assign(list.size(), 0.0);
         for (std::size_t k = 0; k < list.size(); ++k)
-          if (list[k].type == ActionType::SEND_F || list[k].type == ActionType::SEND_B) row[k] = pick(samples);
+          if (list[k].type == ActionType::SEND_F || list[k].type == ActionType::SEND_B)
+            row[k] = pick(samples);
       };
       draw_per_send(in.delay_ms, opt.send_delay_ms[r]);
       draw_per_send(in.receive_wait_ms, opt.receive_wait_draw_ms[r]);
     }
-    const double step = shared.empty() ? simulate(schedule, costs, cluster, opt).metrics.step_time_ms
-                                       : simulate_shared(schedule, costs, cluster, opt, shared)
-                                             .result.metrics.step_time_ms;
+    const double step =
+        shared.empty() ? simulate(schedule, costs, cluster, opt).metrics.step_time_ms
+                       : simulate_shared(schedule, costs, cluster, opt, shared).result.metrics.step_time_ms;
     out.steps_ms.push_back(step);
   }
   std::sort(out.steps_ms.begin(), out.steps_ms.end());
   out.p10_ms = percentile(out.steps_ms, 0.10);
   out.p50_ms = percentile(out.steps_ms, 0.50);
   out.p90_ms = percentile(out.steps_ms, 0.90);
-  out.mean_ms =
-      std::accumulate(out.steps_ms.begin(), out.steps_ms.end(), 0.0) / static_cast<double>(out.steps_ms.size());
+  out.mean_ms = std::accumulate(out.steps_ms.begin(), out.steps_ms.end(), 0.0) /
+                static_cast<double>(out.steps_ms.size());
   return out;
 }
 

@@ -28,7 +28,8 @@ namespace pipekit {
 struct SpreadInputs {
   std::vector<double> compute_noise;  // relative factors, median about 1; empty: no compute noise
   std::vector<double> delay_ms;       // per-message delivery delays; empty: no drawn delay
-  std::vector<double> receive_wait_ms;  // per-message waits after a late receiver arrives; empty: the options'
+  std::vector<double>
+      receive_wait_ms;  // per-message waits after a late receiver arrives; empty: the options'
   int draws = 200;
   std::uint64_t seed = 2024;
 };

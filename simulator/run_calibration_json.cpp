@@ -62,8 +62,9 @@ RunCalibration calibration_from_json(std::string_view text, const std::string& s
     auto cal = root.find("calibration");
     auto model = cal ? cal->find("model") : std::nullopt;
     if (!model)
-      root.fail("this --compare result has no calibration.model (written before pipekit recorded it); "
-                "run `pipekit run ... --compare` again");
+      root.fail(
+          "this --compare result has no calibration.model (written before pipekit recorded it); "
+          "run `pipekit run ... --compare` again");
     body = &model->raw();
     path = model->path();
   }

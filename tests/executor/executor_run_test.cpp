@@ -72,6 +72,35 @@ TEST_CASE("gpt-tiny 1f1b on 4 ranks equals one process") {
 TEST_CASE("gpt-tiny interleaved (2 stages per rank) on 2 ranks equals one process") {
   expect_verified("--model gpt-tiny --schedule interleaved --virtual 2 --microbatches 4 --nproc 2", 4);
 }
+TEST_CASE("gpt-tiny zb-auto on 3 ranks equals one process") {
+  expect_verified("--model gpt-tiny --schedule zb-auto --microbatches 6 --nproc 3", 3);
+}
+TEST_CASE("gpt-tiny zb-interleaved (2 chunks per rank) on 2 ranks equals one process") {
+  expect_verified("--model gpt-tiny --schedule zb-interleaved --virtual 2 --microbatches 4 --nproc 2", 4);
+}
+TEST_CASE("gpt-tiny dualpipev (a V of 2 chunks per rank) on 3 ranks equals one process") {
+  expect_verified("--model gpt-tiny --schedule dualpipev --virtual 2 --microbatches 6 --nproc 3", 6);
+}
+TEST_CASE("plans with a cost hint (zb-auto) and with per-stage recomputation run as planned and verify") {
+  TempDir dir;
+  const std::string prof = std::string(PIPEKIT_SOURCE_DIR) + "/profiles/cpu/gpt-tiny_mb2_seq64.json";
+  CommandResult pr = run_command(pipekit_cmd("plan --profile " + prof +
+                                             " --devices 2 --schedule zb-auto --microbatches 8 --out " +
+                                             dir.file("zb.json")));
+  REQUIRE(pr.status == 0);
+  auto zb = nlohmann::json::parse(pipekit::read_text_file(dir.file("zb.json")));
+  REQUIRE(zb["schedule"].contains("cost_hint"));  // the order is built from the profile's costs
+  expect_verified("--plan " + dir.file("zb.json") + " --model gpt-tiny --seq 64 --nproc 2", 2);
+  // Selective recomputation: stage 0 recomputes its forward, stage 1 keeps its activations.
+  CommandResult gp =
+      run_command(pipekit_cmd("plan --profile " + prof +
+                              " --devices 2 --schedule gpipe --microbatches 4 --out " + dir.file("rc.json")));
+  REQUIRE(gp.status == 0);
+  auto rc = nlohmann::json::parse(pipekit::read_text_file(dir.file("rc.json")));
+  rc["schedule"]["recompute_stages"] = {1, 0};
+  pipekit::test::write_file(dir.file("rc.json"), rc.dump());
+  expect_verified("--plan " + dir.file("rc.json") + " --model gpt-tiny --seq 64 --nproc 2", 2);
+}
 TEST_CASE("gpt-tiny with tied embedding/head across ranks equals one process") {
   expect_verified(
       "--model gpt-tiny --tie-weights --schedule 1f1b --microbatches 4 --nproc 2 --optimizer sgd --lr 0.1",

@@ -58,7 +58,7 @@ TEST_CASE("late receive: a message sent early still costs its receiver the wait 
   }
 }
 
-TEST_CASE("spread: no samples gives the simulation itself; samples give ordered, seeded percentiles") {
+TEST_CASE("spread: no samples gives the simulation itself, samples give ordered, seeded percentiles") {
   Schedule s = lower_schedule(make_schedule("1f1b", 3, 6));
   StageCosts c = synthetic_stage_costs(3, 1, 1.0, 2.0);
   const Cluster cl = free_cluster(3);
