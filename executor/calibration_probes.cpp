@@ -149,6 +149,30 @@ double median_of(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// Threads that compute throughout a probe (the run's other ranks); each runs
+// `on_start` first. They stop at stop() or, however the probe ends, on
+// destruction.
+class LoadThreads {
+ public:
+  LoadThreads(int n, const std::function<void()>& on_start) {
+    for (int i = 0; i < n; ++i)
+      threads_.emplace_back([this, on_start] {
+        on_start();
+        while (!stop_) burn_cpu(1.0);
+      });
+  }
+  ~LoadThreads() { stop(); }
+  void stop() {
+    stop_ = true;
+    for (auto& t : threads_)
+      if (t.joinable()) t.join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> threads_;
+};
+
 // A message on a loaded processor: two threads play two pipeline ranks, each
 // posting its receive, computing `burst_ms`, sending `message_bytes` and
 // waiting for the other's message, while `extra_threads` more threads compute
@@ -182,19 +206,13 @@ LoadedMessage measure_loaded_message(std::int64_t message_bytes, double burst_ms
   for (auto* v : {sent, waited, got, burst})
     for (int r = 0; r < 2; ++r) v[r].assign(kRounds, 0);
   const long iters = std::max(1000L, static_cast<long>(burst_ms * work_per_ms()));
-  std::atomic<bool> stop{false};
   std::mutex tids_mu;
   std::set<long> ours;  // threads that compute: left out of the transport's time
   auto note_tid = [&] {
     std::lock_guard<std::mutex> lock(tids_mu);
     ours.insert(this_thread_id());
   };
-  std::vector<std::thread> load;
-  for (int i = 0; i < extra_threads; ++i)
-    load.emplace_back([&] {
-      note_tid();
-      while (!stop) burn_cpu(1.0);
-    });
+  LoadThreads load(extra_threads, note_tid);
   const auto t0 = Clock::now();
   auto ms = [&] { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); };
   std::optional<std::map<long, double>> cpu_before, cpu_after;
@@ -227,18 +245,8 @@ LoadedMessage measure_loaded_message(std::int64_t message_bytes, double burst_ms
     if (rank == 0) cpu_after = other_threads_cpu_ns();
     pg->barrier()->wait();
   };
-  struct StopLoad {  // the load threads end however the pair ends
-    std::atomic<bool>& stop;
-    std::vector<std::thread>& load;
-    ~StopLoad() {
-      stop = true;
-      for (auto& t : load) t.join();
-    }
-  };
-  {
-    StopLoad guard{stop, load};
-    run_pair(body);
-  }
+  run_pair(body);
+  load.stop();
   LoadedMessage out;
   double sum = 0;
   int n = 0;
@@ -282,20 +290,7 @@ LateReceive measure_late_receive(std::int64_t message_bytes, double burst_ms, in
   constexpr int kRounds = 40, kWarmup = 4;
   std::vector<double> late(kRounds + kWarmup, -1);
   const long iters = std::max(1000L, static_cast<long>(burst_ms * work_per_ms()));
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> load;
-  for (int i = 0; i < extra_threads; ++i)
-    load.emplace_back([&] {
-      while (!stop) burn_cpu(1.0);
-    });
-  struct StopLoad {
-    std::atomic<bool>& stop;
-    std::vector<std::thread>& load;
-    ~StopLoad() {
-      stop = true;
-      for (auto& t : load) t.join();
-    }
-  } guard{stop, load};
+  LoadThreads load(extra_threads, [] {});
   run_pair([&](int rank) {
     auto pg = local_gloo_pair(port, rank);
     std::vector<torch::Tensor> buf = {torch::zeros({std::max<std::int64_t>(1, message_bytes / 4)})};
@@ -375,6 +370,14 @@ LinkCalibration measure_gloo_link(std::int64_t message_bytes) {
   const double extra = std::max(1e-6, fastest[1] - fastest[0]);
   c.bandwidth_bytes_per_s = static_cast<double>(large) / extra;
   return c;
+}
+
+// The run's mean compute action (a forward or a backward of a stage): the
+// burst the message probes compute between messages, as ranks do.
+double mean_action_ms(const StageCosts& base) {
+  double ms = 0;
+  for (const auto& st : base.stages) ms += (st.forward_ms + st.backward_ms) / 2;
+  return ms / static_cast<double>(std::max<std::size_t>(1, base.stages.size()));
 }
 
 // Least squares line through the sweep's (bytes, processor time per end),
@@ -549,9 +552,7 @@ RunCalibration calibrate_run(const RunConfig& c, const StageCosts& base, const T
   // from the ranks' compute. Probe that with the run's message size and a
   // compute burst of its mean action.
   if (!cal.shared.empty() && cal.cpu) {
-    double action_ms = 0;
-    for (const auto& st : base.stages) action_ms += (st.forward_ms + st.backward_ms) / 2;
-    action_ms /= std::max<std::size_t>(1, base.stages.size());
+    const double action_ms = mean_action_ms(base);
     // A size sweep around the run's message (a sixteenth, itself, four
     // times): the processor time per message end as a line in its bytes, so
     // each message is charged for its own size; the run's size gives the
@@ -574,10 +575,7 @@ RunCalibration calibrate_run(const RunConfig& c, const StageCosts& base, const T
   }
   // Gloo on CPU ranks: does a message sent early wait for its receiver?
   if (cal.cpu && !cal.nccl && ranks > 1) {
-    double action_ms = 0;
-    for (const auto& st : base.stages) action_ms += (st.forward_ms + st.backward_ms) / 2;
-    action_ms /= std::max<std::size_t>(1, base.stages.size());
-    const LateReceive lr = measure_late_receive(boundary_bytes, std::max(0.2, action_ms),
+    const LateReceive lr = measure_late_receive(boundary_bytes, std::max(0.2, mean_action_ms(base)),
                                                 cal.shared.empty() ? 0 : std::max(0, ranks - 2));
     cal.receive_wait_s = lr.mean_s;
     cal.receive_wait_samples_s = lr.samples_s;

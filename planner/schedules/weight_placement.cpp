@@ -14,17 +14,8 @@ class Placer {
  public:
   Placer(Schedule& s, const std::vector<int>& cap, const ZeroBubbleCosts& c, bool fit_only)
       : s_(s), cap_(cap), fit_only_(fit_only), S_(s.num_stages), M_(s.num_microbatches), P_(s.num_ranks) {
-    auto per_stage = [](const std::vector<std::int64_t>& v, std::int64_t unit, int n) {
-      std::vector<std::int64_t> out(static_cast<std::size_t>(std::max(n, 0)), unit);
-      for (int k = 0; k < n && k < static_cast<int>(v.size()); ++k) out[k] = v[k];
-      return out;
-    };
-    f_ = per_stage(c.f, 1, S_);
-    i_ = per_stage(c.i, 1, S_);
-    w_ = per_stage(c.w, 1, S_);
-    msg_ = per_stage(c.message, 0, S_ - 1);
-    for (int st = 0; st + 1 < S_; ++st)
-      if (s.stage_to_rank[st] == s.stage_to_rank[st + 1]) msg_[st] = 0;
+    const ZeroBubbleCosts full = costs_per_stage(c, s);
+    f_ = full.f, i_ = full.i, w_ = full.w, msg_ = full.message;
     backbone_ = s.actions;
     const std::size_t cells = static_cast<std::size_t>(S_) * M_;
     doneF_.assign(cells, -1);

@@ -38,18 +38,8 @@ class Greedy {
     cand_.assign(p_, Candidate{});
     stages_of_.resize(p_);
     for (int st = 0; st < S_; ++st) stages_of_[s.stage_to_rank[st]].push_back(st);
-    auto per_stage = [&](const std::vector<std::int64_t>& v, std::int64_t unit, int n) {
-      std::vector<std::int64_t> out(static_cast<std::size_t>(std::max(n, 0)), unit);
-      for (int k = 0; k < n && k < static_cast<int>(v.size()); ++k) out[k] = v[k];
-      return out;
-    };
-    f_ = per_stage(c.f, 1, S_);
-    i_ = per_stage(c.i, 1, S_);
-    w_ = per_stage(c.w, 1, S_);
-    msg_ = per_stage(c.message, 0, S_ - 1);
-    // A message only costs between ranks.
-    for (int st = 0; st + 1 < S_; ++st)
-      if (s.stage_to_rank[st] == s.stage_to_rank[st + 1]) msg_[st] = 0;
+    const ZeroBubbleCosts full = costs_per_stage(c, s);
+    f_ = full.f, i_ = full.i, w_ = full.w, msg_ = full.message;
     for (auto& l : s_.actions) {
       l.clear();
       l.reserve(3 * static_cast<std::size_t>(m_) * (S_ / std::max(p_, 1)));
@@ -160,6 +150,21 @@ class Greedy {
 };
 
 }  // namespace
+
+ZeroBubbleCosts costs_per_stage(const ZeroBubbleCosts& c, const Schedule& frame) {
+  const int stages = frame.num_stages;
+  auto per_stage = [](const std::vector<std::int64_t>& v, std::int64_t unit, int n) {
+    std::vector<std::int64_t> out(static_cast<std::size_t>(std::max(n, 0)), unit);
+    for (int k = 0; k < n && k < static_cast<int>(v.size()); ++k) out[k] = v[k];
+    return out;
+  };
+  ZeroBubbleCosts out{per_stage(c.f, 1, stages), per_stage(c.i, 1, stages), per_stage(c.w, 1, stages),
+                      per_stage(c.message, 0, stages - 1)};
+  // A message only costs between ranks.
+  for (int st = 0; st + 1 < stages; ++st)
+    if (frame.stage_to_rank[st] == frame.stage_to_rank[st + 1]) out.message[st] = 0;
+  return out;
+}
 
 void fill_zero_bubble_order(Schedule& frame, const ZeroBubbleLimits& limits, const ZeroBubbleCosts& costs) {
   Greedy(frame, limits, costs).run();

@@ -42,6 +42,10 @@ struct ZeroBubbleCosts {
   std::vector<std::int64_t> message;  // index s: between stage s and s + 1
 };
 
+// `c` spelled out for every stage of `frame`: F, I, W of 1 where not given,
+// and a message cost only between stages on different ranks (0 elsewhere).
+ZeroBubbleCosts costs_per_stage(const ZeroBubbleCosts& c, const Schedule& frame);
+
 // Fills frame.actions (one list per rank) with F/I/W for every stage and
 // micro-batch of the frame (num_stages, num_microbatches, stage_to_rank set).
 void fill_zero_bubble_order(Schedule& frame, const ZeroBubbleLimits& limits,
