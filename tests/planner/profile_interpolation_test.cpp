@@ -1,7 +1,12 @@
 // Profiles at unmeasured micro-batch sizes: per-layer linear interpolation.
 #include <doctest/doctest.h>
 
+#include <fmt/format.h>
+
+#include <cmath>
+
 #include "core/error.h"
+#include "core/formats.h"
 #include "planner/profile_interpolation.h"
 
 using namespace pipekit;
@@ -83,4 +88,56 @@ TEST_CASE("interpolation refuses profiles of different models, repeated sizes an
   CHECK_THROWS_AS(interpolate_profile({a, linear_profile(1)}, 3), InputError);
   CHECK_THROWS_AS(interpolate_profile({a}, 3), InputError);
   CHECK(interpolate_profile({a}, 1).microbatch_size == 1);
+}
+
+// Measured profiles of gpt-tiny at nine sizes (bench/interpolation_check.sh
+// made them on this CPU): each inner size, left out, is predicted from its two
+// neighbours (brackets b/1.5..2b) and compared with its own measurement.
+TEST_CASE("interpolation predicts a measured in-between micro-batch size") {
+  const std::vector<int> sizes = {2, 3, 4, 6, 8, 12, 16, 24, 32};
+  std::vector<Profile> measured;
+  for (int b : sizes)
+    measured.push_back(
+        profile_from_json(read_text_file(fmt::format("{}/profiles/cpu/interpolation/gpt-tiny_mb{}_seq64.json",
+                                                     PIPEKIT_SOURCE_DIR, b)),
+                          "interpolation profile"));
+  auto total_ms = [](const Profile& p) {
+    double t = 0;
+    for (const Layer& l : p.layers) t += l.forward_ms + l.backward_ms;
+    return t;
+  };
+  auto total_saved = [](const Profile& p) {
+    double t = 0;
+    for (const Layer& l : p.layers) t += static_cast<double>(l.saved_bytes);
+    return t;
+  };
+  double worst_time = 0, worst_block = 0, worst_bytes = 0;
+  for (std::size_t i = 1; i + 1 < sizes.size(); ++i) {
+    const Profile got = interpolate_profile({measured[i - 1], measured[i + 1]}, sizes[i]);
+    const Profile& want = measured[i];
+    REQUIRE(got.layers.size() == want.layers.size());
+    const double time_err = total_ms(got) / total_ms(want) - 1;
+    const double bytes_err = total_saved(got) / total_saved(want) - 1;
+    double block_err = 0;  // the transformer blocks, where the time is
+    for (std::size_t l = 0; l < got.layers.size(); ++l)
+      if (want.layers[l].kind == "TransformerBlock")
+        block_err =
+            std::max(block_err, std::abs((got.layers[l].forward_ms + got.layers[l].backward_ms) /
+                                             (want.layers[l].forward_ms + want.layers[l].backward_ms) -
+                                         1));
+    MESSAGE(
+        fmt::format("size {:2d} interpolated from {} and {}: model F+B {:+.1f}%, worst block {:.1f}%, "
+                    "saved bytes {:+.2f}%",
+                    sizes[i], sizes[i - 1], sizes[i + 1], 100 * time_err, 100 * block_err, 100 * bytes_err));
+    worst_time = std::max(worst_time, std::abs(time_err));
+    worst_block = std::max(worst_block, block_err);
+    worst_bytes = std::max(worst_bytes, std::abs(bytes_err));
+  }
+  MESSAGE(fmt::format("model worst: F+B {:.1f}%, block {:.1f}%, saved bytes {:.2f}%", 100 * worst_time,
+                      100 * worst_block, 100 * worst_bytes));
+  // Activation bytes are affine in the batch: exact up to the allocator's rounding.
+  CHECK(worst_bytes < 0.01);
+  // Times: measured, so bounded by the measurement's own noise (docs/user-guide.md records the figures).
+  CHECK(worst_time < 0.10);
+  CHECK(worst_block < 0.15);
 }
