@@ -20,6 +20,7 @@
 #include "simulator/memory_model.h"
 #include "simulator/run_calibration_json.h"
 #include "simulator/run_prediction.h"
+#include "simulator/steady_window.h"
 #include "viz/compare_report.h"
 
 namespace pipekit {
@@ -68,24 +69,55 @@ double measured_step_ms(const Timeline& measured, const std::vector<double>& all
   return n % 2 ? steady[n / 2] : (steady[n / 2 - 1] + steady[n / 2]) / 2;
 }
 
-Json rank_row(int r, const RunPrediction& p, const Timeline& measured, double measured_busy) {
-  const auto& pr = p.simulation.result.metrics.ranks[r];
-  const double step = p.simulation.result.metrics.step_time_ms;
+// What one side (predicted or measured) says of the compared window: the step,
+// or an asynchronous stream's steady window.
+struct Window {
+  double step_ms = 0;
+  std::vector<double> busy_ms;  // per rank
+};
+
+Window whole_step(const Timeline& t) {
+  Window w;
+  w.step_ms = t.step_time_ms;
+  w.busy_ms.assign(t.num_ranks, 0.0);
+  for (const auto& e : t.events)
+    if (e.stream == Stream::compute && e.rank >= 0 && e.rank < t.num_ranks)
+      w.busy_ms[e.rank] += e.end_ms - e.start_ms;
+  return w;
+}
+
+// The window compared: the whole (last measured) step, or from the first
+// forward of `steady_from` on (asynchronous streams, simulator/steady_window.h).
+Window compared_window(const Timeline& t, int steady_from, const std::string& side) {
+  if (steady_from < 0) return whole_step(t);
+  const std::optional<SteadyWindow> w = steady_window(t, steady_from);
+  if (!w)
+    throw InputError(side, "$.events",
+                     fmt::format("the {} stream has no forward of micro-batch {} on stage 0; the comparison "
+                                 "starts its steady window there",
+                                 side, steady_from));
+  return Window{w->length_ms, w->busy_ms};
+}
+
+Json rank_row(int r, const RunPrediction& p, const Timeline& measured, const Window& pw, const Window& mw) {
+  const double step = pw.step_ms;
+  const double pred_busy = pw.busy_ms[r];
+  const double measured_busy = mw.busy_ms[r];
   const std::int64_t m_act =
       static_cast<std::int64_t>(meta_number(measured, RankMeta::peak_activation_bytes, r).value_or(-1));
   Json jr;
   jr["rank"] = r;
-  jr["predicted_busy_ms"] = pr.busy_ms;
+  jr["predicted_busy_ms"] = pred_busy;
   jr["measured_busy_ms"] = measured_busy;
-  jr["busy_error"] = rel_error(pr.busy_ms, measured_busy);
-  jr["predicted_bubble_ms"] = step - pr.busy_ms;
-  jr["measured_bubble_ms"] = measured.step_time_ms - measured_busy;
+  jr["busy_error"] = rel_error(pred_busy, measured_busy);
+  jr["predicted_bubble_ms"] = step - pred_busy;
+  jr["measured_bubble_ms"] = mw.step_ms - measured_busy;
   // Idle time's own error: busy can be right while idle is wrong (or the two
   // errors cancel in the step), and only the components show it.
-  if (measured.step_time_ms - measured_busy > 0)
-    jr["bubble_error"] = rel_error(step - pr.busy_ms, measured.step_time_ms - measured_busy);
-  jr["predicted_bubble_fraction"] = (step - pr.busy_ms) / step;
-  jr["measured_bubble_fraction"] = (measured.step_time_ms - measured_busy) / measured.step_time_ms;
+  if (mw.step_ms - measured_busy > 0)
+    jr["bubble_error"] = rel_error(step - pred_busy, mw.step_ms - measured_busy);
+  jr["predicted_bubble_fraction"] = (step - pred_busy) / step;
+  jr["measured_bubble_fraction"] = (mw.step_ms - measured_busy) / mw.step_ms;
   jr["predicted_peak_activation_bytes"] = p.activation_peaks[r];
   jr["measured_peak_activation_bytes"] = m_act;
   jr["simulator_peak_activation_bytes"] = p.simulator_peaks[r];
@@ -221,19 +253,22 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
   StageCosts base = stage_costs_from_layers(prof, c.stage_layers, mb_rows);
   count_received_inputs(sch, base);
   const RunCalibration cal = calibrate_run(c, base, measured, ProbeOptions{o.capacity, o.corun_window_s});
-  const RunPrediction p = predict_run(sch, base, cal, mb_rows, c.optimizer, c.precision, o.draws, o.seed);
-  const RunCalibrated rc = calibrate_on_run(sch, p, cal, measured);
+  // An asynchronous stream of two or more minibatches is compared from its
+  // second minibatch on: the first pays warm-up, as a synchronous run's first step does.
+  const int steady_from = c.async && sch.num_microbatches >= 2 * c.minibatch_mbs ? c.minibatch_mbs : -1;
+  const RunPrediction p =
+      predict_run(sch, base, cal, mb_rows, c.optimizer, c.precision, o.draws, o.seed, steady_from);
+  const RunCalibrated rc = calibrate_on_run(sch, p, cal, measured, steady_from);
   Timeline predicted = p.simulation.result.timeline;
   predicted.source = "predicted";
   set_meta(predicted, RunMeta::step_spread_ms,
            fmt::format("{:.4f} {:.4f} {:.4f}", p.spread.p10_ms, p.spread.p50_ms, p.spread.p90_ms));
 
   const std::vector<double> all_steps = step_times_ms(measured);
-  const double measured_ms = measured_step_ms(measured, all_steps);
-  const double predicted_ms = p.simulation.result.metrics.step_time_ms;
-  std::vector<double> m_busy(ranks, 0);
-  for (const auto& e : measured.events)
-    if (e.stream == Stream::compute && e.rank >= 0 && e.rank < ranks) m_busy[e.rank] += e.end_ms - e.start_ms;
+  const Window pw = compared_window(predicted, steady_from, "predicted");
+  const Window mw = compared_window(measured, steady_from, c.timeline_path);
+  const double measured_ms = steady_from >= 0 ? mw.step_ms : measured_step_ms(measured, all_steps);
+  const double predicted_ms = pw.step_ms;
   Json j;
   j["format"] = "pipekit-sim-vs-real/1";
   j["model"] = c.model.name;
@@ -250,6 +285,8 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
   j["measured_step_ms"] = measured_ms;
   j["step_time_error"] = rel_error(predicted_ms, measured_ms);
   j["measured_step_times_ms"] = all_steps;
+  // >= 0: an asynchronous stream compared from this micro-batch's first forward on
+  j["steady_from_microbatch"] = steady_from;
   j["measured_first_step"] = c.start_step + 1;  // the step measured_step_times_ms starts at
   j["measured_last_step_ms"] = measured.step_time_ms;
   j["dedicated_step_ms"] = p.dedicated_step_ms;  // what the same plan would take with a device per rank
@@ -264,7 +301,7 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
   j["run_calibrated_step_time_error"] = rel_error(rc.step_ms, measured_ms);
   double worst_mem = 0;
   for (int r = 0; r < ranks; ++r) {
-    Json jr = rank_row(r, p, measured, m_busy[r]);
+    Json jr = rank_row(r, p, measured, pw, mw);
     worst_mem = std::max(worst_mem, std::abs(jr["peak_activation_error"].get<double>()));
     j["per_rank"].push_back(std::move(jr));
   }

@@ -1,5 +1,7 @@
 #include "planner/plan_search.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -8,6 +10,8 @@
 
 #include "core/error.h"
 #include "core/schedule_traits.h"
+#include "passes/lowering.h"
+#include "passes/round_robin.h"
 #include "planner/profile_interpolation.h"
 #include "planner/schedule_costs.h"
 #include "planner/schedule_generator.h"
@@ -131,11 +135,48 @@ std::vector<int> default_microbatch_counts(int p) {
   return out;
 }
 
+namespace {
+
+// Only plans the executor runs (executor/prepare_run.cpp states the same
+// rules): a flush schedule splits every micro-batch among a stage's replicas;
+// an asynchronous one deals whole micro-batches round-robin, pipedream as
+// many to each replica, and the replicas' all-reduces must not deadlock
+// (passes/round_robin.h). Throws InputError naming the rule a plan breaks.
+void check_replication_runs(const Plan& plan, const ScheduleTraits& traits, int p) {
+  std::vector<int> group_replicas;
+  for (int s = 0; s < p; ++s)
+    group_replicas.push_back(std::max(1, plan.stages[static_cast<std::size_t>(s)].replicas));
+  const int most = *std::max_element(group_replicas.begin(), group_replicas.end());
+  if (most <= 1) return;
+  const int b = std::max(1, plan.microbatch_size);
+  if (!traits.asynchronous()) {
+    if (b % most != 0)
+      throw InputError("--search", "",
+                       fmt::format("{} splits each micro-batch of {} among {} replicas: not a whole number",
+                                   traits.name, b, most));
+    return;
+  }
+  const bool every_microbatch = traits.update == WeightUpdate::every_microbatch;
+  if (every_microbatch && plan.schedule.microbatches % most != 0)
+    throw InputError("--search", "",
+                     fmt::format("{} deals {} micro-batches round-robin among {} replicas unevenly",
+                                 traits.name, plan.schedule.microbatches, most));
+  const auto stuck = round_robin_deadlocks(lower_schedule(generate_schedule(plan.schedule, p)),
+                                           group_replicas, every_microbatch);
+  if (!stuck.empty())
+    throw InputError(
+        "--search", "",
+        fmt::format("{} with {} replicas per stage would deadlock ({})", traits.name, most, stuck[0]));
+}
+
+}  // namespace
+
 SearchCandidate score_plan(const Profile& profile, Plan plan, const SearchOptions& o) {
   const ScheduleTraits& traits = schedule_traits(plan.schedule.kind);
   const int stages = static_cast<int>(plan.stages.size());
   const int v = std::max(1, plan.schedule.virtual_stages);
   const int p = stages / v;
+  check_replication_runs(plan, traits, p);
   StageCosts costs = stage_costs_from_plan(profile, plan);
   // Cost-aware schedules (zb-auto, zb-interleaved) are built from this
   // candidate's own stage costs, links and memory limit; the plan keeps the

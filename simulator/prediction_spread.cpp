@@ -8,6 +8,7 @@
 #include <random>
 
 #include "core/error.h"
+#include "simulator/steady_window.h"
 
 namespace pipekit {
 namespace {
@@ -52,7 +53,7 @@ StepSpread predict_spread(const Schedule& schedule, const StageCosts& costs, con
   };
   SimOptions opt = options;
   opt.record_timeline = false;
-  opt.record_action_times = false;
+  opt.record_action_times = in.steady_from >= 0;
   const int ranks = static_cast<int>(schedule.actions.size());
   StepSpread out;
   for (int d = 0; d < in.draws; ++d) {
@@ -76,10 +77,16 @@ StepSpread predict_spread(const Schedule& schedule, const StageCosts& costs, con
       draw_per_send(in.delay_ms, opt.send_delay_ms[r]);
       draw_per_send(in.receive_wait_ms, opt.receive_wait_draw_ms[r]);
     }
-    const double step =
-        shared.empty() ? simulate(schedule, costs, cluster, opt).metrics.step_time_ms
-                       : simulate_shared(schedule, costs, cluster, opt, shared).result.metrics.step_time_ms;
-    out.steps_ms.push_back(step);
+    const SimulationResult r = shared.empty() ? simulate(schedule, costs, cluster, opt)
+                                              : simulate_shared(schedule, costs, cluster, opt, shared).result;
+    const std::optional<double> window =
+        in.steady_from >= 0 ? steady_window_ms(schedule, r, in.steady_from) : std::nullopt;
+    if (in.steady_from >= 0 && !window)
+      throw InputError("--draws", "",
+                       fmt::format("the schedule has no forward of micro-batch {} on stage 0 to start the "
+                                   "steady window at",
+                                   in.steady_from));
+    out.steps_ms.push_back(window.value_or(r.metrics.step_time_ms));
   }
   std::sort(out.steps_ms.begin(), out.steps_ms.end());
   out.p10_ms = percentile(out.steps_ms, 0.10);

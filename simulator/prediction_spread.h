@@ -13,7 +13,8 @@
 //    probe's; empty: SimOptions::receive_wait_ms for every message);
 // and the shared-device model when groups are given. Draws are independent
 // (bootstrap from the samples). The result's percentiles are nearest-rank
-// over `draws` simulations; the same seed gives the same numbers.
+// over `draws` simulations; the same seed gives the same numbers. With
+// SpreadInputs::steady_from, the numbers are steady windows instead of steps.
 // Cost: draws x (shared-device rounds x simulate()).
 #pragma once
 
@@ -32,6 +33,9 @@ struct SpreadInputs {
       receive_wait_ms;  // per-message waits after a late receiver arrives; empty: the options'
   int draws = 200;
   std::uint64_t seed = 2024;
+  // >= 0: each draw's value is the steady window from this micro-batch
+  // (simulator/steady_window.h: asynchronous streams), not the whole step.
+  int steady_from = -1;
 };
 
 struct StepSpread {

@@ -7,6 +7,7 @@
 #include "core/schedule_traits.h"
 #include "simulator/calibrated_model.h"
 #include "simulator/memory_model.h"
+#include "simulator/steady_window.h"
 
 namespace pipekit {
 namespace {
@@ -75,7 +76,7 @@ double message_end_ms(const RunPrediction& p, std::int64_t bytes) {
 
 RunPrediction predict_run(const Schedule& sch, const StageCosts& base, const RunCalibration& cal,
                           int microbatch_rows, Optimizer optimizer, Precision precision, int draws,
-                          std::uint64_t seed) {
+                          std::uint64_t seed, int steady_from) {
   const int ranks = sch.num_ranks;
   const bool async = schedule_traits_or_custom(sch.kind).asynchronous();
   RunPrediction p;
@@ -97,17 +98,23 @@ RunPrediction predict_run(const Schedule& sch, const StageCosts& base, const Run
   SpreadInputs in = model.draws;
   in.draws = draws;
   in.seed = seed;
+  in.steady_from = steady_from;
   p.spread = predict_spread(sch, p.costs, model.draw_cluster, so, cal.shared, in);
   // A device per rank: no sharing, and the idle link's latency (the
   // processor time per message is the calibrated one: an idle ping-pong's
   // includes waits a busy rank does not pay).
   p.dedicated_step_ms = p.simulation.dedicated_step_ms;
-  if (shared_cpu) {
+  if (shared_cpu || steady_from >= 0) {
     SimOptions alone = so;
     alone.record_timeline = false;
-    p.dedicated_step_ms =
-        simulate(sch, p.costs, flat_cluster(ranks, cal.link_bandwidth_bytes_per_s, cal.link_latency_s), alone)
-            .metrics.step_time_ms;
+    alone.record_action_times = steady_from >= 0;
+    const SimulationResult r = simulate(
+        sch, p.costs,
+        shared_cpu ? flat_cluster(ranks, cal.link_bandwidth_bytes_per_s, cal.link_latency_s) : p.cluster,
+        alone);
+    p.dedicated_step_ms = r.metrics.step_time_ms;
+    if (steady_from >= 0)
+      p.dedicated_step_ms = steady_window_ms(sch, r, steady_from).value_or(p.dedicated_step_ms);
   }
   // Memory. The simulator counts a receive buffer only while its transfer
   // runs; the executor allocates it when the RECV is posted. Both are
@@ -128,7 +135,7 @@ RunPrediction predict_run(const Schedule& sch, const StageCosts& base, const Run
 }
 
 RunCalibrated calibrate_on_run(const Schedule& sch, const RunPrediction& p, const RunCalibration& cal,
-                               const Timeline& measured) {
+                               const Timeline& measured, int steady_from) {
   // The run's compute events include what messaging took from them, so the
   // stretch is measured and applied without the per-message overhead.
   SimOptions calibrated = p.options;
@@ -136,17 +143,30 @@ RunCalibrated calibrate_on_run(const Schedule& sch, const RunPrediction& p, cons
   calibrated.message_overhead_ms = 0;
   calibrated.message_overhead_per_byte_ms = 0;
   double model_busy = 0, run_busy = 0;
-  for (const auto& r : simulate(sch, p.costs, p.cluster, calibrated).metrics.ranks) model_busy += r.busy_ms;
-  for (const auto& e : measured.events)
-    if (e.stream == Stream::compute) run_busy += e.end_ms - e.start_ms;
+  const std::optional<SteadyWindow> run_window =
+      steady_from >= 0 ? steady_window(measured, steady_from) : std::nullopt;
+  if (run_window) {
+    SimOptions timed = calibrated;
+    timed.record_timeline = true;
+    const std::optional<SteadyWindow> model_window =
+        steady_window(simulate(sch, p.costs, p.cluster, timed).timeline, steady_from);
+    for (double b : model_window ? model_window->busy_ms : std::vector<double>{}) model_busy += b;
+    for (double b : run_window->busy_ms) run_busy += b;
+  } else {
+    for (const auto& r : simulate(sch, p.costs, p.cluster, calibrated).metrics.ranks) model_busy += r.busy_ms;
+    for (const auto& e : measured.events)
+      if (e.stream == Stream::compute) run_busy += e.end_ms - e.start_ms;
+  }
   RunCalibrated out;
   out.compute_stretch = model_busy > 0 ? run_busy / model_busy : 1;
   out.message_delay_s = mean_message_delay_s(measured, cal.link_latency_s);
   calibrated.step_ms *= out.compute_stretch;
-  out.step_ms =
+  calibrated.record_action_times = run_window.has_value();
+  const SimulationResult r =
       simulate(sch, stretched(p.costs, out.compute_stretch),
-               flat_cluster(sch.num_ranks, cal.link_bandwidth_bytes_per_s, out.message_delay_s), calibrated)
-          .metrics.step_time_ms;
+               flat_cluster(sch.num_ranks, cal.link_bandwidth_bytes_per_s, out.message_delay_s), calibrated);
+  out.step_ms = r.metrics.step_time_ms;
+  if (run_window) out.step_ms = steady_window_ms(sch, r, steady_from).value_or(out.step_ms);
   return out;
 }
 

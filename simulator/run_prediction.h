@@ -9,6 +9,9 @@
 //    message charged for its own bytes; otherwise (or without scheduler
 //    statistics) half the idle ping-pong's per-message time. NCCL's copies
 //    cost none.
+//  - asynchronous streams (steady_from >= 0): the spread and the run-calibrated
+//    step are steady windows from that micro-batch (simulator/steady_window.h),
+//    the first minibatch's warm-up left out as synchronous runs drop step 1.
 //  - spread: p10/p50/p90 of the step from a seeded Monte Carlo over the
 //    probes' samples (simulator/prediction_spread.h): compute noise from the
 //    co-run probe, message delays from the loaded-message probe.
@@ -52,7 +55,7 @@ struct RunPrediction {
 // in saved bytes, simulator/memory_model.h's count_received_inputs).
 RunPrediction predict_run(const Schedule& sch, const StageCosts& base, const RunCalibration& cal,
                           int microbatch_rows, Optimizer optimizer, Precision precision = Precision::fp32,
-                          int draws = 200, std::uint64_t seed = 2024);
+                          int draws = 200, std::uint64_t seed = 2024, int steady_from = -1);
 
 // Processor time of one message end of `bytes` as the prediction charges it.
 double message_end_ms(const RunPrediction& p, std::int64_t bytes);
@@ -67,6 +70,6 @@ struct RunCalibrated {
   double step_ms = 0;
 };
 RunCalibrated calibrate_on_run(const Schedule& sch, const RunPrediction& p, const RunCalibration& cal,
-                               const Timeline& measured);
+                               const Timeline& measured, int steady_from = -1);
 
 }  // namespace pipekit

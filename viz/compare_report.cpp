@@ -42,7 +42,10 @@ void print_table(const Json& r) {
   const std::size_t steps = r["measured_step_times_ms"].size();
   const double measured = r["measured_step_ms"];
   const Json err = r["step_time_error"];
-  print_row(steps >= 2 ? fmt::format("step ms (median of {})", steps - 1) : std::string("step ms"),
+  const int steady_from = r.value("steady_from_microbatch", -1);
+  print_row(steady_from >= 0 ? fmt::format("stream ms from micro-batch {}", steady_from)
+            : steps >= 2     ? fmt::format("step ms (median of {})", steps - 1)
+                             : std::string("step ms"),
             r["predicted_step_ms"], measured, &err);
   auto rel = [&](double p) { return Json(measured == 0 ? 0.0 : (p - measured) / measured); };
   if (r.contains("predicted_step_p10_ms"))

@@ -45,6 +45,7 @@ TEST_CASE("search ranks simulated configurations, fitting and fastest per micro-
 
 TEST_CASE("search narrowed to one schedule and micro-batch count") {
   Profile p = test::chain_profile({1, 2, 3, 4});
+  p.microbatch_size = 2;  // two replicas split each micro-batch
   SearchOptions o;
   o.cluster = flat_cluster(2, 0);
   o.schedules = {"1f1b"};
@@ -61,6 +62,35 @@ TEST_CASE("search narrowed to one schedule and micro-batch count") {
   // micro-batch (5 ms each, 20 ms), the best 2-stage split [1,2,3 | 4] takes
   // (4 + 1) x 6 = 30 ms of fill, steady state and drain.
   CHECK(r.ranked.front().plan.stages.size() == 1);
+}
+
+TEST_CASE("search proposes only replication the executor runs") {
+  Profile p = test::chain_profile({1, 2, 3, 4});
+  SearchOptions o;
+  o.cluster = flat_cluster(3, 0);
+  o.recompute = {Recompute::never};
+  o.prune = false;
+  for (int b : {1, 3}) {
+    p.microbatch_size = b;
+    const SearchResult r = search_plans(p, o);
+    REQUIRE(!r.ranked.empty());
+    bool replicated_flush = false;
+    for (const auto& c : r.ranked) {
+      const int replicas = c.plan.stages.front().replicas;
+      if (replicas <= 1) continue;
+      const ScheduleTraits& t = schedule_traits(c.plan.schedule.kind);
+      if (!t.asynchronous()) {
+        // A flush schedule splits each micro-batch among the replicas.
+        CHECK(b % replicas == 0);
+        replicated_flush = true;
+      } else if (c.plan.schedule.kind == "pipedream") {
+        CHECK(c.plan.schedule.microbatches % replicas == 0);  // as many micro-batches to each replica
+      }
+    }
+    // 3 devices, one stage of 3 replicas: runnable when the micro-batch has 3 rows only.
+    CHECK(replicated_flush == (b == 3));
+    if (b == 1) CHECK(r.skipped > 0);
+  }
 }
 
 TEST_CASE("straight search never replicates, and equal times go to the smaller memory") {

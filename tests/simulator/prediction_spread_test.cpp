@@ -8,6 +8,7 @@
 #include "simulator/calibrated_model.h"
 #include "simulator/prediction_spread.h"
 #include "simulator/run_calibration_json.h"
+#include "simulator/steady_window.h"
 #include "tests/support/sim_test_support.h"
 
 using namespace pipekit;
@@ -166,4 +167,44 @@ TEST_CASE("calibration JSON: round trip, the --compare wrapper, and clear errors
   fails(R"({"format": "pipekit-calibration/1", "shared": [{"ranks": [0], "capacity": 0}]})", "positive");
   fails(R"({"format": "pipekit-calibration/1", "compute_noise": [1, -2]})", ">= 0");
   fails("{", "bad.json");
+}
+
+TEST_CASE("steady window: an asynchronous stream measured from a later micro-batch's first forward") {
+  // pipedream on 2 ranks, 8 micro-batches (two minibatches of 4), F = 1, B = 2.
+  const Schedule s = lower_schedule(make_schedule("pipedream", 2, 8));
+  SimOptions opt;
+  opt.record_timeline = true;
+  opt.record_action_times = true;
+  const SimulationResult r = run_synthetic(s, 1.0, 2.0, -1, opt);
+  const std::optional<SteadyWindow> w = steady_window(r.timeline, 4);
+  REQUIRE(w.has_value());
+  double f4 = -1;
+  for (const auto& e : r.timeline.events)
+    if (e.stream == Stream::compute && e.action.stage == 0 && e.action.type == ActionType::F &&
+        e.action.microbatch == 4)
+      f4 = e.start_ms;
+  CHECK(w->start_ms == doctest::Approx(f4));
+  CHECK(w->length_ms == doctest::Approx(r.metrics.step_time_ms - f4));
+  // The same window from the action times the spread uses.
+  const std::optional<double> from_times = steady_window_ms(s, r, 4);
+  REQUIRE(from_times.has_value());
+  CHECK(*from_times == doctest::Approx(w->length_ms));
+  // Busy inside the window: the compute of micro-batches 4..7 at least, never more than the window.
+  for (int rank = 0; rank < 2; ++rank) {
+    CHECK(w->busy_ms[rank] >= doctest::Approx(4 * 3.0));
+    CHECK(w->busy_ms[rank] <= doctest::Approx(w->length_ms));
+    CHECK(w->busy_ms[rank] < r.metrics.ranks[rank].busy_ms);
+  }
+  CHECK_FALSE(steady_window(r.timeline, 8).has_value());  // no such micro-batch
+  CHECK_FALSE(steady_window_ms(s, r, 8).has_value());
+  // The spread with no noise is the window, in every draw.
+  SpreadInputs in;
+  in.draws = 5;
+  in.steady_from = 4;
+  StageCosts c = synthetic_stage_costs(2, 1, 1.0, 2.0, -1);
+  const StepSpread sp = predict_spread(s, c, free_cluster(2), SimOptions{}, {}, in);
+  CHECK(sp.p10_ms == doctest::Approx(w->length_ms));
+  CHECK(sp.p90_ms == doctest::Approx(w->length_ms));
+  in.steady_from = 8;
+  CHECK_THROWS_AS(predict_spread(s, c, free_cluster(2), SimOptions{}, {}, in), InputError);
 }
