@@ -243,7 +243,7 @@ TEST_CASE("bisection of the last level: same optimum as the table on random prof
   CHECK(unique_plans > 300);
 }
 
-TEST_CASE("bisection of the last level: larger flat chains and PipeDream's profiles") {
+TEST_CASE("bisection of the last level: same optimum on larger flat chains (20-59 layers, 8-281 machines)") {
   std::mt19937 rng(4);
   for (int trial = 0; trial < 40; ++trial) {
     CAPTURE(trial);
