@@ -1,7 +1,7 @@
 // Planner speed: PipeDream's dynamic program on PipeDream's own profiles (compare
 // with optimizer_graph_hierarchical.py: ~0.2 s vgg16 on 16, ~9 s gnmt_large on 4,
-// ~120 s resnet50 on 8x2), a 512-layer chain on 1,024 devices, and the exact
-// straight partitioner.
+// ~120 s resnet50 on 8x2), a 512-layer chain on 1,024 devices (8 x 128 and one
+// flat level of 256 and of 1,024), and the exact straight partitioner.
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -71,6 +71,12 @@ void BM_Dp_Chain512_8x128(benchmark::State& s) {
 void BM_Dp_Chain512_64(benchmark::State& s) {
   run_dp(s, synthetic_chain(512), {64}, {12.5e9}, CostModel::pipekit);
 }
+void BM_Dp_Chain512_256(benchmark::State& s) {
+  run_dp(s, synthetic_chain(512), {256}, {12.5e9}, CostModel::pipekit);
+}
+void BM_Dp_Chain512_1024(benchmark::State& s) {
+  run_dp(s, synthetic_chain(512), {1024}, {12.5e9}, CostModel::pipekit);
+}
 
 void BM_Straight_Chain512_64(benchmark::State& state) {
   Profile p = synthetic_chain(512);
@@ -95,6 +101,8 @@ BENCHMARK(BM_Dp_Resnet50_8x2)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Dp_InceptionV3_8)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Dp_Chain512_64)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Dp_Chain512_8x128)->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK(BM_Dp_Chain512_256)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Dp_Chain512_1024)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Straight_Chain512_64)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_DeepSpeed_Parameters_Chain512_64)->Unit(benchmark::kMillisecond);
 

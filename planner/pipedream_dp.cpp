@@ -10,31 +10,16 @@
 
 #include "core/error.h"
 #include "core/units.h"
+#include "planner/pipedream_bottleneck.h"
+#include "planner/pipedream_level.h"
 
 namespace pipekit {
 namespace {
 
-constexpr double kNone = std::numeric_limits<double>::quiet_NaN();
-
-struct Entry {
-  double v = kNone;           // best time; NaN = no solution (PipeDream's None)
-  int k = -1;                 // last split: the previous part ends at state k
-  std::int16_t rest = -1;     // machines index (m) of the previous part
-  std::int16_t machines = 0;  // machines of the last stage
-  bool ok() const { return !std::isnan(v); }
-};
-
-// One level's table A[i][j][m]; only row 0 at the final level.
-struct Table {
-  int rows = 0, S = 0, N = 0;
-  std::vector<Entry> a;
-  Entry& at(int i, int j, int m) { return a[(static_cast<std::size_t>(i) * S + j) * N + m]; }
-  const Entry& at(int i, int j, int m) const { return a[(static_cast<std::size_t>(i) * S + j) * N + m]; }
-};
-
-double ceil_div(double a, double b) {
-  return std::ceil(a / b);
-}
+using detail::DpEntry;
+using detail::DpPiece;
+using detail::DpTable;
+using detail::LevelCosts;
 
 // Runs f(0..rows-1), spread over the hardware threads when there are many rows.
 template <class F>
@@ -71,34 +56,23 @@ class Solver {
     }
   }
 
-  // State-range sums of the segment after state i-1 up to state j (i == 0: from the start).
-  static double seg(const std::vector<double>& x, int i, int j) { return i == 0 ? x[j] : x[j] - x[i - 1]; }
-
-  double allreduce(double params, int r, double bw, double within, bool single_stage) const {
-    if (bw <= 0 || r <= 1) return 0;
-    double t = 4.0 * (r - 1) * params / (bw * r);
-    if (o_.cost_model == CostModel::pipedream && single_stage) t /= within;
-    return t;
-  }
-
-  // PipeDream: stash > memory rejects; pipekit: per-device memory at the innermost level.
-  bool fits(int level, int N, int m, int r, int i, int j) const {
-    if (!o_.memory_bytes) return true;
-    double need;
-    if (o_.cost_model == CostModel::pipedream) {
-      need = ceil_div(N - (m + 1), r) * (seg(s_.activation_bytes, i, j) + seg(s_.param_bytes, i, j));
-    } else {
-      if (level > 0) return true;
-      need = seg(s_.param_bytes, i, j) * (2.0 + o_.optimizer_factor) +
-             seg(s_.saved_bytes, i, j) * ceil_div(N - (m + 1) + r, r);
-    }
-    return need <= *o_.memory_bytes;
-  }
-
-  void solve_level(int level, bool final_level, double within, const Table* prev) {
+  void solve_level(int level, bool final_level, double within, const DpTable* prev) {
     const int N = o_.machines[level];
     const double bw = o_.bandwidths[level];
-    Table t;
+    const LevelCosts costs(s_, o_, level, within, prev);
+    // Measured (bench/bench_planner.cpp): the bisection costs about 20 probes
+    // over every (predecessor, state) pair whatever the machine count; the
+    // table grows with machines squared and prunes chains far better than DAGs.
+    const bool bisect = o_.last_level == LastLevel::bisection ||
+                        (o_.last_level == LastLevel::automatic && N > (s_.is_chain_order ? 64 : 15));
+    if (final_level && bisect) {
+      detail::BottleneckPlan plan = detail::solve_last_level(costs);
+      final_value_ = plan.value;
+      final_pieces_ = std::move(plan.pieces);
+      tables_.emplace_back();
+      return;
+    }
+    DpTable t;
     t.rows = final_level ? 1 : S_ + 1;
     t.S = S_;
     t.N = N;
@@ -109,12 +83,9 @@ class Solver {
           fmt::format("the planner's table would need {} cells ({} states x {} machines at level {}); "
                       "use fewer devices per level or a smaller model",
                       cells, S_, N, level + 1));
-    t.a.assign(cells, Entry{});
-    auto T = [&](int i, int j) -> double {
-      if (i > 0 && j < i) return kNone;
-      if (!prev) return seg(s_.compute_s, i, j);
-      return prev->at(i, j, prev->N - 1).v;
-    };
+    t.a.assign(cells, DpEntry{});
+    auto T = [&](int i, int j) { return costs.segment(i, j); };
+    auto seg = LevelCosts::seg;
     const int max_m = o_.straight ? 1 : N;
     const bool transfers = o_.count_transfers && bw > 0;
     const double ratio = o_.compression_ratio > 0 ? o_.compression_ratio : 1.0;
@@ -122,36 +93,30 @@ class Solver {
     auto solve_row = [&](int i) {
       for (int j = i; j < S_; ++j)
         for (int m = 0; m < max_m; ++m) {
-          if (!fits(level, N, m, m + 1, i, j)) continue;
-          double c = T(i, j);
-          if (std::isnan(c)) continue;
-          double comm = allreduce(seg(s_.param_bytes, i, j), m + 1, bw, within, true);
-          t.at(i, j, m) = Entry{(c + comm) / (m + 1), -1, -1, static_cast<std::int16_t>(m + 1)};
+          if (!costs.fits(m, m + 1, i, j)) continue;
+          const double v = costs.single_stage(i, j, m);
+          if (std::isnan(v)) continue;
+          t.at(i, j, m) = DpEntry{v, -1, -1, static_cast<std::int16_t>(m + 1)};
         }
 
       for (int m = 1; m < N; ++m)
         for (int j = i + 1; j < S_; ++j) {
-          Entry cur = t.at(i, j, m);
+          DpEntry cur = t.at(i, j, m);
           if (o_.fewer_machines) {
-            const Entry& fewer = t.at(i, j, m - 1);
+            const DpEntry& fewer = t.at(i, j, m - 1);
             if (fewer.ok() && (!cur.ok() || fewer.v < cur.v)) cur = fewer;
           }
           const int max_mp = o_.straight ? 1 : m;
           auto consider = [&](int k, int mp) {
-            double last = T(k + 1, j);
-            if (std::isnan(last)) return;
-            if (!fits(level, N, m, mp, k + 1, j)) return;
-            const Entry& before = t.at(i, k, m - mp);
+            const double c = T(k + 1, j);
+            if (std::isnan(c)) return;
+            if (!costs.fits(m, mp, k + 1, j)) return;
+            const DpEntry& before = t.at(i, k, m - mp);
             if (!before.ok()) return;
-            const double lp = seg(s_.param_bytes, k + 1, j);
-            last = (last + allreduce(lp, mp, bw, within, false)) / mp;
-            double pt = std::max(before.v, last);
-            if (transfers) {
-              pt = std::max(pt, 2.0 * s_.output_bytes[k] / (bw * mp) / ratio);
-              if (j < S_ - 1) pt = std::max(pt, 2.0 * s_.output_bytes[j] / (bw * mp) / ratio);
-            }
+            const double pt =
+                std::max(before.v, costs.last_stage(c, seg(s_.param_bytes, k + 1, j), k, j, mp));
             if (!cur.ok() || cur.v > pt)
-              cur = Entry{pt, k, static_cast<std::int16_t>(m - mp), static_cast<std::int16_t>(mp)};
+              cur = DpEntry{pt, k, static_cast<std::int16_t>(m - mp), static_cast<std::int16_t>(mp)};
           };
           if (s_.is_chain_order) {
             // Compute C on r machines (each holding `within` devices) takes at
@@ -161,9 +126,9 @@ class Solver {
             // the best so far that bounds r from both sides; once even r = max_mp
             // is too few for the last stage, stop. Seeding with the neighbours'
             // choices makes the best so far good early.
-            const Entry& left = t.at(i, j - 1, m);
+            const DpEntry& left = t.at(i, j - 1, m);
             if (left.ok() && left.k >= i && left.machines <= max_mp) consider(left.k, left.machines);
-            const Entry& fewer = t.at(i, j, m - 1);
+            const DpEntry& fewer = t.at(i, j, m - 1);
             if (fewer.ok() && fewer.k >= i && fewer.machines + 1 <= max_mp)
               consider(fewer.k, fewer.machines + 1);
             const double start_c = i > 0 ? s_.compute_s[i - 1] : 0.0;
@@ -233,13 +198,11 @@ class Solver {
   }
 
   // PipeDream's analyze_partitioning: the stages of segment [start, end) at a level.
-  struct Piece {
-    int start, end, machines;
-  };
-  std::vector<Piece> split(int level, int start, int end) const {
-    const Table& t = tables_[level];
+  std::vector<DpPiece> split(int level, int start, int end) const {
+    if (level == static_cast<int>(tables_.size()) - 1 && tables_[level].a.empty()) return final_pieces_;
+    const DpTable& t = tables_[level];
     const int row = t.rows == 1 ? 0 : start;
-    Entry e = t.at(row, end - 1, t.N - 1);
+    DpEntry e = t.at(row, end - 1, t.N - 1);
     std::vector<int> cuts, reps;
     while (e.k >= 0) {
       cuts.push_back(e.k + 1);
@@ -249,7 +212,7 @@ class Solver {
     reps.push_back(e.machines);
     std::reverse(cuts.begin(), cuts.end());
     std::reverse(reps.begin(), reps.end());
-    std::vector<Piece> out;
+    std::vector<DpPiece> out;
     int from = start;
     for (std::size_t c = 0; c < cuts.size(); ++c) {
       out.push_back({from, cuts[c], reps[c]});
@@ -259,13 +222,21 @@ class Solver {
     return out;
   }
 
-  const Table& table(int level) const { return tables_[level]; }
+  const DpTable& table(int level) const { return tables_[level]; }
+
+  // The optimum of the whole model on all machines; NaN: no plan.
+  double final_value() const {
+    const DpTable& t = tables_.back();
+    return t.a.empty() ? final_value_ : t.at(0, S_ - 1, t.N - 1).v;
+  }
 
  private:
   const DpStates& s_;
   const PipeDreamOptions& o_;
   int S_;
-  std::vector<Table> tables_;
+  std::vector<DpTable> tables_;
+  double final_value_ = detail::kNoPlan;  // the last level, when solved by bisection
+  std::vector<DpPiece> final_pieces_;
   std::vector<std::vector<int>> by_gap_;
   std::vector<std::vector<std::uint64_t>> pred_bits_;
 };
@@ -305,14 +276,14 @@ DpResult pipedream_partition(const Profile& p, const PipeDreamOptions& o) {
     solver.solve_level(l, l == L - 1, within, l > 0 ? &solver.table(l - 1) : nullptr);
     within *= o.machines[l];
   }
-  const auto& top = solver.table(L - 1).at(0, S - 1, o.machines[L - 1] - 1);
-  if (!top.ok() && o.straight && !o.memory_bytes)
+  const double top = solver.final_value();
+  if (std::isnan(top) && o.straight && !o.memory_bytes)
     throw InputError(
         "--devices", "",
         fmt::format("a straight pipeline on {} devices needs {} stages, but the model offers only {} "
                     "places to cut ({}); use at most {} devices or drop --straight",
                     static_cast<int>(within), static_cast<int>(within), S, to_string(states.kind), S));
-  if (!top.ok()) {
+  if (std::isnan(top)) {
     std::string limit = o.memory_bytes ? format_bytes(*o.memory_bytes) : "none";
     throw InputError("--memory", "",
                      fmt::format("no split of {} onto {} devices fits {} per device under the {} cost model; "
@@ -337,7 +308,7 @@ DpResult pipedream_partition(const Profile& p, const PipeDreamOptions& o) {
   DpResult r;
   r.graph = states.kind;
   r.num_states = S;
-  r.time_per_minibatch_s = top.v;
+  r.time_per_minibatch_s = top;
   r.single_device_s = states.compute_s[S - 1];
   std::vector<int> stage_of(p.layers.size(), -1);
   for (const Seg& s : segs) {
@@ -385,10 +356,10 @@ DpResult pipedream_partition(const Profile& p, const PipeDreamOptions& o) {
     const int from_here = devices_after;
     devices_after -= st.replicas;
     if (o.cost_model == CostModel::pipedream)
-      st.memory_bytes = ceil_div(devices_after, st.replicas) * (act + st.param_bytes);
+      st.memory_bytes = LevelCosts::ceil_div(devices_after, st.replicas) * (act + st.param_bytes);
     else
       st.memory_bytes =
-          st.param_bytes * (2.0 + o.optimizer_factor) + saved * ceil_div(from_here, st.replicas);
+          st.param_bytes * (2.0 + o.optimizer_factor) + saved * LevelCosts::ceil_div(from_here, st.replicas);
   }
   // PipeDream's data-parallel estimate, for the speed-up comparison.
   double dp = r.single_device_s, inner = 1;

@@ -23,16 +23,21 @@
 // state) + saved activations x ceil(machines from the stage to the end / replicas),
 // the micro-batches in flight under PipeDream's 1F1B.
 //
-// Cost: at most O(sum over states of |preds| x machines^2) per level (all
-// segment starts below the top level, one at the top), cut down by exact
+// Cost: the levels below the top fill their tables, at most O(sum over states
+// of |preds| x machines^2) each (all segment starts), cut down by exact
 // pruning: compute C on r machines (each holding w devices) takes at least
 // C / (r w), a replicated stage adds at least 2 params / bandwidth, a transfer at
 // least 2 bytes / (r bandwidth); against the best plan so far that bounds the
 // split point and the replica count from both sides. Segment starts are solved
-// in parallel threads. Same answers as PipeDream (up to ties), e.g. resnet50 on
-// 8x2 in ~0.3 s where PipeDream's Python takes ~2 min; a 512-layer chain on 8 x
-// 128 devices in ~0.5 s. A flat level of ~1,000 devices is still slow (minutes):
-// prefer the hierarchical form.
+// in parallel threads. The top level needs only the optimum of the whole model,
+// so with many machines (LastLevel::automatic: over 64 on a chain, over 15 on an
+// antichain DAG) it is solved as a bottleneck problem instead, by bisection on
+// the answer (planner/pipedream_bottleneck.h): about 20 feasibility probes of
+// O(sum over states of |preds|) each, independent of the machine count, with the
+// same optimum bit for bit. Same answers as PipeDream (up to ties), e.g. resnet50
+// on 8x2 in ~0.15 s where PipeDream's Python takes ~2 min; a 512-layer chain on
+// one flat level of 1,024 devices in ~0.11 s, on 8 x 128 in ~0.25 s
+// (bench/RESULTS.md, "Planner").
 #pragma once
 
 #include <optional>
@@ -45,6 +50,7 @@
 namespace pipekit {
 
 enum class CostModel { pipedream, pipekit };
+enum class LastLevel { automatic, table, bisection };
 
 struct PipeDreamOptions {
   std::vector<int> machines;       // per level, innermost first (e.g. {8, 16})
@@ -57,6 +63,11 @@ struct PipeDreamOptions {
   double compression_ratio = 1.0;      // activation bytes are divided by it
   double optimizer_factor = 2.0;       // pipekit memory model: core/precision.h's static_memory_factor
   int max_antichain_states = 4000;     // beyond this, condense (see antichain_dag.h)
+  // How the last (outermost) level is solved: its table like the levels below,
+  // or the bisection of planner/pipedream_bottleneck.h. Same optimum; ties may
+  // pick different plans. automatic: the table where it is cheaper (up to 64
+  // machines on a chain, up to 15 on an antichain DAG, whose table prunes less).
+  LastLevel last_level = LastLevel::automatic;
 };
 
 struct DpStage {
