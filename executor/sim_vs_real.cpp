@@ -69,38 +69,22 @@ double measured_step_ms(const Timeline& measured, const std::vector<double>& all
   return n % 2 ? steady[n / 2] : (steady[n / 2 - 1] + steady[n / 2]) / 2;
 }
 
-// What one side (predicted or measured) says of the compared window: the step,
-// or an asynchronous stream's steady window.
-struct Window {
-  double step_ms = 0;
-  std::vector<double> busy_ms;  // per rank
-};
-
-Window whole_step(const Timeline& t) {
-  Window w;
-  w.step_ms = t.step_time_ms;
-  w.busy_ms.assign(t.num_ranks, 0.0);
-  for (const auto& e : t.events)
-    if (e.stream == Stream::compute && e.rank >= 0 && e.rank < t.num_ranks)
-      w.busy_ms[e.rank] += e.end_ms - e.start_ms;
-  return w;
-}
-
 // The window compared: the whole (last measured) step, or from the first
 // forward of `steady_from` on (asynchronous streams, simulator/steady_window.h).
-Window compared_window(const Timeline& t, int steady_from, const std::string& side) {
-  if (steady_from < 0) return whole_step(t);
+SteadyWindow compared_window(const Timeline& t, int steady_from, const std::string& side) {
+  if (steady_from < 0) return timeline_window(t, 0);
   const std::optional<SteadyWindow> w = steady_window(t, steady_from);
   if (!w)
     throw InputError(side, "$.events",
                      fmt::format("the {} stream has no forward of micro-batch {} on stage 0; the comparison "
                                  "starts its steady window there",
                                  side, steady_from));
-  return Window{w->length_ms, w->busy_ms};
+  return *w;
 }
 
-Json rank_row(int r, const RunPrediction& p, const Timeline& measured, const Window& pw, const Window& mw) {
-  const double step = pw.step_ms;
+Json rank_row(int r, const RunPrediction& p, const Timeline& measured, const SteadyWindow& pw,
+              const SteadyWindow& mw) {
+  const double step = pw.length_ms;
   const double pred_busy = pw.busy_ms[r];
   const double measured_busy = mw.busy_ms[r];
   const std::int64_t m_act =
@@ -111,13 +95,13 @@ Json rank_row(int r, const RunPrediction& p, const Timeline& measured, const Win
   jr["measured_busy_ms"] = measured_busy;
   jr["busy_error"] = rel_error(pred_busy, measured_busy);
   jr["predicted_bubble_ms"] = step - pred_busy;
-  jr["measured_bubble_ms"] = mw.step_ms - measured_busy;
+  jr["measured_bubble_ms"] = mw.length_ms - measured_busy;
   // Idle time's own error: busy can be right while idle is wrong (or the two
   // errors cancel in the step), and only the components show it.
-  if (mw.step_ms - measured_busy > 0)
-    jr["bubble_error"] = rel_error(step - pred_busy, mw.step_ms - measured_busy);
+  if (mw.length_ms - measured_busy > 0)
+    jr["bubble_error"] = rel_error(step - pred_busy, mw.length_ms - measured_busy);
   jr["predicted_bubble_fraction"] = (step - pred_busy) / step;
-  jr["measured_bubble_fraction"] = (mw.step_ms - measured_busy) / mw.step_ms;
+  jr["measured_bubble_fraction"] = (mw.length_ms - measured_busy) / mw.length_ms;
   jr["predicted_peak_activation_bytes"] = p.activation_peaks[r];
   jr["measured_peak_activation_bytes"] = m_act;
   jr["simulator_peak_activation_bytes"] = p.simulator_peaks[r];
@@ -265,10 +249,10 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
            fmt::format("{:.4f} {:.4f} {:.4f}", p.spread.p10_ms, p.spread.p50_ms, p.spread.p90_ms));
 
   const std::vector<double> all_steps = step_times_ms(measured);
-  const Window pw = compared_window(predicted, steady_from, "predicted");
-  const Window mw = compared_window(measured, steady_from, c.timeline_path);
-  const double measured_ms = steady_from >= 0 ? mw.step_ms : measured_step_ms(measured, all_steps);
-  const double predicted_ms = pw.step_ms;
+  const SteadyWindow pw = compared_window(predicted, steady_from, "predicted");
+  const SteadyWindow mw = compared_window(measured, steady_from, c.timeline_path);
+  const double measured_ms = steady_from >= 0 ? mw.length_ms : measured_step_ms(measured, all_steps);
+  const double predicted_ms = pw.length_ms;
   Json j;
   j["format"] = "pipekit-sim-vs-real/1";
   j["model"] = c.model.name;

@@ -142,7 +142,7 @@ namespace {
 // an asynchronous one deals whole micro-batches round-robin, pipedream as
 // many to each replica, and the replicas' all-reduces must not deadlock
 // (passes/round_robin.h). Throws InputError naming the rule a plan breaks.
-void check_replication_runs(const Plan& plan, const ScheduleTraits& traits, int p) {
+void check_replication_runs(const Plan& plan, const ScheduleTraits& traits, int p, const Schedule& schedule) {
   std::vector<int> group_replicas;
   for (int s = 0; s < p; ++s)
     group_replicas.push_back(std::max(1, plan.stages[static_cast<std::size_t>(s)].replicas));
@@ -161,8 +161,7 @@ void check_replication_runs(const Plan& plan, const ScheduleTraits& traits, int 
     throw InputError("--search", "",
                      fmt::format("{} deals {} micro-batches round-robin among {} replicas unevenly",
                                  traits.name, plan.schedule.microbatches, most));
-  const auto stuck = round_robin_deadlocks(lower_schedule(generate_schedule(plan.schedule, p)),
-                                           group_replicas, every_microbatch);
+  const auto stuck = round_robin_deadlocks(lower_schedule(schedule), group_replicas, every_microbatch);
   if (!stuck.empty())
     throw InputError(
         "--search", "",
@@ -176,7 +175,6 @@ SearchCandidate score_plan(const Profile& profile, Plan plan, const SearchOption
   const int stages = static_cast<int>(plan.stages.size());
   const int v = std::max(1, plan.schedule.virtual_stages);
   const int p = stages / v;
-  check_replication_runs(plan, traits, p);
   StageCosts costs = stage_costs_from_plan(profile, plan);
   // Cost-aware schedules (zb-auto, zb-interleaved) are built from this
   // candidate's own stage costs, links and memory limit; the plan keeps the
@@ -191,6 +189,7 @@ SearchCandidate score_plan(const Profile& profile, Plan plan, const SearchOption
     plan.schedule.cost_hint = schedule_cost_hint(costs, plan.schedule.kind, p, plan.cluster, ho);
   }
   Schedule schedule = generate_schedule(plan.schedule, p);
+  check_replication_runs(plan, traits, p, schedule);
   add_gradient_reductions(schedule, costs);
   SimOptions sim;
   sim.record_timeline = false;

@@ -145,17 +145,15 @@ RunCalibrated calibrate_on_run(const Schedule& sch, const RunPrediction& p, cons
   double model_busy = 0, run_busy = 0;
   const std::optional<SteadyWindow> run_window =
       steady_from >= 0 ? steady_window(measured, steady_from) : std::nullopt;
+  for (double b : run_window ? run_window->busy_ms : timeline_window(measured, 0).busy_ms) run_busy += b;
   if (run_window) {
     SimOptions timed = calibrated;
     timed.record_timeline = true;
     const std::optional<SteadyWindow> model_window =
         steady_window(simulate(sch, p.costs, p.cluster, timed).timeline, steady_from);
     for (double b : model_window ? model_window->busy_ms : std::vector<double>{}) model_busy += b;
-    for (double b : run_window->busy_ms) run_busy += b;
   } else {
     for (const auto& r : simulate(sch, p.costs, p.cluster, calibrated).metrics.ranks) model_busy += r.busy_ms;
-    for (const auto& e : measured.events)
-      if (e.stream == Stream::compute) run_busy += e.end_ms - e.start_ms;
   }
   RunCalibrated out;
   out.compute_stretch = model_busy > 0 ? run_busy / model_busy : 1;

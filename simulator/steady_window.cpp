@@ -4,6 +4,17 @@
 
 namespace pipekit {
 
+SteadyWindow timeline_window(const Timeline& t, double start_ms) {
+  SteadyWindow w;
+  w.start_ms = start_ms;
+  w.length_ms = t.step_time_ms - start_ms;
+  w.busy_ms.assign(std::max(0, t.num_ranks), 0.0);
+  for (const auto& e : t.events)
+    if (e.stream == Stream::compute && e.rank >= 0 && e.rank < t.num_ranks)
+      w.busy_ms[e.rank] += std::max(0.0, e.end_ms - std::max(e.start_ms, start_ms));
+  return w;
+}
+
 std::optional<SteadyWindow> steady_window(const Timeline& t, int from) {
   std::optional<double> start;
   for (const auto& e : t.events)
@@ -11,14 +22,7 @@ std::optional<SteadyWindow> steady_window(const Timeline& t, int from) {
         e.action.microbatch == from)
       start = std::min(start.value_or(e.start_ms), e.start_ms);
   if (!start) return std::nullopt;
-  SteadyWindow w;
-  w.start_ms = *start;
-  w.length_ms = t.step_time_ms - *start;
-  w.busy_ms.assign(std::max(0, t.num_ranks), 0.0);
-  for (const auto& e : t.events)
-    if (e.stream == Stream::compute && e.rank >= 0 && e.rank < t.num_ranks)
-      w.busy_ms[e.rank] += std::max(0.0, e.end_ms - std::max(e.start_ms, *start));
-  return w;
+  return timeline_window(t, *start);
 }
 
 std::optional<double> steady_window_ms(const Schedule& s, const SimulationResult& r, int from) {

@@ -24,6 +24,9 @@ struct SteadyWindow {
   std::vector<double> busy_ms;  // per rank: compute inside the window
 };
 
+// The timeline from `start_ms` to its step's end (0: the whole step).
+SteadyWindow timeline_window(const Timeline& t, double start_ms);
+
 // nullopt when stage 0 has no forward of micro-batch `from` in the timeline.
 std::optional<SteadyWindow> steady_window(const Timeline& t, int from);
 
