@@ -313,7 +313,7 @@ void run_plan(PlanOptions o) {
   plan.schedule.kind = schedule;
   plan.schedule.recompute = rc;
   plan.precision = precision;
-  const double state_factor = static_memory_factor(precision, Optimizer::adam);
+  const double state_factor = static_memory_factor(precision, p.training_optimizer());
 
   double total_compute_s = 0;
   for (const auto& l : p.layers) total_compute_s += (l.forward_ms + l.backward_ms) / 1000.0;

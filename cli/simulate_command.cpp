@@ -288,6 +288,17 @@ void run_simulate(const SimulateOptions& o) {
 
   SimOptions opt;
   opt.optimizer = optimizer;
+  // The profile's step costs are its optimizer's: under another one's state
+  // model they would be wrong, so no step is charged.
+  if (!profile.optimizer.empty() && profile.training_optimizer() != optimizer) {
+    for (auto& st : costs.stages) st.step_ms = -1;
+    fmt::print(stderr,
+               "note: the profile's optimizer step costs were measured with {}, not --optimizer {}; "
+               "steps are not charged\n",
+               profile.optimizer, o.optimizer);
+  }
+  if (schedule_traits_or_custom(spec.kind).asynchronous())
+    opt.weight_copy_bytes_per_s = profile.weight_copy_bytes_per_s;  // weight stashing's copies
   // The costs' precision: the plan's or profile's (carried to --precision
   // above), else --precision for synthetic costs.
   opt.precision = !o.plan.empty() ? plan.precision

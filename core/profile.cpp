@@ -48,6 +48,12 @@ Precision Profile::precision() const {
   return p;
 }
 
+Optimizer Profile::training_optimizer() const {
+  Optimizer o = Optimizer::adam;
+  if (!optimizer.empty()) optimizer_from_string(optimizer, o);
+  return o;
+}
+
 void validate(const Profile& p, const std::string& source) {
   if (p.layers.empty())
     throw InputError(source, "$.layers", "the model has no layers; a profile needs at least one layer");
@@ -58,9 +64,27 @@ void validate(const Profile& p, const std::string& source) {
     throw InputError(
         source, "$.dtype",
         fmt::format("'{}' is not a precision the profile can be in; use fp32, bf16 or fp16", p.dtype));
+  Optimizer optimizer;
+  if (!p.optimizer.empty() && !optimizer_from_string(p.optimizer, optimizer))
+    throw InputError(
+        source, "$.optimizer",
+        fmt::format("'{}' is not an optimizer pipekit knows; use adam, momentum or sgd (or leave "
+                    "optimizer out when the profile has no step_ms)",
+                    p.optimizer));
+  if (!std::isfinite(p.weight_copy_bytes_per_s) || p.weight_copy_bytes_per_s < 0)
+    throw InputError(source, "$.weight_copy_bytes_per_s",
+                     fmt::format("weight_copy_bytes_per_s is {}; give a rate >= 0 bytes per second (0: none)",
+                                 p.weight_copy_bytes_per_s));
   for (std::size_t i = 0; i < p.layers.size(); ++i) {
     const Layer& l = p.layers[i];
     std::string where = fmt::format("$.layers[{}] ('{}')", i, l.name);
+    if (l.step_ms) {
+      check_time(*l.step_ms, source, where, "step_ms");
+      if (p.optimizer.empty())
+        throw InputError(source, where,
+                         "step_ms is given but the profile names no optimizer; add \"optimizer\": \"adam\" "
+                         "(or the one that was measured) at the top level");
+    }
     check_time(l.forward_ms, source, where, "forward_ms");
     check_time(l.backward_ms, source, where, "backward_ms");
     if (l.input_grad_ms.has_value() != l.weight_grad_ms.has_value())

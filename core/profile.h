@@ -33,21 +33,26 @@ struct Layer {
   std::int64_t output_bytes = 0;
   std::int64_t saved_bytes = 0;
   std::int64_t workspace_bytes = 0;
+  std::optional<double> step_ms;  // the optimizer step of this layer's parameters
 };
 
 struct Profile {
   std::string model;
   std::string device = "unknown";
-  std::string dtype = "fp32";    // the precision it was measured in (core/precision.h names)
-  int microbatch_size = 0;       // samples per micro-batch; 0 when not recorded
-  int seq_len = 0;               // 0 when not applicable
-  std::int64_t input_bytes = 0;  // bytes of one micro-batch of model input
+  std::string dtype = "fp32";          // the precision it was measured in (core/precision.h names)
+  int microbatch_size = 0;             // samples per micro-batch; 0 when not recorded
+  int seq_len = 0;                     // 0 when not applicable
+  std::int64_t input_bytes = 0;        // bytes of one micro-batch of model input
+  std::string optimizer;               // what step_ms measured (adam, sgd); empty: no step costs
+  double weight_copy_bytes_per_s = 0;  // measured copy rate; 0: none
   std::vector<Layer> layers;
   std::vector<std::pair<int, int>> edges;   // empty: chain
   std::map<std::string, std::string> meta;  // machine, library versions, settings, source
 
   bool is_chain() const;        // no edges, or edges that form exactly the chain 0->1->...->n-1
   Precision precision() const;  // dtype as a Precision (validate() checks it names one)
+  // The optimizer the profile's step costs measured, else adam (pipekit run's default).
+  Optimizer training_optimizer() const;
 };
 
 struct ProfileTotals {

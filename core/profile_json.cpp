@@ -15,6 +15,8 @@ std::string profile_to_json(const Profile& p) {
   j["microbatch_size"] = p.microbatch_size;
   j["seq_len"] = p.seq_len;
   j["input_bytes"] = p.input_bytes;
+  if (!p.optimizer.empty()) j["optimizer"] = p.optimizer;
+  if (p.weight_copy_bytes_per_s > 0) j["weight_copy_bytes_per_s"] = p.weight_copy_bytes_per_s;
   auto& layers = j["layers"] = nlohmann::ordered_json::array();
   for (const auto& l : p.layers) {
     nlohmann::ordered_json o;
@@ -29,6 +31,7 @@ std::string profile_to_json(const Profile& p) {
     o["output_bytes"] = l.output_bytes;
     o["saved_bytes"] = l.saved_bytes;
     o["workspace_bytes"] = l.workspace_bytes;
+    if (l.step_ms) o["step_ms"] = *l.step_ms;
     layers.push_back(std::move(o));
   }
   if (!p.edges.empty()) {
@@ -50,11 +53,14 @@ Profile profile_from_json(std::string_view text, const std::string& source) {
   if (auto v = root.find("microbatch_size")) p.microbatch_size = v->int32();
   if (auto v = root.find("seq_len")) p.seq_len = v->int32();
   if (auto v = root.find("input_bytes")) p.input_bytes = v->integer();
+  if (auto v = root.find("optimizer")) p.optimizer = v->string();
+  if (auto v = root.find("weight_copy_bytes_per_s")) p.weight_copy_bytes_per_s = v->number();
   JsonNode layers = root.at("layers");
   for (std::size_t i = 0; i < layers.size(); ++i) {
     JsonNode o = layers.item(i);
     o.only_keys({"name", "kind", "description", "forward_ms", "backward_ms", "input_grad_ms",
-                 "weight_grad_ms", "param_bytes", "output_bytes", "saved_bytes", "workspace_bytes"});
+                 "weight_grad_ms", "param_bytes", "output_bytes", "saved_bytes", "workspace_bytes",
+                 "step_ms"});
     Layer l;
     l.name = o.at("name").string();
     if (auto v = o.find("kind")) l.kind = v->string();
@@ -70,6 +76,7 @@ Profile profile_from_json(std::string_view text, const std::string& source) {
     else
       l.saved_bytes = l.output_bytes;
     if (auto v = o.find("workspace_bytes")) l.workspace_bytes = v->integer();
+    if (auto v = o.find("step_ms")) l.step_ms = v->number();
     p.layers.push_back(std::move(l));
   }
   if (auto e = root.find("edges")) {

@@ -70,16 +70,6 @@ double measure_host_staging(std::int64_t bytes) {
   return static_cast<double>(bytes) / median_seconds(3, 20, true, [&] { d.to(torch::kCPU).to(d.device()); });
 }
 
-// Bytes per second of copying `bytes` of weights on `device` (median of 7):
-// what weight stashing pays to load another version into the layers.
-double measure_copy_bandwidth(std::int64_t bytes, const std::string& device) {
-  const bool cuda = device == "cuda";
-  const auto opts = torch::TensorOptions().device(cuda ? torch::Device(torch::kCUDA, 0) : torch::kCPU);
-  const std::int64_t n = std::max<std::int64_t>(1 << 18, std::min<std::int64_t>(bytes, 256LL << 20) / 4);
-  torch::Tensor src = torch::ones({n}, opts), dst = torch::empty({n}, opts);
-  return static_cast<double>(n * 4) / median_seconds(2, 7, cuda, [&] { dst.copy_(src); });
-}
-
 // One end of a two-rank Gloo group over loopback (both ends are threads of
 // this process); rank 0 serves the store on `port`.
 c10::intrusive_ptr<c10d::ProcessGroupGloo> local_gloo_pair(int port, int rank) {
@@ -545,7 +535,7 @@ RunCalibration calibrate_run(const RunConfig& c, const StageCosts& base, const T
   // Weight stashing copies a stage's weights whenever consecutive actions use different versions.
   if (c.async)
     cal.weight_copy_bytes_per_s =
-        measure_copy_bandwidth(base.stages[cal.largest_stage].param_bytes, c.device);
+        measure_weight_copy_rate(base.stages[cal.largest_stage].param_bytes, c.device);
   probe_sharing(c, measured, mb_rows, o, cal);
   // Ranks sharing this CPU wait longer for a message than an idle ping-pong
   // says: the threads that move it and the one waiting for it must get a core

@@ -115,6 +115,34 @@ double quantile(std::vector<double> v, double q) {
   return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
 }
 
+// One optimizer step over given working weights (their gradients replaced by
+// random ones), timed as measure_optimizer_step states.
+OptimizerStepCost time_optimizer_step(const std::vector<torch::Tensor>& working, Optimizer optimizer,
+                                      int repeat, bool cuda, Precision precision) {
+  const bool low = mixed(precision);
+  std::vector<torch::Tensor> params = working;
+  MasterWeights master = low ? MasterWeights(params) : MasterWeights();
+  std::vector<torch::Tensor>& updated = low ? master.tensors() : params;
+  for (auto& p : updated) p.mutable_grad() = torch::randn_like(p) * 1e-3;
+  auto opt = make_optimizer(optimizer, updated, 1e-4);
+  auto step = [&] {
+    opt->step();
+    if (low) master.copy_to(params);
+  };
+  step();  // adam allocates its state lazily
+  std::vector<double> v;
+  OptimizerStepCost cost;
+  for (int k = 0; k < std::max(1, repeat); ++k) {
+    const std::int64_t live = memory_meter::live_bytes();
+    memory_meter::reset_peak();
+    v.push_back(time_ms(cuda, step));
+    if (!cuda)  // the CUDA caching allocator is not this meter's
+      cost.transient_bytes = std::max(cost.transient_bytes, memory_meter::peak_bytes() - live);
+  }
+  cost.ms = quantile(v, 0.5);
+  return cost;
+}
+
 // The inputs each layer sees for micro-batch 0 of step 0, and its targets.
 struct LayerInputs {
   std::vector<torch::Tensor> in;     // in[i] = input of layer i
@@ -430,6 +458,20 @@ Profile Profiler::run() {
       "input_grad = grad w.r.t. the layer input only (graph kept); weight_grad = grad w.r.t. the "
       "parameters run after it, as zero-bubble W actions run; backward = one full backward";
   p.meta["order"] = "whole-model sweeps in training order (F first to last; I, W, B last to first); medians";
+  if (o_.optimizer) {
+    // Per layer, so any split sums its stages' steps; the optimizer loops over
+    // parameter tensors, so the parts add up to the whole model's step.
+    std::int64_t bytes = 0;
+    for (int i = 0; i < n_; ++i) {
+      Layer& l = p.layers[i];
+      bytes += l.param_bytes;
+      l.step_ms = layers_[i].params.empty()
+                      ? 0.0
+                      : time_optimizer_step(layers_[i].params, *o_.optimizer, o_.repeat, cuda_, o_.precision).ms;
+    }
+    p.optimizer = to_string(*o_.optimizer);
+    if (bytes > 0) p.weight_copy_bytes_per_s = measure_weight_copy_rate(bytes, o_.device);
+  }
   validate(p, "profile of " + m.name);
   return p;
 }
@@ -455,6 +497,17 @@ Profile profile_model(const ProfilerOptions& o) {
   return p.run();
 }
 
+double measure_weight_copy_rate(std::int64_t bytes, const std::string& device) {
+  const bool cuda = device == "cuda";
+  const auto opts = torch::TensorOptions().device(cuda ? torch::Device(torch::kCUDA, 0) : torch::kCPU);
+  const std::int64_t n = std::max<std::int64_t>(1 << 18, std::min<std::int64_t>(bytes, 256LL << 20) / 4);
+  torch::Tensor src = torch::ones({n}, opts), dst = torch::empty({n}, opts);
+  for (int i = 0; i < 2; ++i) dst.copy_(src);
+  std::vector<double> ms;
+  for (int i = 0; i < 7; ++i) ms.push_back(time_ms(cuda, [&] { dst.copy_(src); }));
+  return static_cast<double>(n * 4) / (quantile(ms, 0.5) / 1e3);
+}
+
 OptimizerStepCost measure_optimizer_step(const ModelSpec& m, const std::vector<int>& layers,
                                          Optimizer optimizer, int repeat, std::uint64_t seed,
                                          const std::string& device, Precision precision) {
@@ -462,31 +515,11 @@ OptimizerStepCost measure_optimizer_step(const ModelSpec& m, const std::vector<i
   const bool cuda = device == "cuda";
   auto built = build_layers(m, layers, seed);
   move_layers(built, cuda ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU));
-  const bool low = mixed(precision);
-  if (low) cast_layers(built, working_dtype(precision));
+  if (mixed(precision)) cast_layers(built, working_dtype(precision));
   std::vector<torch::Tensor> params;
   for (auto& l : built)
     for (auto& p : l.params) params.push_back(p);
-  MasterWeights master = low ? MasterWeights(params) : MasterWeights();
-  std::vector<torch::Tensor>& updated = low ? master.tensors() : params;
-  for (auto& p : updated) p.mutable_grad() = torch::randn_like(p) * 1e-3;
-  auto opt = make_optimizer(optimizer, updated, 1e-4);
-  auto step = [&] {
-    opt->step();
-    if (low) master.copy_to(params);
-  };
-  step();  // adam allocates its state lazily
-  std::vector<double> v;
-  OptimizerStepCost cost;
-  for (int k = 0; k < std::max(1, repeat); ++k) {
-    const std::int64_t live = memory_meter::live_bytes();
-    memory_meter::reset_peak();
-    v.push_back(time_ms(cuda, step));
-    if (!cuda)  // the CUDA caching allocator is not this meter's
-      cost.transient_bytes = std::max(cost.transient_bytes, memory_meter::peak_bytes() - live);
-  }
-  cost.ms = quantile(v, 0.5);
-  return cost;
+  return time_optimizer_step(params, optimizer, repeat, cuda, precision);
 }
 
 std::string native_precision_support(Precision p, const std::string& device) {

@@ -31,6 +31,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,11 @@ struct ProfilerOptions {
   // first micro-batch of a tensor file, or random inputs of that shape.
   std::string data;
   std::string loss;  // cross_entropy (default), mse or script:FILE
+  // Each layer's optimizer step (measure_optimizer_step over its parameters,
+  // `repeat` rounds; 0 for a layer without any) and the weight-copy rate over
+  // the model's weights, recorded as step_ms, optimizer and
+  // weight_copy_bytes_per_s; nullopt: none measured.
+  std::optional<Optimizer> optimizer = Optimizer::adam;
 };
 
 // Throws InputError for bad settings (device without CUDA, repeat < 1, ...).
@@ -79,6 +85,11 @@ OptimizerStepCost measure_optimizer_step(const ModelSpec& m, const std::vector<i
                                          Optimizer optimizer, int repeat, std::uint64_t seed,
                                          const std::string& device = "cpu",
                                          Precision precision = Precision::fp32);
+
+// Bytes per second of copying `bytes` of weights on `device` (median of 7
+// after 2 untimed; at most 256 MiB are copied): what weight stashing pays to
+// load another version into the layers.
+double measure_weight_copy_rate(std::int64_t bytes, const std::string& device = "cpu");
 
 // Whether this processor has arithmetic for `p` ("yes: avx512_bf16", "no: ..."):
 // what a profile records beside the precision it was measured in.

@@ -53,6 +53,7 @@ Profile run_profile(const RunConfig& c, const CompareOptions& o, int mb_rows) {
   po.device = c.device;
   po.cpu_time = c.device == "cpu";
   po.precision = c.precision;
+  po.optimizer = c.optimizer;  // the run's step, per layer (the calibration re-measures the largest stage's)
   if (is_tensor_data(c.data)) po.data = c.data;  // the profile measures the run's own inputs
   po.loss = c.loss;
   return profile_model(po);

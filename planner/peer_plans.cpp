@@ -133,6 +133,21 @@ Plan peer_plan(const Profile& profile, const std::string& peer, const Cluster& c
   plan.schedule.virtual_stages = v;
   const ScheduleTraits& t = schedule_traits(plan.schedule.kind);
   const int replicas = devices / p;
+  // Data parallelism as the peers run it: each of the d replicas pipelines
+  // its own m/d micro-batches of the profile's size. pipekit's executor
+  // splits a micro-batch among a stage's replicas, so that is m/d
+  // micro-batches of d times the size (the same rows per replica, the same
+  // bubble). Without a recorded size nothing can be scaled: the m micro-batches
+  // are dealt out whole (PipeDream's replica model).
+  if (replicas > 1 && profile.microbatch_size > 0) {
+    if (microbatches % replicas != 0)
+      throw InputError("--peer", "",
+                       fmt::format("{} micro-batches do not divide among {} data-parallel replicas; give a "
+                                   "global batch that does",
+                                   microbatches, replicas));
+    plan.microbatch_size = profile.microbatch_size * replicas;
+    plan.schedule.microbatches = microbatches / replicas;
+  }
   for (std::size_t s = 0; s < stages.size(); ++s) {
     PlanStage st;
     st.layers = stages[s];

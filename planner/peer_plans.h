@@ -2,8 +2,11 @@
 // profile so that pipekit's simulator can score them next to the search's
 // (bench/plan_quality.sh). Every peer uses the same micro-batch size (the
 // profile's) and the same global batch; pipeline depth p and data-parallel
-// width d = devices / p as the peer's constraints allow, and the simulator's
-// replica model (planner/plan_search.h) for d > 1. "Blocks" are the layers of
+// width d = devices / p as the peer's constraints allow. With d > 1 each
+// replica pipelines m/d micro-batches of the profile's size, as the peers do:
+// in pipekit's terms m/d micro-batches of d times the size, each split among
+// the d replicas of every stage (what `run --plan` executes); a profile with
+// no recorded size keeps m whole micro-batches dealt to the replicas. "Blocks" are the layers of
 // kind TransformerBlock (every layer when a model has none); other layers sit
 // with their neighbouring block (before the first: the first stage, after the
 // last: the last stage, even when it holds no block).

@@ -96,6 +96,7 @@ void add_gradient_reductions(Schedule& schedule, const StageCosts& costs) {
 struct Candidate {
   int size = 0;  // index into the profiles at each micro-batch size
   int p = 1, v = 1, m = 1;
+  int rows = 1;  // micro-batch = rows x the profile's size (data parallelism's split, see below)
   const ScheduleTraits* traits = nullptr;
   RecomputeMode rc = RecomputeMode::never;
   std::optional<Plan> plan;  // built once its split is known
@@ -150,7 +151,8 @@ void check_replication_runs(const Plan& plan, const ScheduleTraits& traits, int 
   if (most <= 1) return;
   const int b = std::max(1, plan.microbatch_size);
   if (!traits.asynchronous()) {
-    if (b % most != 0)
+    // A profile without a recorded size leaves the split to the run's batch.
+    if (plan.microbatch_size > 0 && b % most != 0)
       throw InputError("--search", "",
                        fmt::format("{} splits each micro-batch of {} among {} replicas: not a whole number",
                                    traits.name, b, most));
@@ -195,7 +197,11 @@ SearchCandidate score_plan(const Profile& profile, Plan plan, const SearchOption
   sim.record_timeline = false;
   sim.microbatch_size = std::max(1, plan.microbatch_size);
   sim.precision = o.precision;
-  if (traits.asynchronous()) sim.microbatches_per_minibatch = plan.schedule.microbatches;
+  sim.optimizer = profile.training_optimizer();
+  if (traits.asynchronous()) {
+    sim.microbatches_per_minibatch = plan.schedule.microbatches;
+    sim.weight_copy_bytes_per_s = profile.weight_copy_bytes_per_s;  // weight stashing's copies
+  }
   for (int s = 0; s < p; ++s)
     sim.rank_device.push_back(plan.stages[static_cast<std::size_t>(s)].ranks.front());
   SimulationResult res = simulate(schedule, costs, plan.cluster, sim);
@@ -289,7 +295,16 @@ SearchResult search_plans(const std::vector<Profile>& measured, const SearchOpti
           for (int m : counts) {
             if (m < 1) continue;
             for (RecomputeMode rc : modes)
-              cands.push_back(Candidate{static_cast<int>(si), p, v, m, t, rc, {}, 0});
+              cands.push_back(Candidate{static_cast<int>(si), p, v, m, 1, t, rc, {}, 0});
+            // Data parallelism as Megatron runs it: each of the d = devices/p
+            // replicas pipelines m/d micro-batches of size b. A flush plan
+            // splits each micro-batch among the replicas, so that is m/d
+            // micro-batches of d x b rows; it is the only way to replicate a
+            // flush stage when b does not divide among the replicas.
+            const int d = devices / p;
+            if (!t->asynchronous() && d > 1 && sizes[si] > 0 && sizes[si] % d != 0 && m % d == 0)
+              for (RecomputeMode rc : modes)
+                cands.push_back(Candidate{static_cast<int>(si), p, v, m / d, d, t, rc, {}, 0});
           }
         }
       }
@@ -324,7 +339,7 @@ SearchResult search_plans(const std::vector<Profile>& measured, const SearchOpti
         so.schedule = spec_of(c, o);
         so.schedule.kind = std::string(mem_traits.name);
         so.selective_recompute = c.rc == RecomputeMode::selective;
-        so.optimizer_factor = static_memory_factor(o.precision, Optimizer::adam);
+        so.optimizer_factor = static_memory_factor(o.precision, prof.training_optimizer());
         if (limited) so.memory_bytes = static_cast<double>(o.cluster.device_memory_bytes) * scale / c.v;
         if (!o.cluster.levels.empty()) so.bandwidth = o.cluster.levels.back().bandwidth_bytes_per_s;
         sp.result = straight_partition(prof, so);
@@ -349,7 +364,7 @@ SearchResult search_plans(const std::vector<Profile>& measured, const SearchOpti
     }
     Plan plan;
     plan.model = prof.model;
-    plan.microbatch_size = prof.microbatch_size;
+    plan.microbatch_size = prof.microbatch_size * c.rows;
     plan.schedule = spec_of(c, o);
     if (c.rc == RecomputeMode::selective) {
       for (const StraightStage& st : sp->result->stages)

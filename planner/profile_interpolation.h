@@ -6,8 +6,9 @@
 // measurements, else the two nearest on its side):
 //   x(b) = x(b1) + (x(b2) - x(b1)) * (b - b1) / (b2 - b1), clamped at 0.
 // Interpolated so: forward, backward, input- and weight-gradient times,
-// output, saved and workspace bytes, and the model input bytes. Parameters do
-// not depend on the micro-batch size: taken from the nearest measurement.
+// output, saved and workspace bytes, and the model input bytes. Parameters and
+// the optimizer's step (step_ms, weight copies) do not depend on the
+// micro-batch size: taken from the nearest measurement.
 // A measured size is returned as measured; one measurement can only answer
 // its own size. Time linear in the batch between two nearby sizes is what a
 // kernel that is past its launch overhead does (and the affine term keeps that

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/schedule_traits.h"
 
 namespace pipekit {
 namespace {
@@ -34,7 +35,7 @@ StageCosts build(const Profile& profile, const std::vector<std::vector<int>>& st
   bool all_split = true;
   for (std::size_t s = 0; s < stage_layers.size(); ++s) {
     StageCost& c = out.stages[s];
-    double input_grad = 0, weight_grad = 0;
+    double input_grad = 0, weight_grad = 0, step = 0;
     bool split = true;
     for (int l : stage_layers[s]) {
       const Layer& L = profile.layers[l];
@@ -47,6 +48,7 @@ StageCosts build(const Profile& profile, const std::vector<std::vector<int>>& st
         split = false;
       }
       c.param_bytes += L.param_bytes;
+      step += L.step_ms.value_or(0.0);
       c.saved_bytes += L.saved_bytes;
       c.workspace_bytes = std::max(c.workspace_bytes, L.workspace_bytes);
     }
@@ -60,6 +62,8 @@ StageCosts build(const Profile& profile, const std::vector<std::vector<int>>& st
     c.input_grad_ms = input_grad * scale;
     c.weight_grad_ms = weight_grad * scale;
     c.recompute_ms = c.forward_ms;
+    // The optimizer's pass over the stage's weights: once per update, whatever the micro-batch.
+    if (!profile.optimizer.empty()) c.step_ms = step;
     c.saved_bytes = static_cast<std::int64_t>(std::llround(static_cast<double>(c.saved_bytes) * scale));
     c.workspace_bytes =
         static_cast<std::int64_t>(std::llround(static_cast<double>(c.workspace_bytes) * scale));
@@ -126,6 +130,16 @@ StageCosts stage_costs_from_plan(const Profile& profile, const Plan& plan) {
       StageCost& c = out.stages[s];
       for (double* t : {&c.forward_ms, &c.backward_ms, &c.input_grad_ms, &c.weight_grad_ms, &c.recompute_ms})
         *t /= r;
+      // Replicas update in parallel: once per step each (flush, 2bw), or after
+      // each of their own micro-batches (pipedream), so the one simulated rank's
+      // update per micro-batch costs a replica's r times less.
+      const ScheduleTraits* t = find_schedule(plan.schedule.kind);
+      if (c.step_ms > 0 && t && t->update == WeightUpdate::every_microbatch) c.step_ms /= r;
+      // A flush schedule splits every micro-batch among the replicas: each
+      // keeps and sends its share of the activations, over its own link.
+      if (t && !t->asynchronous())
+        for (std::int64_t* b : {&c.saved_bytes, &c.workspace_bytes, &c.output_bytes, &c.input_bytes})
+          *b = (*b + r - 1) / r;
     }
     if (st.ranks.size() > 1)
       out.stages[s].allreduce_ms =

@@ -8,7 +8,8 @@
 // output_bytes is the activation sent to the next stage, input_bytes the stage's
 // input (what recomputation keeps), saved_bytes what a forward keeps until its
 // backward. allreduce_ms is the ring all-reduce of the stage's gradients among its
-// replicas (0 without replicas).
+// replicas (0 without replicas). step_ms is the stage's optimizer step, summed
+// from the profile's per-layer step_ms when it names an optimizer.
 #pragma once
 
 #include <cstdint>
@@ -51,7 +52,9 @@ struct StageCosts {
 // is what it receives (stage 0: profile.input_bytes). A stage with r replicas
 // is simulated as one rank r times faster (replicas take micro-batches in turn,
 // as in PipeDream's cost model) that also pays the ring all-reduce of its
-// gradients over the plan's cluster. Throws InputError
+// gradients over the plan's cluster; under a flush schedule, which splits each
+// micro-batch among the replicas, its activation and message bytes are one
+// replica's share (1/r). Throws InputError
 // when a stage names a layer the profile lacks.
 StageCosts stage_costs_from_plan(const Profile& profile, const Plan& plan);
 

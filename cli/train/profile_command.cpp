@@ -23,6 +23,7 @@ struct ProfileOptions {
   std::string model_name = "gpt-tiny";
   std::string out;
   std::string precision = "fp32";
+  std::string optimizer = "adam";
   int vocab = 0;
   bool quiet = false;
   std::string input_shape, input_dtype;  // TorchScript models without --data
@@ -56,6 +57,10 @@ void run_profile(ProfileOptions& o) {
   if (o.out.empty()) throw InputError("--out", "", "give the file to write the profile to");
   o.p.model = resolve_model(o.model_name, o.vocab, "--model");
   o.p.precision = parse_precision(o.precision, "--precision");
+  if (o.optimizer == "none")
+    o.p.optimizer.reset();
+  else
+    o.p.optimizer = parse_optimizer(o.optimizer, "--optimizer", {Optimizer::adam, Optimizer::sgd});
   resolve_tensor_input(o);
   o.p.model.probe_seq = o.p.seq;
   o.p.progress = !o.quiet;
@@ -66,16 +71,21 @@ void run_profile(ProfileOptions& o) {
   fmt::print("profile of {} on {} ({}), micro-batch {}, seq {}, {} thread(s), {} (native arithmetic: {})\n",
              prof.model, prof.device, prof.meta["machine.cpu"], prof.microbatch_size, prof.seq_len,
              o.p.threads, prof.dtype, prof.meta["precision.native"]);
-  fmt::print("{:>3} {:<12} {:>9} {:>9} {:>9} {:>9} {:>11} {:>11} {:>11}\n", "#", "layer", "fwd ms", "bwd ms",
-             "in-grad", "w-grad", "params B", "output B", "saved B");
+  fmt::print("{:>3} {:<12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>11} {:>11} {:>11}\n", "#", "layer", "fwd ms",
+             "bwd ms", "in-grad", "w-grad", "step ms", "params B", "output B", "saved B");
+  double step = 0;
   for (std::size_t i = 0; i < prof.layers.size(); ++i) {
     const Layer& l = prof.layers[i];
-    fmt::print("{:>3} {:<12} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} {:>11} {:>11} {:>11}\n", i, l.name,
+    step += l.step_ms.value_or(0);
+    fmt::print("{:>3} {:<12} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} {:>11} {:>11} {:>11}\n", i, l.name,
                l.forward_ms, l.backward_ms, l.input_grad_ms.value_or(0), l.weight_grad_ms.value_or(0),
-               l.param_bytes, l.output_bytes, l.saved_bytes);
+               l.step_ms.value_or(0), l.param_bytes, l.output_bytes, l.saved_bytes);
   }
   fmt::print("total: forward {:.3f} ms, backward {:.3f} ms, {} parameters, saved {} bytes per micro-batch\n",
              t.forward_ms, t.backward_ms, t.param_count, t.saved_bytes);
+  if (!prof.optimizer.empty())
+    fmt::print("optimizer step ({}): {:.3f} ms per update; weight copies {:.2f} GB/s\n", prof.optimizer, step,
+               prof.weight_copy_bytes_per_s / 1e9);
   fmt::print("profile: {}\n", o.out);
 }
 
@@ -98,6 +108,10 @@ void add_profile(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--cpu-time", o->p.cpu_time,
                 "Record the thread's CPU time instead of wall time (robust to a busy machine)");
+  cmd->add_option("--optimizer", o->optimizer,
+                  "adam or sgd: measure each layer's optimizer step with it (what plan and simulate charge "
+                  "per update); none: no step costs")
+      ->capture_default_str();
   cmd->add_option("--seed", o->p.seed, "Seed of weights and data")->capture_default_str();
   cmd->add_option("--vocab", o->vocab, "gpt vocabulary size (default 256)");
   cmd->add_option(

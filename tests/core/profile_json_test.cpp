@@ -54,6 +54,46 @@ TEST_CASE("profile JSON round-trips") {
   CHECK(profile_to_json(back) == text);
 }
 
+TEST_CASE("profile JSON keeps the optimizer's step costs and the weight-copy rate") {
+  Profile p = small_profile();
+  p.optimizer = "adam";
+  p.weight_copy_bytes_per_s = 2.5e9;
+  p.layers[0].step_ms = 0.25;
+  p.layers[2].step_ms = 0.0;  // a layer without parameters steps nothing
+  Profile back = profile_from_json(profile_to_json(p), "p.json");
+  CHECK(back.optimizer == "adam");
+  CHECK(back.training_optimizer() == Optimizer::adam);
+  CHECK(back.weight_copy_bytes_per_s == doctest::Approx(2.5e9));
+  REQUIRE(back.layers[0].step_ms.has_value());
+  CHECK(*back.layers[0].step_ms == doctest::Approx(0.25));
+  CHECK_FALSE(back.layers[1].step_ms.has_value());
+  CHECK(*back.layers[2].step_ms == 0.0);
+  CHECK(profile_to_json(back) == profile_to_json(p));
+  // Without step costs nothing is written, and the run's default is assumed.
+  Profile plain = profile_from_json(profile_to_json(small_profile()), "p.json");
+  CHECK(plain.optimizer.empty());
+  CHECK(plain.training_optimizer() == Optimizer::adam);
+  CHECK(profile_to_json(small_profile()).find("step_ms") == std::string::npos);
+}
+
+TEST_CASE("step costs without an optimizer, unknown optimizers and bad rates are rejected") {
+  Profile p = small_profile();
+  p.layers[1].step_ms = 1.0;
+  std::string text = profile_to_json(p);
+  expect_error(text, "names no optimizer");
+  expect_error(text, "$.layers[1] ('l1')");
+  p.optimizer = "adagrad";
+  expect_error(profile_to_json(p), "'adagrad' is not an optimizer");
+  p.optimizer = "sgd";
+  p.layers[1].step_ms = -2.0;
+  expect_error(profile_to_json(p), "step_ms is -2");
+  p.layers[1].step_ms = 1.0;
+  std::string rate = profile_to_json(p);
+  rate.replace(rate.find("\"layers\""), 0, "\"weight_copy_bytes_per_s\": -1,\n ");
+  expect_error(rate, "$.weight_copy_bytes_per_s");
+  CHECK(profile_from_json(profile_to_json(p), "p.json").training_optimizer() == Optimizer::sgd);
+}
+
 TEST_CASE("profile totals") {
   ProfileTotals t = totals(small_profile());
   CHECK(t.layers == 3);

@@ -96,6 +96,29 @@ TEST_CASE("profile of gpt-tiny: embedding and 4 blocks and head with the GPT-2 p
   CHECK(pipekit::totals(p).param_bytes == (V * d + ctx * d + 4 * block + 2 * d + V * d) * 4);
   // The embedding takes token ids: no input gradient.
   CHECK(*p.layers[0].input_grad_ms == 0);
+  // Each layer's optimizer step (adam by default): every layer here has weights.
+  CHECK(p.optimizer == "adam");
+  CHECK(p.weight_copy_bytes_per_s > 0);
+  for (const auto& l : p.layers) {
+    INFO("layer " << l.name);
+    REQUIRE(l.step_ms.has_value());
+    CHECK(*l.step_ms > 0);
+  }
+}
+
+TEST_CASE("profile --optimizer: sgd measures its own step, none records no step costs") {
+  TempDir dir;
+  pipekit::Profile sgd = profile_of("--model mlp --microbatch 2 --optimizer sgd", dir);
+  CHECK(sgd.optimizer == "sgd");
+  for (const auto& l : sgd.layers) CHECK(l.step_ms.value_or(-1) > 0);
+  pipekit::Profile none = profile_of("--model mlp --microbatch 2 --optimizer none", dir);
+  CHECK(none.optimizer.empty());
+  CHECK(none.weight_copy_bytes_per_s == 0);
+  for (const auto& l : none.layers) CHECK_FALSE(l.step_ms.has_value());
+  CommandResult bad =
+      run_command(pipekit_cmd("profile --model mlp --optimizer adagrad --out " + dir.file("x.json")));
+  CHECK(bad.status == 2);
+  CHECK(bad.err.find("--optimizer") != std::string::npos);
 }
 
 TEST_CASE("profile: bad input exits 2") {

@@ -44,6 +44,16 @@ TEST_CASE("megatron: equal blocks per stage, embedding first, head last, depth d
   Plan m8 = peer_plan(gpt_like(), "megatron", flat_cluster(8, 1e9), 16, Precision::fp32);
   CHECK(m8.stages.size() == 4);
   CHECK(m8.stages.front().replicas == 2);
+  // Each replica pipelines 8 micro-batches of the profile's size: pipekit's
+  // 8 micro-batches of twice the size, split between the two replicas.
+  Profile sized = gpt_like();
+  sized.microbatch_size = 2;
+  Plan d8 = peer_plan(sized, "megatron", flat_cluster(8, 1e9), 16, Precision::fp32);
+  CHECK(d8.microbatch_size == 4);
+  CHECK(d8.schedule.microbatches == 8);
+  CHECK(peer_plan(sized, "megatron", flat_cluster(4, 1e9), 16, Precision::fp32).microbatch_size == 2);
+  CHECK_THROWS_WITH_AS(peer_plan(sized, "megatron", flat_cluster(8, 1e9), 15, Precision::fp32),
+                       doctest::Contains("do not divide among 2 data-parallel replicas"), InputError);
   Plan mi = peer_plan(gpt_like(), "megatron-interleaved", flat_cluster(2, 1e9), 16, Precision::fp32);
   CHECK(mi.schedule.kind == "interleaved");
   CHECK(mi.schedule.virtual_stages == 2);

@@ -80,16 +80,18 @@ TEST_CASE("search proposes only replication the executor runs") {
       if (replicas <= 1) continue;
       const ScheduleTraits& t = schedule_traits(c.plan.schedule.kind);
       if (!t.asynchronous()) {
-        // A flush schedule splits each micro-batch among the replicas.
-        CHECK(b % replicas == 0);
+        // A flush schedule splits each micro-batch among the replicas; where
+        // the profile's size does not divide, the micro-batch is d of them
+        // (Megatron's data parallelism: m/d micro-batches per replica).
+        const int size = c.plan.microbatch_size;
+        CHECK(size % replicas == 0);
+        if (b % replicas != 0) CHECK(size == b * replicas);
         replicated_flush = true;
       } else if (c.plan.schedule.kind == "pipedream") {
         CHECK(c.plan.schedule.microbatches % replicas == 0);  // as many micro-batches to each replica
       }
     }
-    // 3 devices, one stage of 3 replicas: runnable when the micro-batch has 3 rows only.
-    CHECK(replicated_flush == (b == 3));
-    if (b == 1) CHECK(r.skipped > 0);
+    CHECK(replicated_flush);
   }
 }
 
@@ -129,6 +131,43 @@ TEST_CASE("every generated schedule of the traits table is searched, asynchronou
   for (const ScheduleTraits& t : schedule_table())
     if (t.generated() && t.id != ScheduleKind::naive)
       CHECK_MESSAGE(seen.count(std::string(t.name)) == 1, t.name);
+}
+
+TEST_CASE("the profile's optimizer step is charged per update: pipedream pays it per micro-batch") {
+  Profile p = test::chain_profile({4, 4, 4, 4, 4, 4, 4, 4}, 1000000, 1000, 1000);
+  for (auto& l : p.layers) l.backward_ms = 8;
+  SearchOptions o;
+  o.cluster = flat_cluster(4, 1e9);
+  o.straight = true;
+  o.schedules = {"pipedream", "1f1b"};
+  o.microbatches = {8};
+  o.recompute = {Recompute::never};
+  o.prune = false;
+  auto time_of = [&](const Profile& prof, const std::string& kind) {
+    for (const auto& c : search_plans(prof, o).ranked)
+      if (c.plan.schedule.kind == kind && c.plan.stages.size() == 4) return c.time_per_minibatch_ms;
+    FAIL("no 4-stage " << kind << " plan");
+    return 0.0;
+  };
+  // Free steps: the stream has no flush, so pipedream wins.
+  const double pd0 = time_of(p, "pipedream"), fb0 = time_of(p, "1f1b");
+  CHECK(pd0 < fb0);
+  // 6 ms per layer, 12 ms per 2-layer stage: 1F1B pays it once per minibatch
+  // (less than its 72 ms bubble), pipedream after each of its 8 micro-batches,
+  // and loses.
+  Profile stepped = p;
+  stepped.optimizer = "adam";
+  for (auto& l : stepped.layers) l.step_ms = 6.0;
+  const double pd1 = time_of(stepped, "pipedream"), fb1 = time_of(stepped, "1f1b");
+  CHECK(fb1 - fb0 == doctest::Approx(12.0).epsilon(0.05));
+  CHECK(pd1 - pd0 >= 0.9 * 8 * 12.0);
+  CHECK(fb1 < pd1);
+  CHECK(search_plans(stepped, o).ranked.front().plan.schedule.kind == "1f1b");
+  // Weight stashing's copies (2 MB per stage at 1 GB/s: 2 ms) cost pipedream
+  // more still, and a flush schedule nothing.
+  stepped.weight_copy_bytes_per_s = 1e9;
+  CHECK(time_of(stepped, "pipedream") > pd1 + 8 * 2.0 * 0.9);
+  CHECK(time_of(stepped, "1f1b") == doctest::Approx(fb1));
 }
 
 TEST_CASE("a micro-batch count outside p, 2p, 4p wins when memory caps GPipe's micro-batches in flight") {

@@ -76,6 +76,44 @@ TEST_CASE("plan stages: replicas pay a ring all-reduce") {
   CHECK_THROWS_AS(stage_costs_from_plan(four_layers(false), plan), InputError);
 }
 
+TEST_CASE("a profile's optimizer steps sum per stage, whatever the micro-batch size") {
+  Profile p = four_layers(false);
+  p.layers[0].step_ms = 0.5;  // layer 1 has no step_ms: it steps nothing
+  p.layers[2].step_ms = 2.0;
+  p.layers[3].step_ms = 3.0;
+  // No optimizer named: the stages leave the step to SimOptions::step_ms.
+  CHECK(stage_costs_from_layers(four_layers(false), {{0, 1}, {2, 3}}).stages[0].step_ms < 0);
+  p.optimizer = "adam";
+  StageCosts c = stage_costs_from_layers(p, {{0, 1}, {2, 3}}, 8);  // micro-batch 8, profiled at 2
+  CHECK(c.stages[0].step_ms == doctest::Approx(0.5));
+  CHECK(c.stages[1].step_ms == doctest::Approx(5.0));
+  CHECK(c.stages[1].forward_ms == doctest::Approx(28.0));  // times per micro-batch do scale
+
+  // Replicas step in parallel: once per step each for a flush schedule; after
+  // each of their own micro-batches for pipedream, which the one simulated
+  // rank (an update per micro-batch) charges at 1/r.
+  Plan plan;
+  plan.microbatch_size = 2;
+  plan.cluster = flat_cluster(4, 1e9, 0);
+  plan.stages = {{{0, 1}, 2, {0, 1}}, {{2, 3}, 1, {2}}};
+  plan.schedule.kind = "1f1b";
+  const StageCosts flush = stage_costs_from_plan(p, plan);
+  CHECK(flush.stages[0].step_ms == doctest::Approx(0.5));
+  // A flush schedule splits each micro-batch between the 2 replicas: each
+  // keeps and sends half of its activations; the unreplicated stage all.
+  CHECK(flush.stages[0].saved_bytes == 1500);
+  CHECK(flush.stages[0].output_bytes == 10);
+  CHECK(flush.stages[1].saved_bytes == 7000);
+  CHECK(flush.stages[1].input_bytes == 20);
+  plan.schedule.kind = "2bw";
+  CHECK(stage_costs_from_plan(p, plan).stages[0].step_ms == doctest::Approx(0.5));
+  plan.schedule.kind = "pipedream";
+  StageCosts pd = stage_costs_from_plan(p, plan);
+  CHECK(pd.stages[0].step_ms == doctest::Approx(0.25));
+  CHECK(pd.stages[1].step_ms == doctest::Approx(5.0));
+  CHECK(pd.stages[0].saved_bytes == 3000);  // pipedream deals whole micro-batches to the replicas
+}
+
 TEST_CASE("synthetic costs split a rank's time over its chunks") {
   StageCosts c = synthetic_stage_costs(2, 2, 4.0, 8.0, 2.0, 50);
   REQUIRE(c.stages.size() == 4);
