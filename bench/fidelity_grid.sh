@@ -8,7 +8,7 @@
 # Run it on an otherwise idle machine.
 #
 #   bench/fidelity_grid.sh [build-dir] > table.md
-#   FULL=1 bench/fidelity_grid.sh             # the whole grid (about 180 cells, ~75 min on 2 cores)
+#   FULL=1 bench/fidelity_grid.sh             # the whole grid (176 cells run, 12 n/a; 69 min on 2 cores)
 #   ROWS="1 4" SEQS=32 SCHEDULES=1f1b RANKS=2 bench/fidelity_grid.sh   # a subset
 #   OUT=dir keeps every cell's JSON there (default: a temporary directory)
 #

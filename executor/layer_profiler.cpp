@@ -465,9 +465,10 @@ Profile Profiler::run() {
     for (int i = 0; i < n_; ++i) {
       Layer& l = p.layers[i];
       bytes += l.param_bytes;
-      l.step_ms = layers_[i].params.empty()
-                      ? 0.0
-                      : time_optimizer_step(layers_[i].params, *o_.optimizer, o_.repeat, cuda_, o_.precision).ms;
+      l.step_ms =
+          layers_[i].params.empty()
+              ? 0.0
+              : time_optimizer_step(layers_[i].params, *o_.optimizer, o_.repeat, cuda_, o_.precision).ms;
     }
     p.optimizer = to_string(*o_.optimizer);
     if (bytes > 0) p.weight_copy_bytes_per_s = measure_weight_copy_rate(bytes, o_.device);

@@ -29,6 +29,9 @@ struct RunConfig {
   std::string schedule_path;  // --schedule-file: a lowered schedule to run as is
   int ranks = 0;              // pipeline ranks (depth), 0: the world size; stages = ranks * virtual
   std::string schedule_kind = "1f1b";
+  // A profile (--profile) whose costs order a cost-aware schedule (zb-auto,
+  // zb-interleaved) asked for without a plan; empty: unit costs.
+  std::string costs_profile;
   std::string recompute = "never";
   int microbatches = 4;
   int virtual_stages = 1;

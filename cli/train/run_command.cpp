@@ -94,6 +94,7 @@ void run_training(RunOptions& o) {
   const bool child = launched_by_pipekit();
   const bool torchrun_style = !child && o.nproc == 0 && std::getenv("RANK") && std::getenv("WORLD_SIZE");
   c.optimizer = parse_optimizer(o.optimizer, "--optimizer", {Optimizer::adam, Optimizer::sgd});
+  c.costs_profile = o.compare.profile_path;
   c.faults = FaultInjection::from_environment();
   if (const char* dir = std::getenv("PIPEKIT_PROGRESS_DIR")) c.progress_dir = dir;
   // The checkpoint pipekit's launcher verified before starting this rank.
@@ -266,7 +267,8 @@ void add_run(CLI::App& app) {
                   "Also simulate this run from a profile measured now and write predicted vs measured (JSON) "
                   "and an HTML report with both timelines");
   cmd->add_option("--profile", o->compare.profile_path,
-                  "--compare: use this profile instead of measuring one");
+                  "--compare: use this profile instead of measuring one; zb-auto and zb-interleaved "
+                  "without --plan: order by its costs (else unit costs)");
   cmd->add_option(
       "--capacity", o->compare.capacity,
       "--compare: compute the ranks sharing this machine get together, in ranks' worth (skips the "

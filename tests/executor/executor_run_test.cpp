@@ -75,6 +75,17 @@ TEST_CASE("gpt-tiny interleaved (2 stages per rank) on 2 ranks equals one proces
 TEST_CASE("gpt-tiny zb-auto on 3 ranks equals one process") {
   expect_verified("--model gpt-tiny --schedule zb-auto --microbatches 6 --nproc 3", 3);
 }
+TEST_CASE("zb-auto asked for by name with --profile is ordered by the profile's costs and verifies") {
+  const std::string prof = std::string(PIPEKIT_SOURCE_DIR) + "/profiles/cpu/gpt-tiny_mb2_seq64.json";
+  expect_verified("--model gpt-tiny --schedule zb-auto --microbatches 6 --seq 64 --nproc 3 --profile " + prof,
+                  3);
+  // The profile is read for the order: one of another model is refused before any rank starts.
+  const std::string other = std::string(PIPEKIT_SOURCE_DIR) + "/profiles/cpu/gpt2-small_mb1_seq32.json";
+  CommandResult r = run_command(
+      pipekit_cmd("run --model gpt-tiny --schedule zb-auto --microbatches 6 --nproc 3 --profile " + other));
+  CHECK(r.status == 2);
+  CHECK(r.err.find("the profile has 14 layers but the model has 6") != std::string::npos);
+}
 TEST_CASE("gpt-tiny zb-interleaved (2 chunks per rank) on 2 ranks equals one process") {
   expect_verified("--model gpt-tiny --schedule zb-interleaved --virtual 2 --microbatches 4 --nproc 2", 4);
 }
