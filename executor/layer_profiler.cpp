@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <thread>
 
@@ -115,33 +116,30 @@ double quantile(std::vector<double> v, double q) {
   return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
 }
 
-// One optimizer step over given working weights (their gradients replaced by
-// random ones), timed as measure_optimizer_step states.
-OptimizerStepCost time_optimizer_step(const std::vector<torch::Tensor>& working, Optimizer optimizer,
-                                      int repeat, bool cuda, Precision precision) {
-  const bool low = mixed(precision);
-  std::vector<torch::Tensor> params = working;
-  MasterWeights master = low ? MasterWeights(params) : MasterWeights();
-  std::vector<torch::Tensor>& updated = low ? master.tensors() : params;
-  for (auto& p : updated) p.mutable_grad() = torch::randn_like(p) * 1e-3;
-  auto opt = make_optimizer(optimizer, updated, 1e-4);
-  auto step = [&] {
-    opt->step();
-    if (low) master.copy_to(params);
-  };
-  step();  // adam allocates its state lazily
-  std::vector<double> v;
-  OptimizerStepCost cost;
-  for (int k = 0; k < std::max(1, repeat); ++k) {
-    const std::int64_t live = memory_meter::live_bytes();
-    memory_meter::reset_peak();
-    v.push_back(time_ms(cuda, step));
-    if (!cuda)  // the CUDA caching allocator is not this meter's
-      cost.transient_bytes = std::max(cost.transient_bytes, memory_meter::peak_bytes() - live);
+// One optimizer over given working weights (their gradients replaced by
+// random ones), stepped as a rank steps: on fp32 master weights, then the copy
+// into the working ones, when the precision is mixed.
+class LayerStepper {
+ public:
+  LayerStepper(const std::vector<torch::Tensor>& working, Optimizer optimizer, Precision precision)
+      : low_(mixed(precision)), params_(working) {
+    if (low_) master_ = MasterWeights(params_);
+    std::vector<torch::Tensor>& updated = low_ ? master_.tensors() : params_;
+    for (auto& p : updated) p.mutable_grad() = torch::randn_like(p) * 1e-3;
+    opt_ = make_optimizer(optimizer, updated, 1e-4);
+    step();  // adam allocates its state lazily
   }
-  cost.ms = quantile(v, 0.5);
-  return cost;
-}
+  void step() {
+    opt_->step();
+    if (low_) master_.copy_to(params_);
+  }
+
+ private:
+  bool low_;
+  std::vector<torch::Tensor> params_;
+  MasterWeights master_;
+  std::unique_ptr<torch::optim::Optimizer> opt_;
+};
 
 // The inputs each layer sees for micro-batch 0 of step 0, and its targets.
 struct LayerInputs {
@@ -459,17 +457,23 @@ Profile Profiler::run() {
       "parameters run after it, as zero-bubble W actions run; backward = one full backward";
   p.meta["order"] = "whole-model sweeps in training order (F first to last; I, W, B last to first); medians";
   if (o_.optimizer) {
-    // Per layer, so any split sums its stages' steps; the optimizer loops over
-    // parameter tensors, so the parts add up to the whole model's step.
+    // Per layer, so any split sums its stages' steps (the optimizer loops over
+    // parameter tensors, so the parts add up). Timed in sweeps over the whole
+    // model, each layer's step after the one before it, as a rank steps its
+    // stage (a loop on one layer's step would keep its weights and state in
+    // cache, which a rank's step never does).
+    std::vector<std::unique_ptr<LayerStepper>> steppers(n_);
+    std::vector<std::vector<double>> step_ms(n_);
     std::int64_t bytes = 0;
     for (int i = 0; i < n_; ++i) {
-      Layer& l = p.layers[i];
-      bytes += l.param_bytes;
-      l.step_ms =
-          layers_[i].params.empty()
-              ? 0.0
-              : time_optimizer_step(layers_[i].params, *o_.optimizer, o_.repeat, cuda_, o_.precision).ms;
+      bytes += p.layers[i].param_bytes;
+      if (!layers_[i].params.empty())
+        steppers[i] = std::make_unique<LayerStepper>(layers_[i].params, *o_.optimizer, o_.precision);
     }
+    for (int k = 0; k < o_.repeat; ++k)
+      for (int i = 0; i < n_; ++i)
+        if (steppers[i]) step_ms[i].push_back(time_ms(cuda_, [&] { steppers[i]->step(); }));
+    for (int i = 0; i < n_; ++i) p.layers[i].step_ms = steppers[i] ? quantile(step_ms[i], 0.5) : 0.0;
     p.optimizer = to_string(*o_.optimizer);
     if (bytes > 0) p.weight_copy_bytes_per_s = measure_weight_copy_rate(bytes, o_.device);
   }
@@ -520,7 +524,18 @@ OptimizerStepCost measure_optimizer_step(const ModelSpec& m, const std::vector<i
   std::vector<torch::Tensor> params;
   for (auto& l : built)
     for (auto& p : l.params) params.push_back(p);
-  return time_optimizer_step(params, optimizer, repeat, cuda, precision);
+  LayerStepper stepper(params, optimizer, precision);
+  std::vector<double> v;
+  OptimizerStepCost cost;
+  for (int k = 0; k < std::max(1, repeat); ++k) {
+    const std::int64_t live = memory_meter::live_bytes();
+    memory_meter::reset_peak();
+    v.push_back(time_ms(cuda, [&] { stepper.step(); }));
+    if (!cuda)  // the CUDA caching allocator is not this meter's
+      cost.transient_bytes = std::max(cost.transient_bytes, memory_meter::peak_bytes() - live);
+  }
+  cost.ms = quantile(v, 0.5);
+  return cost;
 }
 
 std::string native_precision_support(Precision p, const std::string& device) {

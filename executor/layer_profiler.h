@@ -62,9 +62,10 @@ struct ProfilerOptions {
   // first micro-batch of a tensor file, or random inputs of that shape.
   std::string data;
   std::string loss;  // cross_entropy (default), mse or script:FILE
-  // Each layer's optimizer step (measure_optimizer_step over its parameters,
-  // `repeat` rounds; 0 for a layer without any) and the weight-copy rate over
-  // the model's weights, recorded as step_ms, optimizer and
+  // Each layer's optimizer step (median of `repeat` sweeps stepping every
+  // layer in turn, so each layer's weights are as cold as in a rank's step; 0
+  // for a layer without parameters) and the weight-copy rate over the
+  // model's weights, recorded as step_ms, optimizer and
   // weight_copy_bytes_per_s; nullopt: none measured.
   std::optional<Optimizer> optimizer = Optimizer::adam;
 };
