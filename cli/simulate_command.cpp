@@ -204,7 +204,7 @@ void run_simulate(const SimulateOptions& o) {
           fmt::format("{} stages do not divide into {} chunks per rank", S, spec.virtual_stages));
     // A kind with a fixed chunk count (zbv: 2) has it whatever the plan says.
     const ScheduleTraits& t = schedule_traits(spec.kind, o.plan);
-    const int chunks = t.min_chunks == t.max_chunks ? t.min_chunks : spec.virtual_stages;
+    const int chunks = t.chunks(spec.virtual_stages);
     ranks = from_file ? schedule.num_ranks : S / chunks;
   } else if (!o.profile.empty()) {
     profile = load_profile(o.profile);
@@ -244,7 +244,7 @@ void run_simulate(const SimulateOptions& o) {
   // the hint it was made with.
   if (!from_file && spec.cost_hint.empty()) {
     const ScheduleTraits& t = schedule_traits(spec.kind);
-    const int chunks = t.min_chunks == t.max_chunks ? t.min_chunks : spec.virtual_stages;
+    const int chunks = t.chunks(spec.virtual_stages);
     if (t.uses_costs && ranks > 0 && static_cast<int>(costs.stages.size()) == ranks * chunks) {
       CostHintOptions ho;
       ho.memory_limit_bytes = cluster.device_memory_bytes;

@@ -10,6 +10,8 @@
 // `custom`: a flush schedule, one stage per rank, placed as the file says.
 #pragma once
 
+#include <algorithm>
+
 #include <string>
 #include <string_view>
 #include <vector>
@@ -80,6 +82,9 @@ struct ScheduleTraits {
 
   // No flush: the run is one stream of minibatches (pipedream, 2bw).
   bool asynchronous() const { return update != WeightUpdate::flush; }
+  // Chunks per rank when `asked` virtual stages are asked for: a kind with a
+  // fixed count (zbv, dualpipev: 2) has it whatever is asked.
+  int chunks(int asked) const { return min_chunks == max_chunks ? min_chunks : std::max(1, asked); }
   bool generated() const { return !generator_file.empty(); }
 };
 

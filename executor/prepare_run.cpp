@@ -248,9 +248,30 @@ void prepare_run(RunConfig& c) {
       spec.kind = c.schedule_kind;
       spec.microbatches = c.microbatches;
       spec.virtual_stages = c.virtual_stages;
-      if (schedule_traits(spec.kind).asynchronous()) spec.minibatches = c.steps;
+      const ScheduleTraits& t = schedule_traits(spec.kind);
+      if (t.asynchronous()) spec.minibatches = c.steps;
       if (!recompute_from_string(c.recompute, spec.recompute))
         throw InputError("--recompute", "", "'" + c.recompute + "' is not one of never, except_last, always");
+      // A cost-aware order asked for by name: built for the profile's costs
+      // of the uniform split at this micro-batch (free links: the run
+      // measures none beforehand), as `plan` would build it; without a
+      // profile, unit costs.
+      const int stages = c.ranks * t.chunks(spec.virtual_stages);
+      if (t.uses_costs && !c.costs_profile.empty() && stages <= layers) {
+        const Profile prof = profile_from_json(read_text_file(c.costs_profile), c.costs_profile);
+        if (static_cast<int>(prof.layers.size()) != layers)
+          throw InputError(c.costs_profile, "$.layers",
+                           fmt::format("the profile has {} layers but the model has {}; profile this model",
+                                       prof.layers.size(), layers));
+        const int rows = c.batch > 0 ? std::max(1, c.batch / std::max(1, c.microbatches)) : 2;
+        CostHintOptions ho;
+        ho.optimizer = c.optimizer;
+        ho.precision = prof.precision();
+        ho.recompute = spec.recompute;
+        spec.cost_hint =
+            schedule_cost_hint(stage_costs_from_layers(prof, uniform_split(layers, stages), rows), spec.kind,
+                               c.ranks, flat_cluster(c.ranks, 0), ho);
+      }
       c.schedule = lower_schedule(generate_schedule(spec, c.ranks));
     }
     if (c.schedule.num_stages > layers)
@@ -258,30 +279,6 @@ void prepare_run(RunConfig& c) {
                        "the model has " + std::to_string(layers) + " layers, fewer than the " +
                            std::to_string(c.schedule.num_stages) + " pipeline stages asked for");
     c.stage_layers = uniform_split(layers, c.schedule.num_stages);
-    // A cost-aware order asked for by name: built for the profile's costs of
-    // these stages at this micro-batch (free links: the run measures none
-    // beforehand), as `plan` would build it; without a profile, unit costs.
-    const ScheduleTraits& t = schedule_traits(c.schedule_kind);
-    if (c.schedule_path.empty() && t.uses_costs && !c.costs_profile.empty()) {
-      const Profile prof = profile_from_json(read_text_file(c.costs_profile), c.costs_profile);
-      if (static_cast<int>(prof.layers.size()) != layers)
-        throw InputError(c.costs_profile, "$.layers",
-                         fmt::format("the profile has {} layers but the model has {}; profile this model",
-                                     prof.layers.size(), layers));
-      ScheduleSpec spec;
-      spec.kind = c.schedule_kind;
-      spec.microbatches = c.microbatches;
-      spec.virtual_stages = c.virtual_stages;
-      recompute_from_string(c.recompute, spec.recompute);
-      const int rows = c.batch > 0 ? std::max(1, c.batch / std::max(1, c.microbatches)) : 2;
-      CostHintOptions ho;
-      ho.optimizer = c.optimizer;
-      ho.precision = prof.precision();
-      ho.recompute = spec.recompute;
-      spec.cost_hint = schedule_cost_hint(stage_costs_from_layers(prof, c.stage_layers, rows), spec.kind,
-                                          c.ranks, flat_cluster(c.ranks, 0), ho);
-      c.schedule = lower_schedule(generate_schedule(spec, c.ranks));
-    }
   }
   const std::string source =
       c.plan_path.empty() ? (c.schedule_path.empty() ? "--schedule" : c.schedule_path) : c.plan_path;

@@ -67,7 +67,7 @@ ScheduleCostHint schedule_cost_hint(const Profile& profile, const Plan& plan, st
                                     Optimizer optimizer) {
   const ScheduleTraits& t = schedule_traits(plan.schedule.kind, "plan");
   const int S = static_cast<int>(plan.stages.size());
-  const int chunks = t.min_chunks == t.max_chunks ? t.min_chunks : std::max(1, plan.schedule.virtual_stages);
+  const int chunks = t.chunks(plan.schedule.virtual_stages);
   if (S % chunks)
     throw InputError("plan", "$.stages",
                      fmt::format("{} stages do not divide into {} chunks per rank", S, chunks));
