@@ -99,12 +99,14 @@ int stage_rank(const ScheduleTraits& t, int stage, int num_ranks) {
   return stage % num_ranks;
 }
 
-int weight_versions(const ScheduleTraits& t, int stage, int num_stages) {
+int weight_versions(const ScheduleTraits& t, int stage, int num_stages, int replicas) {
   switch (t.versions) {
     case WeightVersionRule::one:
       return 1;
-    case WeightVersionRule::stage_depth:
-      return std::max(1, num_stages - stage);
+    case WeightVersionRule::stage_depth: {
+      const int r = std::max(1, replicas);
+      return (std::max(1, num_stages - stage) + r - 1) / r;
+    }
     case WeightVersionRule::two:
       return 2;
   }

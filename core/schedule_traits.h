@@ -106,8 +106,10 @@ const ScheduleTraits& schedule_traits_or_custom(std::string_view name);
 
 // Rank holding global stage `stage` with p ranks.
 int stage_rank(const ScheduleTraits& t, int stage, int num_ranks);
-// Weight versions stage `stage` of `num_stages` keeps.
-int weight_versions(const ScheduleTraits& t, int stage, int num_stages);
+// Weight versions stage `stage` of `num_stages` keeps, on each of its `replicas`.
+// Asynchronous replicas take whole micro-batches in turn, so pipedream's
+// versions (one per micro-batch in flight) are shared out: ceil(depth / r).
+int weight_versions(const ScheduleTraits& t, int stage, int num_stages, int replicas = 1);
 // Micro-batches whose activations stage `stage` of `stages` holds at most, with m per step.
 int in_flight_microbatches(const ScheduleTraits& t, int stage, int stages, int microbatches);
 

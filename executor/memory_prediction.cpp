@@ -50,6 +50,12 @@ Profile probe_profile(const RunConfig& c) {
 std::vector<PredictedRankMemory> predict_memory(const RunConfig& c) {
   Profile profile = probe_profile(c);
   StageCosts costs = stage_costs_from_layers(profile, c.stage_layers, profile.microbatch_size);
+  auto replicas_of = [&](int stage) {
+    const int g = c.schedule.stage_to_rank[stage];
+    return c.replicated() ? c.group_replicas.at(g) : 1;
+  };
+  for (int s = 0; s < c.schedule.num_stages; ++s)
+    apply_replicas(costs.stages[s], c.traits, s, c.schedule.num_stages, c.minibatch_mbs, replicas_of(s));
   count_received_inputs(c.schedule, costs);
   const std::vector<std::int64_t> act = executor_order_peaks(c.schedule, costs, {});
   const std::vector<std::int64_t> extra = extra_version_bytes(c.schedule, costs);
@@ -58,7 +64,7 @@ std::vector<PredictedRankMemory> predict_memory(const RunConfig& c) {
     int versions = 1;
     for (int s = 0; s < c.schedule.num_stages; ++s)
       if (c.schedule.stage_to_rank[s] == rank)
-        versions = std::max(versions, weight_versions(*c.traits, s, c.schedule.num_stages));
+        versions = std::max(versions, weight_versions(*c.traits, s, c.schedule.num_stages, replicas_of(s)));
     out[rank].activations = act[rank];
     out[rank].extra_versions = extra[rank];
     out[rank].weight_versions = versions;

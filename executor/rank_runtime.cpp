@@ -134,14 +134,15 @@ void RankRunner::prefault_stream_memory() {
   const ParameterBytes per = bytes_per_parameter(c_.precision, c_.optimizer);
   const double state = per.optimizer / per.weights;
   std::int64_t bytes = 0;
+  const int replicas = c_.replicated() ? c_.group_replicas.at(prank_) : 1;
   for (auto& s : stages_) {
     // On the host only blocks the heap serves can be paged in ahead; larger
     // ones are fresh mappings whenever they are allocated.
     std::int64_t per_copy = 0;
     for (const auto& p : s.params)
       if (net_.cuda() || heap_serves(tensor_bytes(p))) per_copy += tensor_bytes(p);
-    bytes +=
-        static_cast<std::int64_t>(per_copy * (state + weight_versions(*c_.traits, s.stage, num_stages_)));
+    bytes += static_cast<std::int64_t>(per_copy *
+                                       (state + weight_versions(*c_.traits, s.stage, num_stages_, replicas)));
   }
   if (net_.cuda())  // the caching allocator keeps the freed block and splits it later
     torch::empty({bytes}, torch::TensorOptions().dtype(torch::kUInt8).device(net_.device()));

@@ -19,7 +19,7 @@ StaticMemory static_memory(const StageCost& c, const ScheduleTraits& t, int stag
   const double n = parameter_count(c.param_bytes, p);
   const ParameterBytes per = bytes_per_parameter(p, o);
   StaticMemory m;
-  m.weights = c.param_bytes * weight_versions(t, stage, num_stages);
+  m.weights = c.param_bytes * weight_versions(t, stage, num_stages, c.replicas);
   m.master = static_cast<std::int64_t>(n * per.master);
   m.gradients = static_cast<std::int64_t>(n * per.gradients);
   m.optimizer = static_cast<std::int64_t>(n * per.optimizer);
@@ -97,7 +97,8 @@ std::vector<std::int64_t> extra_version_bytes(const Schedule& sch, const StageCo
   std::vector<std::int64_t> out(sch.num_ranks, 0);
   for (int s = 0; s < sch.num_stages; ++s)
     out[sch.stage_to_rank[s]] +=
-        static_cast<std::int64_t>(weight_versions(t, s, sch.num_stages) - 1) * costs.stages[s].param_bytes;
+        static_cast<std::int64_t>(weight_versions(t, s, sch.num_stages, costs.stages[s].replicas) - 1) *
+        costs.stages[s].param_bytes;
   return out;
 }
 

@@ -116,31 +116,41 @@ StageCosts stage_costs_from_layers(const Profile& profile, const std::vector<std
   return build(profile, stage_layers, microbatch_scale(profile, microbatch_size), "--stages");
 }
 
+void apply_replicas(StageCost& c, const ScheduleTraits* t, int stage, int stages, int microbatches, int r) {
+  c.replicas = std::max(1, r);
+  if (r <= 1) return;
+  // Replicas work in parallel, so one simulated rank stands for all of them,
+  // r times faster.
+  for (double* x : {&c.forward_ms, &c.backward_ms, &c.input_grad_ms, &c.weight_grad_ms, &c.recompute_ms})
+    *x /= r;
+  // Replicas update in parallel: once per step each (flush, 2bw), or after
+  // each of their own micro-batches (pipedream), so the one simulated rank's
+  // update per micro-batch costs a replica's r times less.
+  if (c.step_ms > 0 && t && t->update == WeightUpdate::every_microbatch) c.step_ms /= r;
+  if (t && !t->asynchronous()) {
+    // A flush schedule splits every micro-batch among the replicas: each
+    // keeps and sends its share of the activations, over its own link.
+    for (std::int64_t* b : {&c.saved_bytes, &c.workspace_bytes, &c.output_bytes, &c.input_bytes})
+      *b = (*b + r - 1) / r;
+  } else if (t) {
+    // An asynchronous schedule deals whole micro-batches in turn: a replica
+    // holds ceil(k / r) of the k the stage has in flight (the busiest one sets
+    // the peak), each whole, and runs each whole (workspace unchanged).
+    const int k = std::max(1, in_flight_microbatches(*t, stage, stages, microbatches));
+    const int mine = (k + r - 1) / r;
+    for (std::int64_t* b : {&c.saved_bytes, &c.output_bytes, &c.input_bytes}) *b = (*b * mine + k - 1) / k;
+  }
+}
+
 StageCosts stage_costs_from_plan(const Profile& profile, const Plan& plan) {
   std::vector<std::vector<int>> layers;
   for (const auto& st : plan.stages) layers.push_back(st.layers);
   StageCosts out = build(profile, layers, microbatch_scale(profile, plan.microbatch_size), "plan");
   for (std::size_t s = 0; s < plan.stages.size(); ++s) {
     const PlanStage& st = plan.stages[s];
-    // Replicas take micro-batches in turn (PipeDream's data-parallel stage), so
-    // one simulated rank stands for all of them, r times faster.
-    const int r = std::max(1, st.replicas);
-    out.stages[s].replicas = r;
-    if (r > 1) {
-      StageCost& c = out.stages[s];
-      for (double* t : {&c.forward_ms, &c.backward_ms, &c.input_grad_ms, &c.weight_grad_ms, &c.recompute_ms})
-        *t /= r;
-      // Replicas update in parallel: once per step each (flush, 2bw), or after
-      // each of their own micro-batches (pipedream), so the one simulated rank's
-      // update per micro-batch costs a replica's r times less.
-      const ScheduleTraits* t = find_schedule(plan.schedule.kind);
-      if (c.step_ms > 0 && t && t->update == WeightUpdate::every_microbatch) c.step_ms /= r;
-      // A flush schedule splits every micro-batch among the replicas: each
-      // keeps and sends its share of the activations, over its own link.
-      if (t && !t->asynchronous())
-        for (std::int64_t* b : {&c.saved_bytes, &c.workspace_bytes, &c.output_bytes, &c.input_bytes})
-          *b = (*b + r - 1) / r;
-    }
+    apply_replicas(out.stages[s], find_schedule(plan.schedule.kind), static_cast<int>(s),
+                   static_cast<int>(plan.stages.size()), plan.schedule.microbatches,
+                   std::max(1, st.replicas));
     if (st.ranks.size() > 1)
       out.stages[s].allreduce_ms =
           ring_allreduce_ms(plan.cluster, st.ranks, static_cast<double>(out.stages[s].param_bytes));

@@ -259,6 +259,26 @@ TEST_CASE("peak memory: 1f1b lowest, gpipe grows with m, pipedream pays for its 
   CHECK(tbw[0].first < pd[0].first);  // 2 versions against 4 on the first stage
 }
 
+TEST_CASE("peak memory of replicated stages: each replica keeps its share, and the prediction follows") {
+  // A flush replica holds half of every micro-batch; a pipedream replica half of
+  // the micro-batches in flight (whole ones) and half the weight versions.
+  const std::string base = "--model gpt-tiny --steps 2 --microbatches 8 --batch 32 --seq 64 ";
+  for (const std::string schedule : {"1f1b", "pipedream"}) {
+    INFO(schedule);
+    auto one = memory_table(base + "--schedule " + schedule + " --nproc 2");
+    auto two = memory_table(base + "--schedule " + schedule + " --nproc 3 --stage-replicas 2,1");
+    REQUIRE(one.size() == 2u);
+    REQUIRE(two.size() == 3u);
+    for (int r : {0, 1}) {
+      INFO("replica rank " << r);
+      CHECK(two[r].first < 0.65 * one[0].first);
+      CHECK(two[r].second < 0.65 * one[0].second);
+      CHECK(two[r].second == doctest::Approx(two[r].first).epsilon(0.25));
+    }
+    CHECK(two[2].second == doctest::Approx(one[1].second));  // the unreplicated stage is unchanged
+  }
+}
+
 TEST_CASE("a rank killed mid-step stops the job: non-zero exit naming the rank and its last completed step") {
   CommandResult r = run("--model mlp --schedule 1f1b --microbatches 4 --steps 4 --nproc 3",
                         "PIPEKIT_KILL_RANK=1 PIPEKIT_KILL_AT_STEP=2 ");

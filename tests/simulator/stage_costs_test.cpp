@@ -111,7 +111,41 @@ TEST_CASE("a profile's optimizer steps sum per stage, whatever the micro-batch s
   StageCosts pd = stage_costs_from_plan(p, plan);
   CHECK(pd.stages[0].step_ms == doctest::Approx(0.25));
   CHECK(pd.stages[1].step_ms == doctest::Approx(5.0));
-  CHECK(pd.stages[0].saved_bytes == 3000);  // pipedream deals whole micro-batches to the replicas
+  CHECK(pd.stages[0].saved_bytes == 3000);  // one micro-batch in flight (microbatches unset): no share
+}
+
+TEST_CASE(
+    "asynchronous replicas take whole micro-batches in turn: a replica keeps ceil(k/r) of the k in flight") {
+  const Profile p = four_layers(false);
+  Plan plan;
+  plan.microbatch_size = 2;
+  plan.cluster = flat_cluster(5, 1e9, 0);
+  // Stage 0 (layers 0..1) on 2 replicas, then two single-rank stages.
+  plan.stages = {{{0, 1}, 2, {0, 1}}, {{2}, 1, {2}}, {{3}, 1, {3}}};
+  plan.schedule.microbatches = 8;
+  plan.schedule.kind = "pipedream";
+  StageCosts pd = stage_costs_from_plan(p, plan);
+  // pipedream's first of 3 stages has 3 micro-batches in flight: 2 on the busier replica.
+  CHECK(pd.stages[0].saved_bytes == 2000);  // 3000 x 2/3
+  CHECK(pd.stages[0].output_bytes == 14);   // ceil(20 x 2/3)
+  const StageCosts alone = stage_costs_from_layers(p, {{0, 1}, {2}, {3}});
+  CHECK(pd.stages[0].workspace_bytes == alone.stages[0].workspace_bytes);  // a whole micro-batch per replica
+  CHECK(pd.stages[1].saved_bytes == 3000);                                 // unreplicated: unchanged
+  CHECK(pd.stages[0].forward_ms == doctest::Approx(1.5));
+  // Its weight versions, one per micro-batch in flight, are shared out the same way.
+  const ScheduleTraits& t = schedule_traits("pipedream");
+  CHECK(weight_versions(t, 0, 3) == 3);
+  CHECK(weight_versions(t, 0, 3, 2) == 2);
+  CHECK(weight_versions(t, 0, 3, 3) == 1);
+  CHECK(weight_versions(t, 2, 3, 4) == 1);
+  CHECK(weight_versions(schedule_traits("2bw"), 0, 3, 2) == 2);  // 2bw double-buffers on every replica
+  // 2bw keeps pipeline-depth in flight too; 4 replicas of a 2-stage pipeline's first stage hold one each.
+  plan.stages = {{{0, 1}, 4, {0, 1, 2, 3}}, {{2, 3}, 1, {4}}};
+  plan.schedule.kind = "2bw";
+  StageCosts tbw = stage_costs_from_plan(p, plan);
+  const int k = in_flight_microbatches(schedule_traits("2bw"), 0, 2, 8);
+  CHECK(tbw.stages[0].saved_bytes == (3000 * ((k + 3) / 4) + k - 1) / k);
+  CHECK(tbw.stages[0].saved_bytes < 3000);
 }
 
 TEST_CASE("synthetic costs split a rank's time over its chunks") {
