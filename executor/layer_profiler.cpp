@@ -158,6 +158,20 @@ class Profiler {
   void memory(int i, LayerMemory* mem);
   void sweep(std::vector<Samples>* samples);  // nullptr: warm-up
   void progress(int done, int total);
+  // Runs `sweep` at least `repeat` times and until the runs span min_time_s
+  // (at most 2000); returns how many ran.
+  template <class F>
+  int repeat_for_min_time(F&& sweep) {
+    const auto start = std::chrono::steady_clock::now();
+    int k = 0;
+    while (k < o_.repeat ||
+           (k < 2000 && std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() <
+                            o_.min_time_s)) {
+      sweep();
+      ++k;
+    }
+    return k;
+  }
 
   const ProfilerOptions& o_;
   bool cuda_ = false;
@@ -393,10 +407,14 @@ Profile Profiler::run() {
         fp32_grads_[i].push_back(torch::zeros_like(p, p.options().dtype(torch::kFloat)));
       else
         p.mutable_grad() = torch::zeros_like(p);
-  for (int k = 0; k < o_.warmup + o_.repeat; ++k) {
-    sweep(k < o_.warmup ? nullptr : &samples);
+  for (int k = 0; k < o_.warmup; ++k) {
+    sweep(nullptr);
     progress(++done, total);
   }
+  const int timed_sweeps = repeat_for_min_time([&] {
+    sweep(&samples);
+    progress(std::min(++done, total), total);
+  });
   for (auto& l : layers_)
     for (const auto& p : l.params) p.mutable_grad() = torch::Tensor();
 
@@ -444,6 +462,8 @@ Profile Profiler::run() {
   p.meta["settings"] =
       fmt::format("device {} microbatch {} seq {} threads {} warmup {} repeat {} seed {}", p.device,
                   o_.microbatch, p.seq_len, o_.threads, o_.warmup, o_.repeat, o_.seed);
+  p.meta["sweeps"] =
+      fmt::format("{} timed (at least {} over at least {} s)", timed_sweeps, o_.repeat, o_.min_time_s);
   p.meta["source"] = "pipekit profile (executor/layer_profiler.cpp)";
   p.meta["timing"] = cuda_         ? "CUDA events around each piece of work"
                      : o_.cpu_time ? "CPU time of the profiling thread (clock_gettime), not wall time"
@@ -470,9 +490,11 @@ Profile Profiler::run() {
       if (!layers_[i].params.empty())
         steppers[i] = std::make_unique<LayerStepper>(layers_[i].params, *o_.optimizer, o_.precision);
     }
-    for (int k = 0; k < o_.repeat; ++k)
+    const int step_sweeps = repeat_for_min_time([&] {
       for (int i = 0; i < n_; ++i)
         if (steppers[i]) step_ms[i].push_back(time_ms(cuda_, [&] { steppers[i]->step(); }));
+    });
+    p.meta["step_sweeps"] = std::to_string(step_sweeps);
     for (int i = 0; i < n_; ++i) p.layers[i].step_ms = steppers[i] ? quantile(step_ms[i], 0.5) : 0.0;
     p.optimizer = to_string(*o_.optimizer);
     if (bytes > 0) p.weight_copy_bytes_per_s = measure_weight_copy_rate(bytes, o_.device);

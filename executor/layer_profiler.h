@@ -47,6 +47,11 @@ struct ProfilerOptions {
   int microbatch = 1;          // rows per micro-batch
   int seq = 0;                 // tokens per row (gpt); 0: min(context, 64)
   int warmup = 2, repeat = 5;
+  // Timed sweeps go on past `repeat` until they span this long (at most 2000
+  // sweeps): a CPU VM's speed drifts in states of a few hundred milliseconds
+  // (docs/sim-vs-real.md), so a median over many states is the median speed,
+  // where 5 sweeps of a small model land in one state. 0: exactly `repeat`.
+  double min_time_s = 2.0;
   int threads = 1;  // intra-op threads, as each rank of `pipekit run --threads`
   std::uint64_t seed = 1234;
   bool progress = false;  // progress bar on stderr

@@ -102,6 +102,11 @@ void add_profile(CLI::App& app) {
   cmd->add_option("--microbatch", o->p.microbatch, "Rows per micro-batch")->capture_default_str();
   cmd->add_option("--seq", o->p.seq, "Tokens per row (default min(context, 64))");
   cmd->add_option("--warmup", o->p.warmup, "Untimed rounds per layer")->capture_default_str();
+  cmd->add_option("--min-time", o->p.min_time_s,
+                  "Seconds the timed sweeps span at least (more sweeps than --repeat when they are short: "
+                  "the median then is the machine's median speed; 0: exactly --repeat)")
+      ->check(CLI::Range(0.0, 600.0))
+      ->capture_default_str();
   cmd->add_option("--repeat", o->p.repeat, "Timed rounds per layer (medians are reported)")
       ->capture_default_str();
   cmd->add_option("--threads", o->p.threads, "Intra-op threads (as each rank of pipekit run)")

@@ -121,6 +121,21 @@ TEST_CASE("profile --optimizer: sgd measures its own step, none records no step 
   CHECK(bad.err.find("--optimizer") != std::string::npos);
 }
 
+TEST_CASE("profile --min-time: short sweeps go on until they span it, 0 keeps exactly --repeat") {
+  TempDir dir;
+  const pipekit::Profile exact = profile_of("--model mlp --microbatch 2 --optimizer none --min-time 0", dir);
+  REQUIRE(exact.meta.count("sweeps"));
+  CHECK(exact.meta.at("sweeps").rfind("3 timed", 0) == 0);
+  // An mlp sweep takes far less than 0.1 s, so 0.3 s needs more than 3.
+  const pipekit::Profile timed =
+      profile_of("--model mlp --microbatch 2 --optimizer none --min-time 0.3", dir);
+  CHECK(std::stoi(timed.meta.at("sweeps")) > 3);
+  CommandResult bad =
+      run_command(pipekit_cmd("profile --model mlp --min-time -1 --out " + dir.file("x.json")));
+  CHECK(bad.status == 2);
+  CHECK(bad.err.find("--min-time") != std::string::npos);
+}
+
 TEST_CASE("profile: bad input exits 2") {
   TempDir dir;
   const std::string out = " --out " + dir.file("x.json");
