@@ -50,10 +50,8 @@ Profile probe_profile(const RunConfig& c) {
 std::vector<PredictedRankMemory> predict_memory(const RunConfig& c) {
   Profile profile = probe_profile(c);
   StageCosts costs = stage_costs_from_layers(profile, c.stage_layers, profile.microbatch_size);
-  auto replicas_of = [&](int stage) {
-    const int g = c.schedule.stage_to_rank[stage];
-    return c.replicated() ? c.group_replicas.at(g) : 1;
-  };
+  const std::vector<int> counts = c.replica_counts();
+  auto replicas_of = [&](int stage) { return counts.at(c.schedule.stage_to_rank[stage]); };
   for (int s = 0; s < c.schedule.num_stages; ++s)
     apply_replicas(costs.stages[s], c.traits, s, c.schedule.num_stages, c.minibatch_mbs, replicas_of(s));
   count_received_inputs(c.schedule, costs);

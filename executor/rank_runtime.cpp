@@ -134,7 +134,7 @@ void RankRunner::prefault_stream_memory() {
   const ParameterBytes per = bytes_per_parameter(c_.precision, c_.optimizer);
   const double state = per.optimizer / per.weights;
   std::int64_t bytes = 0;
-  const int replicas = c_.replicated() ? c_.group_replicas.at(prank_) : 1;
+  const int replicas = c_.replica_counts().at(prank_);
   for (auto& s : stages_) {
     // On the host only blocks the heap serves can be paged in ahead; larger
     // ones are fresh mappings whenever they are allocated.

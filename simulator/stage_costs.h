@@ -61,10 +61,11 @@ StageCosts stage_costs_from_plan(const Profile& profile, const Plan& plan);
 
 // Turns one replica's cost `c` of stage `stage` (of `stages`, `microbatches`
 // per step) into the one simulated rank that stands for its r replicas: times
-// / r, the step / r under per-micro-batch updates; flush schedules split each
-// micro-batch, so its bytes / r; asynchronous ones deal whole micro-batches in turn, so a replica keeps
-// ceil(k / r) of the k micro-batches the stage has in flight: saved and message bytes x ceil(k/r)/k. t null
-// (a schedule read from a file): times only.
+// / r, and the step / r under per-micro-batch updates. Flush schedules split
+// each micro-batch, so its bytes / r; asynchronous ones deal whole
+// micro-batches in turn, so a replica keeps ceil(k / r) of the k micro-batches
+// the stage has in flight: saved and message bytes x ceil(k/r)/k. t null (a
+// schedule read from a file): times only.
 void apply_replicas(StageCost& c, const ScheduleTraits* t, int stage, int stages, int microbatches, int r);
 
 // Same from bare layer lists (one per global stage), no replicas.
