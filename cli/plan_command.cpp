@@ -156,7 +156,25 @@ SearchOptions search_options(const PlanOptions& o, const Profile& p, const Clust
   so.straight = o.straight;
   so.global_batch = o.global_batch;
   so.max_virtual_stages = o.max_virtual;
-  if (!o.schedule.empty()) so.schedules = {o.schedule};
+  // --schedule narrows the search to one schedule or a comma list; "flush"
+  // stands for every synchronous schedule (the ones that train exactly as one
+  // device would, no stale weights).
+  for (std::size_t at = 0; !o.schedule.empty() && at <= o.schedule.size();) {
+    const std::size_t comma = std::min(o.schedule.find(',', at), o.schedule.size());
+    const std::string name = o.schedule.substr(at, comma - at);
+    at = comma + 1;
+    if (name == "flush") {
+      for (const ScheduleTraits& t : schedule_table())
+        if (t.generated() && !t.asynchronous()) so.schedules.emplace_back(t.name);
+    } else {
+      schedule_traits(name);  // an unknown name is an InputError listing the known ones
+      so.schedules.push_back(name);
+    }
+  }
+  std::vector<std::string> unique;
+  for (const std::string& k : so.schedules)
+    if (std::find(unique.begin(), unique.end(), k) == unique.end()) unique.push_back(k);
+  so.schedules = unique;
   if (o.microbatches > 0) so.microbatches = {o.microbatches};
   if (!o.microbatch_counts.empty())
     so.microbatches = parse_int_list(o.microbatch_counts, "--microbatch-counts");
@@ -451,7 +469,8 @@ void add_plan(CLI::App& app) {
   cmd->add_option("--memory", o->memory, "Memory per device in bytes: 16GiB, 16e9 (default: no limit)");
   cmd->add_option("--schedule", o->schedule,
                   "Schedule recorded in the plan and used for memory: " + schedule_name_list() +
-                      " (default: pipedream for dp, 1f1b otherwise)");
+                      " (default: pipedream for dp, 1f1b otherwise); --search: one, a comma list, or "
+                      "'flush' for every synchronous schedule (no stale weights)");
   cmd->add_option("--microbatches", o->microbatches,
                   "Micro-batches per minibatch (default: number of stages)");
   cmd->add_option(

@@ -130,4 +130,12 @@ int in_flight_microbatches(const ScheduleTraits& t, int stage, int stages, int m
   return m;
 }
 
+ReplicaShare replica_activation_share(const ScheduleTraits& t, int stage, int stages, int microbatches,
+                                      int replicas) {
+  const int r = std::max(1, replicas);
+  if (!t.asynchronous()) return {1, r};
+  const int k = std::max(1, in_flight_microbatches(t, stage, stages, microbatches));
+  return {(k + r - 1) / r, k};
+}
+
 }  // namespace pipekit

@@ -10,6 +10,8 @@
 // `custom`: a flush schedule, one stage per rank, placed as the file says.
 #pragma once
 
+#include <cstdint>
+
 #include <algorithm>
 
 #include <string>
@@ -112,5 +114,16 @@ int stage_rank(const ScheduleTraits& t, int stage, int num_ranks);
 int weight_versions(const ScheduleTraits& t, int stage, int num_stages, int replicas = 1);
 // Micro-batches whose activations stage `stage` of `stages` holds at most, with m per step.
 int in_flight_microbatches(const ScheduleTraits& t, int stage, int stages, int microbatches);
+
+// The share of a stage's per-micro-batch activation bytes (saved, sent,
+// received) one of its r replicas holds, as num / den. A flush schedule splits
+// every micro-batch among the replicas: 1 / r. An asynchronous one deals whole
+// micro-batches in turn, so the busiest replica holds ceil(k / r) of the k the
+// stage has in flight, each whole: ceil(k / r) / k.
+struct ReplicaShare {
+  std::int64_t num = 1, den = 1;
+};
+ReplicaShare replica_activation_share(const ScheduleTraits& t, int stage, int stages, int microbatches,
+                                      int replicas);
 
 }  // namespace pipekit

@@ -104,7 +104,7 @@ struct Candidate {
 };
 
 using SplitKey =
-    std::tuple<int, int, int, std::string, int, int>;  // size, p, v, memory kind, rc, m in flight
+    std::tuple<int, int, int, std::string, int, int, int>;  // size, p, v, memory kind, rc, m in flight, rows
 
 struct Split {
   std::optional<StraightResult> result;
@@ -330,7 +330,8 @@ SearchResult search_plans(const std::vector<Profile>& measured, const SearchOpti
     // Several chunks per rank: each chunk holds what a 1F1B stage would.
     const ScheduleTraits& mem_traits = c.v > 1 ? schedule_traits(ScheduleKind::one_f_one_b) : *c.traits;
     const int in_flight = limited ? std::min(c.m, in_flight_microbatches(mem_traits, 0, S, 1 << 30)) : 0;
-    const SplitKey key{c.size, c.p, c.v, std::string(mem_traits.name), static_cast<int>(c.rc), in_flight};
+    const SplitKey key{c.size,    c.p,   c.v, std::string(mem_traits.name), static_cast<int>(c.rc),
+                       in_flight, c.rows};
     auto split = [&] {
       Split sp;
       try {
@@ -340,6 +341,9 @@ SearchResult search_plans(const std::vector<Profile>& measured, const SearchOpti
         so.schedule.kind = std::string(mem_traits.name);
         so.selective_recompute = c.rc == RecomputeMode::selective;
         so.optimizer_factor = static_memory_factor(o.precision, prof.training_optimizer());
+        // Each stage has devices / p replicas sharing its activations.
+        so.replicas = devices / c.p;
+        so.microbatch_rows = c.rows;
         if (limited) so.memory_bytes = static_cast<double>(o.cluster.device_memory_bytes) * scale / c.v;
         if (!o.cluster.levels.empty()) so.bandwidth = o.cluster.levels.back().bandwidth_bytes_per_s;
         sp.result = straight_partition(prof, so);

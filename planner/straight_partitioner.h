@@ -7,7 +7,8 @@
 // divided by the bandwidth. Bytes crossing a boundary are the outputs of every
 // layer before it consumed after it (for a chain, the last layer's output).
 // Stage memory = params x (1 weights + 1 gradients + optimizer_factor) + saved
-// activations x the micro-batches the schedule keeps in flight on that stage:
+// activations (a replica's share of them) x the micro-batches the schedule
+// keeps in flight on that stage:
 // gpipe m; 1f1b, interleaved, zb-h1, zbv min(p - s, m); zb-h2 min(2(p - s) - 1, m);
 // naive 1; pipedream / 2bw as 1f1b plus stashed weight versions (in flight - 1,
 // resp. 1). With recomputation a recomputing stage keeps only its input per
@@ -40,6 +41,13 @@ struct StraightOptions {
   // fit keep their activations. The split minimises the slowest stage with
   // that cost included, so recomputation lands where it is cheapest.
   bool selective_recompute = false;
+  // Every stage's data-parallel replicas, and the micro-batch's rows as a
+  // multiple of the profile's. A replica holds its share of the activations
+  // (core/schedule_traits.h's replica_activation_share: 1 / r of each
+  // micro-batch under a flush schedule, whole micro-batches in turn under an
+  // asynchronous one) and all of the parameters.
+  int replicas = 1;
+  int microbatch_rows = 1;
 };
 
 struct StraightStage {

@@ -127,19 +127,15 @@ void apply_replicas(StageCost& c, const ScheduleTraits* t, int stage, int stages
   // each of their own micro-batches (pipedream), so the one simulated rank's
   // update per micro-batch costs a replica's r times less.
   if (c.step_ms > 0 && t && t->update == WeightUpdate::every_microbatch) c.step_ms /= r;
-  if (t && !t->asynchronous()) {
-    // A flush schedule splits every micro-batch among the replicas: each
-    // keeps and sends its share of the activations, over its own link.
-    for (std::int64_t* b : {&c.saved_bytes, &c.workspace_bytes, &c.output_bytes, &c.input_bytes})
-      *b = (*b + r - 1) / r;
-  } else if (t) {
-    // An asynchronous schedule deals whole micro-batches in turn: a replica
-    // holds ceil(k / r) of the k the stage has in flight (the busiest one sets
-    // the peak), each whole, and runs each whole (workspace unchanged).
-    const int k = std::max(1, in_flight_microbatches(*t, stage, stages, microbatches));
-    const int mine = (k + r - 1) / r;
-    for (std::int64_t* b : {&c.saved_bytes, &c.output_bytes, &c.input_bytes}) *b = (*b * mine + k - 1) / k;
-  }
+  if (!t) return;
+  // The activation bytes one replica holds and sends (core/schedule_traits.h):
+  // a flush schedule's replicas each take a share of every micro-batch, with
+  // its workspace; an asynchronous schedule's take whole micro-batches in
+  // turn and run each whole (workspace unchanged).
+  const ReplicaShare share = replica_activation_share(*t, stage, stages, microbatches, r);
+  for (std::int64_t* b : {&c.saved_bytes, &c.output_bytes, &c.input_bytes})
+    *b = (*b * share.num + share.den - 1) / share.den;
+  if (!t->asynchronous()) c.workspace_bytes = (c.workspace_bytes + r - 1) / r;
 }
 
 StageCosts stage_costs_from_plan(const Profile& profile, const Plan& plan) {

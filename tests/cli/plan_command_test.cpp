@@ -3,6 +3,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cctype>
+#include <set>
+#include <sstream>
+
 #include "core/formats.h"
 #include "tests/support/run_command.h"
 
@@ -84,6 +89,39 @@ TEST_CASE("plan --search prints a ranked table and writes the best plan") {
   CHECK(best.num_ranks() == 4);
   CHECK(best.predicted.count("time_per_minibatch_s") == 1);
   CHECK(best.predicted.count("time_per_sample_ms") == 1);
+}
+
+TEST_CASE("plan --search --schedule takes a comma list, or flush for every synchronous schedule") {
+  // The schedule column of the ranked rows (lines that start with their rank).
+  auto kinds = [](const std::string& out) {
+    std::set<std::string> k;
+    std::istringstream in(out);
+    for (std::string line; std::getline(in, line);) {
+      std::istringstream words(line);
+      std::string rank, kind;
+      const bool ranked = words >> rank >> kind && std::all_of(rank.begin(), rank.end(), [](char c) {
+                            return std::isdigit(static_cast<unsigned char>(c)) != 0;
+                          });
+      if (ranked) k.insert(kind);
+    }
+    return k;
+  };
+  const std::string base = "plan --profile " + vgg16() + " --devices 4 --search --top 200";
+  auto all = run_command(pipekit_cmd(base));
+  REQUIRE(all.status == 0);
+  CHECK(kinds(all.out).count("pipedream") == 1);  // the unnarrowed search ranks asynchronous plans too
+  auto flush = run_command(pipekit_cmd(base + " --schedule flush"));
+  REQUIRE(flush.status == 0);
+  const std::set<std::string> f = kinds(flush.out);
+  CHECK(f.count("1f1b") == 1);
+  CHECK(f.count("pipedream") == 0);
+  CHECK(f.count("2bw") == 0);
+  auto two = run_command(pipekit_cmd(base + " --schedule gpipe,1f1b,gpipe"));
+  REQUIRE(two.status == 0);
+  CHECK(kinds(two.out) == std::set<std::string>{"1f1b", "gpipe"});
+  auto bad = run_command(pipekit_cmd(base + " --schedule 1f1b,nope"));
+  CHECK(bad.status == 2);
+  CHECK(bad.err.find("'nope'") != std::string::npos);
 }
 
 TEST_CASE(

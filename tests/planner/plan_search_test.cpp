@@ -95,6 +95,30 @@ TEST_CASE("search proposes only replication the executor runs") {
   }
 }
 
+TEST_CASE(
+    "the search splits under the memory a replica holds: whole-model replicas win once their share fits") {
+  // 4 equal layers, 4 devices, 1f1b: one replica per device of the whole
+  // model has no bubble, but one whole micro-batch of its activations (400)
+  // does not fit 250; split 4 ways (100) it does. A split checked against
+  // unreplicated activations never tries it.
+  Profile p = test::chain_profile({1, 1, 1, 1}, 0, 0, 100);
+  for (auto& l : p.layers) l.backward_ms = 2;
+  p.microbatch_size = 4;
+  SearchOptions o;
+  o.cluster = flat_cluster(4, 0);
+  o.cluster.device_memory_bytes = 250;
+  o.schedules = {"1f1b"};
+  o.microbatches = {8};
+  o.recompute = {Recompute::never};
+  const SearchResult r = search_plans(p, o);
+  REQUIRE(!r.ranked.empty());
+  const SearchCandidate& best = r.ranked.front();
+  CHECK(best.fits_memory);
+  CHECK(best.plan.stages.size() == 1);
+  CHECK(best.plan.stages[0].replicas == 4);
+  CHECK(best.peak_memory_bytes <= 250);
+}
+
 TEST_CASE("straight search never replicates, and equal times go to the smaller memory") {
   Profile p = test::chain_profile({4, 4, 4, 4, 4, 4, 4, 4}, 1000, 1000, 1000);
   SearchOptions o;

@@ -47,6 +47,46 @@ TEST_CASE("stage memory: weights, gradients, Adam state and activations in fligh
   CHECK(straight_stage_memory(p, o, 1, 2, 3) == doctest::Approx(800 + 10 * 8 + 2000));
 }
 
+TEST_CASE(
+    "stage memory of a replicated stage: a flush replica holds its share, an asynchronous one whole "
+    "micro-batches") {
+  Profile p = test::chain_profile({1, 1, 1, 1}, 100, 10, 1000);
+  StraightOptions o;
+  o.stages = 2;
+  o.schedule.kind = "1f1b";
+  o.schedule.microbatches = 8;
+  o.replicas = 2;
+  // 1f1b splits each micro-batch between the 2 replicas: saved 2000 x 2 in flight / 2.
+  CHECK(straight_stage_memory(p, o, 0, 0, 1) == doctest::Approx(800 + 2000));
+  // Each micro-batch twice the profile's rows (Megatron's d x b), split in 2: as unreplicated.
+  o.microbatch_rows = 2;
+  CHECK(straight_stage_memory(p, o, 0, 0, 1) == doctest::Approx(800 + 4000));
+  // pipedream, 3 stages: stage 0 has 3 micro-batches in flight and stashes 3
+  // weight versions; 2 replicas take them in turn, the busier one 2 of them
+  // (with 2 versions), each whole.
+  o.microbatch_rows = 1;
+  o.stages = 3;
+  o.schedule.kind = "pipedream";
+  o.replicas = 1;
+  CHECK(straight_stage_memory(p, o, 0, 0, 1) == doctest::Approx(200 * 4 + 200 * 2 + 2000 * 3));
+  o.replicas = 2;
+  CHECK(straight_stage_memory(p, o, 0, 0, 1) == doctest::Approx(200 * 4 + 200 * 1 + 2000 * 2));
+}
+
+TEST_CASE("a split that fits only because replicas share the activations is found") {
+  Profile p = test::chain_profile({1, 1, 1, 1}, 0, 0, 100);
+  StraightOptions o;
+  o.stages = 1;
+  o.schedule.kind = "1f1b";
+  o.schedule.microbatches = 4;
+  o.memory_bytes = 250;  // one stage of 4 layers keeps 400 per micro-batch
+  CHECK_THROWS_AS(straight_partition(p, o), InputError);
+  o.replicas = 2;  // 1f1b: each replica keeps half of every micro-batch
+  const StraightResult r = straight_partition(p, o);
+  REQUIRE(r.stages.size() == 1);
+  CHECK(r.stages[0].memory_bytes == doctest::Approx(200));
+}
+
 TEST_CASE("memory limits move boundaries away from the fastest split") {
   // Equal times; the first stage of 1F1B holds 2 micro-batches, the second 1, so
   // with a tight limit the first stage must take fewer layers.
