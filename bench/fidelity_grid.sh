@@ -15,7 +15,10 @@
 # gpt-tiny cells: rows per micro-batch x seq x schedule x ranks, 8 micro-batches
 # (pipedream: minibatches of 4, a stream of 3), 8 steps (the median of 7).
 # Each shape is profiled once (CPU time, as --compare does) and every cell of
-# that shape reuses it. gpt2-small adds two shapes (GPT2=0 leaves them out).
+# that shape reuses it; PROFILE=cell leaves --profile out, so each cell's
+# --compare profiles in-process right after its run, as a user's `run
+# --compare` does (the profile then sees the machine's speed of that minute).
+# gpt2-small adds two shapes (GPT2=0 leaves them out).
 set -u
 BUILD=${1:-build}
 P=$BUILD/cli/pipekit
@@ -40,8 +43,8 @@ if [[ ${GPT2:-1} == 1 ]]; then
   done; done; done
 fi
 
-echo "| model | rows x seq | schedule | ranks | predicted ms | p10-p90 ms | measured ms | error | in band | worst busy error |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
+echo "| model | rows x seq | schedule | ranks | predicted ms | p10-p90 ms | measured ms | error | in band | worst busy error | speed p10-p90 |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for cell in "${cells[@]}"; do
   read -r model rows seq s p <<<"$cell"
   extra="--microbatches 8 --steps $STEPS"
@@ -56,13 +59,18 @@ for cell in "${cells[@]}"; do
   fi
   m=$(sed -E 's/.*--microbatches ([0-9]+).*/\1/' <<<"$extra")
   prof=$OUT/profile-$model-$rows-$seq.json
-  if [[ ! -f $prof ]]; then
+  if [[ ${PROFILE:-shape} == cell ]]; then
+    given=()
+  elif [[ ! -f $prof ]]; then
     "$P" profile --model "$model" --microbatch "$rows" --seq "$seq" --cpu-time --quiet --out "$prof" >/dev/null 2>&1 ||
       { echo "| $model | $rows x $seq | $s | $p | profile failed | | | | | |"; continue; }
+    given=(--profile "$prof")
+  else
+    given=(--profile "$prof")
   fi
   f=$OUT/$model-$rows-$seq-$s-$p.json
   if ! "$P" run --model "$model" --schedule "$s" $extra --batch $((rows * m)) --seq "$seq" --nproc "$p" \
-      --profile "$prof" --quiet --timeout 300 --compare "$f" >"$f.log" 2>&1; then
+      "${given[@]}" --quiet --timeout 300 --compare "$f" >"$f.log" 2>&1; then
     echo "| $model | $rows x $seq | $s | $p | failed: see $f.log | | | | | |"
     continue
   fi
@@ -70,10 +78,10 @@ for cell in "${cells[@]}"; do
 import json, sys
 d = json.load(open(sys.argv[1]))
 busy = max(abs(r["busy_error"]) for r in d["per_rank"])
-print("| %s | %s | %s | %s | %.1f | %.1f-%.1f | %.1f | %+.1f%% | %s | %.1f%% |" % (
+print("| %s | %s | %s | %s | %.1f | %.1f-%.1f | %.1f | %+.1f%% | %s | %.1f%% | %.2f-%.2f |" % (
     sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], d["predicted_step_ms"], d["predicted_step_p10_ms"],
     d["predicted_step_p90_ms"], d["measured_step_ms"], 100 * d["step_time_error"],
-    "yes" if d["measured_in_band"] else "no", 100 * busy))
+    "yes" if d["measured_in_band"] else "no", 100 * busy, d.get("spread_speed_p10", 1), d.get("spread_speed_p90", 1)))
 PY
 done
 /usr/bin/python3 - "$OUT" <<'PY'

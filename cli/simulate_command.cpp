@@ -359,6 +359,7 @@ void run_simulate(const SimulateOptions& o) {
     SpreadInputs in = model->draws;
     in.draws = o.draws;
     in.seed = o.spread_seed;
+    in.speed_window_ms = res.metrics.step_time_ms;  // the machine's speed over one simulated step
     spread = predict_spread(schedule, costs, model->draw_cluster, opt, shared, in);
     set_meta(res.timeline, RunMeta::step_spread_ms,
              fmt::format("{:.4f} {:.4f} {:.4f}", spread->p10_ms, spread->p50_ms, spread->p90_ms));
@@ -393,6 +394,8 @@ void run_simulate(const SimulateOptions& o) {
       j["step_time_p50_ms"] = spread->p50_ms;
       j["step_time_p90_ms"] = spread->p90_ms;
       j["spread_draws"] = o.draws;
+      j["spread_speed_p10"] = spread->speed_p10;  // the machine-speed factors drawn (1: none)
+      j["spread_speed_p90"] = spread->speed_p90;
       j["spread_seed"] = o.spread_seed;
       j["calibration"] = o.calibration;
     }

@@ -24,6 +24,7 @@
 #include "executor/launcher.h"
 #include "executor/layer_profiler.h"
 #include "executor/thread_cpu.h"
+#include "simulator/simulator.h"
 
 namespace pipekit {
 namespace {
@@ -139,16 +140,33 @@ double median_of(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-// Threads that compute throughout a probe (the run's other ranks); each runs
+// The run's other ranks, as the message probes load the processor with
+// them: `threads` threads computing bursts of `burst_ms` for a `duty` share
+// of the time (the rest asleep, as a rank waiting for a message is), each
+// from its own phase.
+struct ProbeLoad {
+  int threads = 0;
+  double burst_ms = 1;
+  double duty = 1;
+};
+
+// Threads that compute as ProbeLoad says for a probe's length; each runs
 // `on_start` first. They stop at stop() or, however the probe ends, on
 // destruction.
 class LoadThreads {
  public:
-  LoadThreads(int n, const std::function<void()>& on_start) {
-    for (int i = 0; i < n; ++i)
-      threads_.emplace_back([this, on_start] {
+  LoadThreads(const ProbeLoad& load, const std::function<void()>& on_start) {
+    const double burst = std::max(0.05, load.burst_ms);
+    const double rest_ms = load.duty >= 1 ? 0.0 : burst * (1.0 / std::max(0.01, load.duty) - 1.0);
+    for (int i = 0; i < load.threads; ++i)
+      threads_.emplace_back([this, on_start, burst, rest_ms, i, n = load.threads] {
         on_start();
-        while (!stop_) burn_cpu(1.0);
+        // Staggered phases: ranks of a pipeline are not idle all at once.
+        if (rest_ms > 0) pause((burst + rest_ms) * i / n);
+        while (!stop_) {
+          burn_cpu(burst);
+          if (rest_ms > 0) pause(rest_ms);
+        }
       });
   }
   ~LoadThreads() { stop(); }
@@ -159,6 +177,13 @@ class LoadThreads {
   }
 
  private:
+  void pause(double ms) const {
+    const auto until = Clock::now() + std::chrono::duration<double, std::milli>(ms);
+    while (!stop_ && Clock::now() < until)
+      std::this_thread::sleep_for(std::min(std::chrono::duration<double, std::milli>(ms),
+                                           std::chrono::duration<double, std::milli>(5.0)));
+  }
+
   std::atomic<bool> stop_{false};
   std::vector<std::thread> threads_;
 };
@@ -182,7 +207,7 @@ struct LoadedMessage {
   double stolen_per_end_s = 0;
 };
 
-LoadedMessage measure_loaded_message(std::int64_t message_bytes, double burst_ms, int extra_threads,
+LoadedMessage measure_loaded_message(std::int64_t message_bytes, double burst_ms, const ProbeLoad& others,
                                      int rounds) {
   const int port = free_local_port();
   const int kRounds = rounds + 5, kWarmup = 5;
@@ -202,7 +227,7 @@ LoadedMessage measure_loaded_message(std::int64_t message_bytes, double burst_ms
     std::lock_guard<std::mutex> lock(tids_mu);
     ours.insert(this_thread_id());
   };
-  LoadThreads load(extra_threads, note_tid);
+  LoadThreads load(others, note_tid);
   const auto t0 = Clock::now();
   auto ms = [&] { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); };
   std::optional<std::map<long, double>> cpu_before, cpu_after;
@@ -275,12 +300,12 @@ struct LateReceive {
   std::vector<double> samples_s;
 };
 
-LateReceive measure_late_receive(std::int64_t message_bytes, double burst_ms, int extra_threads) {
+LateReceive measure_late_receive(std::int64_t message_bytes, double burst_ms, const ProbeLoad& others) {
   const int port = free_local_port();
   constexpr int kRounds = 40, kWarmup = 4;
   std::vector<double> late(kRounds + kWarmup, -1);
   const long iters = std::max(1000L, static_cast<long>(burst_ms * work_per_ms()));
-  LoadThreads load(extra_threads, [] {});
+  LoadThreads load(others, [] {});
   run_pair([&](int rank) {
     auto pg = local_gloo_pair(port, rank);
     std::vector<torch::Tensor> buf = {torch::zeros({std::max<std::int64_t>(1, message_bytes / 4)})};
@@ -368,6 +393,20 @@ double mean_action_ms(const StageCosts& base) {
   double ms = 0;
   for (const auto& st : base.stages) ms += (st.forward_ms + st.backward_ms) / 2;
   return ms / static_cast<double>(std::max<std::size_t>(1, base.stages.size()));
+}
+
+// The share of a step the ranks compute, averaged over the ranks: the
+// schedule simulated over the profile's costs with a device per rank and the
+// probed link.
+double busy_share(const Schedule& sch, const StageCosts& base, const RunCalibration& cal) {
+  SimOptions o;
+  o.record_timeline = false;
+  const SimulationResult r =
+      simulate(sch, base, flat_cluster(sch.num_ranks, cal.link_bandwidth_bytes_per_s, cal.link_latency_s), o);
+  if (!(r.metrics.step_time_ms > 0) || r.metrics.ranks.empty()) return 1.0;
+  double busy = 0;
+  for (const auto& m : r.metrics.ranks) busy += m.busy_ms;
+  return std::clamp(busy / static_cast<double>(r.metrics.ranks.size()) / r.metrics.step_time_ms, 0.05, 1.0);
 }
 
 // Least squares line through the sweep's (bytes, processor time per end),
@@ -469,6 +508,11 @@ void probe_sharing(const RunConfig& c, const Timeline& measured, int mb_rows, co
     cal.shared.push_back(SharedDevice{groups.ranks[gi], probed.capacity, probed_step.capacity});
     cal.compute_noise.insert(cal.compute_noise.end(), probed.together_noise.begin(),
                              probed.together_noise.end());
+    for (std::size_t w = 0; w < probed.alone_series.size(); ++w)
+      if (!probed.alone_series[w].empty()) {
+        cal.speed_series.push_back(probed.alone_series[w]);
+        cal.speed_sample_ms.push_back(probed.alone_sample_s[w] * 1e3);
+      }
   }
 }
 
@@ -541,8 +585,18 @@ RunCalibration calibrate_run(const RunConfig& c, const StageCosts& base, const T
   // says: the threads that move it and the one waiting for it must get a core
   // from the ranks' compute. Probe that with the run's message size and a
   // compute burst of its mean action.
+  // The probes' stand-ins for the run's other ranks compute the mean action
+  // at the share of the time those ranks compute (the schedule simulated over
+  // the profile's costs, a device per rank), not throughout: a pipeline's
+  // ranks wait for messages much of the step, and a load that never rests
+  // makes every message wait for a time slice.
+  const double action_ms = mean_action_ms(base);
+  ProbeLoad others;
+  others.threads = cal.shared.empty() ? 0 : std::max(0, ranks - 2);
+  others.burst_ms = std::max(0.2, action_ms);
+  others.duty = busy_share(sch, base, cal);
+  cal.load_duty = others.duty;
   if (!cal.shared.empty() && cal.cpu) {
-    const double action_ms = mean_action_ms(base);
     // A size sweep around the run's message (a sixteenth, itself, four
     // times): the processor time per message end as a line in its bytes, so
     // each message is charged for its own size; the run's size gives the
@@ -551,7 +605,7 @@ RunCalibration calibrate_run(const RunConfig& c, const StageCosts& base, const T
                                    std::min<std::int64_t>(64LL << 20, 4 * boundary_bytes)};
     for (std::int64_t bytes : sizes) {
       const LoadedMessage lm =
-          measure_loaded_message(bytes, action_ms, std::max(0, ranks - 2), bytes == boundary_bytes ? 60 : 30);
+          measure_loaded_message(bytes, action_ms, others, bytes == boundary_bytes ? 60 : 30);
       cal.sweep_bytes.push_back(bytes);
       cal.sweep_end_cpu_s.push_back(lm.stolen_per_end_s);
       cal.sweep_transport_cpu_s.push_back(lm.transport_cpu_s / 2);
@@ -565,8 +619,7 @@ RunCalibration calibrate_run(const RunConfig& c, const StageCosts& base, const T
   }
   // Gloo on CPU ranks: does a message sent early wait for its receiver?
   if (cal.cpu && !cal.nccl && ranks > 1) {
-    const LateReceive lr = measure_late_receive(boundary_bytes, std::max(0.2, mean_action_ms(base)),
-                                                cal.shared.empty() ? 0 : std::max(0, ranks - 2));
+    const LateReceive lr = measure_late_receive(boundary_bytes, std::max(0.2, action_ms), others);
     cal.receive_wait_s = lr.mean_s;
     cal.receive_wait_samples_s = lr.samples_s;
   }

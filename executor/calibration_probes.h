@@ -8,9 +8,11 @@
 //    process's CPU time over it: both ends, the transport's threads included).
 //  - loaded message (ranks sharing this CPU): two threads play two ranks,
 //    each posting its receive, computing a burst of the run's mean action,
-//    sending and waiting, while more threads compute throughout (the run's
-//    other ranks): the mean delivery delay and the transport threads'
-//    processor time per message.
+//    sending and waiting, while more threads stand in for the run's other
+//    ranks, computing bursts of the mean action for the share of the time
+//    the schedule keeps a rank busy (a simulation with a device per rank):
+//    the mean delivery delay and the transport threads' processor time per
+//    message. The late-receive probe runs under the same load.
 //  - optimizer step: timed on the largest stage's parameters; the transient
 //    bytes of every stage's step.
 //  - weight copies (asynchronous schedules) and host staging (CUDA ranks

@@ -207,7 +207,11 @@ CorunResult measure_corun(const CorunOptions& o) {
   std::vector<int> all(k);
   for (int i = 0; i < k; ++i) all[i] = i;
   const std::vector<WorkerRate> together = k == 1 ? alone : round(o, all);
-  for (const auto& w : alone) r.alone_per_s.push_back(w.rate);
+  for (const auto& w : alone) {
+    r.alone_per_s.push_back(w.rate);
+    r.alone_series.push_back(w.noise);
+    r.alone_sample_s.push_back(w.noise.empty() ? 0.0 : o.window_s / static_cast<double>(w.noise.size()));
+  }
   for (const auto& w : together) {
     r.together_per_s.push_back(w.rate);
     r.together_noise.insert(r.together_noise.end(), w.noise.begin(), w.noise.end());

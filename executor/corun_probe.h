@@ -46,6 +46,12 @@ struct CorunResult {
   // median (at most 400 per worker, evenly spaced): how much one action's time
   // varies while the ranks share the processor (simulator/prediction_spread.h).
   std::vector<double> together_noise;
+  // Every worker's alone window as a time series: its iteration times over
+  // their median, in time order (thinned evenly), each sample standing for
+  // alone_sample_s seconds of the window. The machine's own speed states
+  // (simulator/prediction_spread.h draws blocks of them).
+  std::vector<std::vector<double>> alone_series;
+  std::vector<double> alone_sample_s;
 };
 
 // Throws std::runtime_error when a worker fails or times out (it says which).

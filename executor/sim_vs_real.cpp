@@ -157,6 +157,7 @@ Json calibration_json(const RunCalibration& cal, const RunPrediction& p, const R
   if (cal.loaded_transport_cpu_s > 0)  // measured: a shared CPU with readable scheduler statistics
     j["loaded_transport_cpu_per_message_us"] = cal.loaded_transport_cpu_s * 1e6;
   j["loaded_message_delay_us"] = cal.loaded_delay_s * 1e6;
+  j["probe_load_duty"] = cal.load_duty;  // the share of time the probes' other ranks computed
   j["message_cpu_us"] = cal.message_cpu_s * 1e6;
   j["message_overhead_per_end_us"] = p.message_overhead_ms * 1e3;
   j["message_overhead_per_end_per_KiB_us"] = p.message_overhead_per_byte_ms * 1e3 * 1024;
@@ -241,15 +242,18 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
   // An asynchronous stream of two or more minibatches is compared from its
   // second minibatch on: the first pays warm-up, as a synchronous run's first step does.
   const int steady_from = c.async && sch.num_microbatches >= 2 * c.minibatch_mbs ? c.minibatch_mbs : -1;
+  // The measured step is the median of the steps after the first: the
+  // spread's speed draws span as many.
+  const std::vector<double> all_steps = step_times_ms(measured);
+  const int windows = all_steps.size() >= 2 ? static_cast<int>(all_steps.size()) - 1 : 1;
   const RunPrediction p =
-      predict_run(sch, base, cal, mb_rows, c.optimizer, c.precision, o.draws, o.seed, steady_from);
+      predict_run(sch, base, cal, mb_rows, c.optimizer, c.precision, o.draws, o.seed, steady_from, windows);
   const RunCalibrated rc = calibrate_on_run(sch, p, cal, measured, steady_from);
   Timeline predicted = p.simulation.result.timeline;
   predicted.source = "predicted";
   set_meta(predicted, RunMeta::step_spread_ms,
            fmt::format("{:.4f} {:.4f} {:.4f}", p.spread.p10_ms, p.spread.p50_ms, p.spread.p90_ms));
 
-  const std::vector<double> all_steps = step_times_ms(measured);
   const SteadyWindow pw = compared_window(predicted, steady_from, "predicted");
   const SteadyWindow mw = compared_window(measured, steady_from, c.timeline_path);
   const double measured_ms = steady_from >= 0 ? mw.length_ms : measured_step_ms(measured, all_steps);
@@ -281,6 +285,9 @@ int compare_with_simulation(const RunConfig& c, const CompareOptions& o) {
   j["predicted_step_p90_ms"] = p.spread.p90_ms;
   j["spread_draws"] = p.spread.steps_ms.size();
   j["spread_seed"] = o.seed;
+  j["spread_speed_p10"] = p.spread.speed_p10;  // the machine-speed factors drawn (1: none)
+  j["spread_speed_p90"] = p.spread.speed_p90;
+  j["spread_speed_windows"] = steady_from >= 0 ? 1 : windows;
   j["measured_in_band"] = measured_ms >= p.spread.p10_ms && measured_ms <= p.spread.p90_ms;
   j["run_calibrated_step_ms"] = rc.step_ms;
   j["run_calibrated_step_time_error"] = rel_error(rc.step_ms, measured_ms);

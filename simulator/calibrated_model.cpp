@@ -25,6 +25,8 @@ CalibratedModel calibrated_model(const RunCalibration& cal, int ranks) {
   m.receive_wait_ms = cal.nccl ? 0 : cal.receive_wait_s * 1e3;
   m.cluster = flat_cluster(ranks, cal.link_bandwidth_bytes_per_s, latency_s);
   m.draws.compute_noise = cal.compute_noise;
+  m.draws.speed_series = cal.speed_series;
+  m.draws.speed_sample_ms = cal.speed_sample_ms;
   for (double d : cal.delay_samples_s) m.draws.delay_ms.push_back(d * 1e3);
   if (!cal.nccl)
     for (double d : cal.receive_wait_samples_s) m.draws.receive_wait_ms.push_back(d * 1e3);

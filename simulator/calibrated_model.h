@@ -11,7 +11,8 @@
 //  - late receive: a message sent before its receiver waits still costs the
 //    late-receive probe's mean wait (no asynchronous progress; 0 over NCCL);
 //  - spread draws: the co-run probe's iteration noise, the loaded probe's
-//    delays (replacing the mean latency), the late-receive samples.
+//    delays (replacing the mean latency), the late-receive samples, and the
+//    machine's speed series (the co-run probe's alone windows).
 #pragma once
 
 #include "simulator/prediction_spread.h"

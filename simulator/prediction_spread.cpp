@@ -22,6 +22,33 @@ void check_samples(const std::vector<double>& v, const char* what) {
 
 }  // namespace
 
+double speed_factor(const std::vector<double>& series, double sample_ms, double window_ms, int windows,
+                    std::size_t start) {
+  if (series.empty()) throw InputError("calibration", "speed_series", "a speed series needs samples");
+  if (!(sample_ms > 0) || !std::isfinite(sample_ms))
+    throw InputError("calibration", "speed_series", "a speed series' sample time must be positive");
+  const std::size_t n = series.size();
+  const double mean = std::accumulate(series.begin(), series.end(), 0.0) / static_cast<double>(n);
+  // A window shorter than a sample is one sample; a longer one than the
+  // series wraps round it, so a long window averages every state.
+  const std::size_t len =
+      std::max<std::size_t>(1, static_cast<std::size_t>(std::llround(window_ms / sample_ms)));
+  std::vector<double> means;
+  std::size_t at = start % n;
+  for (int w = 0; w < std::max(1, windows); ++w) {
+    double sum = 0;
+    for (std::size_t k = 0; k < len; ++k) sum += series[(at + k) % n];
+    means.push_back(sum / static_cast<double>(len));
+    at = (at + len) % n;
+  }
+  std::sort(means.begin(), means.end());
+  // The median of an even count is its two middle values' mean, as the
+  // measured median of steps is.
+  const std::size_t m = means.size();
+  const double median = m % 2 ? means[m / 2] : 0.5 * (means[m / 2 - 1] + means[m / 2]);
+  return mean > 0 ? median / mean : 1.0;
+}
+
 double percentile(const std::vector<double>& sorted, double q) {
   if (sorted.empty()) return 0;
   const double rank = std::ceil(q * static_cast<double>(sorted.size()));
@@ -37,6 +64,10 @@ StepSpread predict_spread(const Schedule& schedule, const StageCosts& costs, con
   check_samples(in.compute_noise, "compute_noise");
   check_samples(in.delay_ms, "delay_ms");
   check_samples(in.receive_wait_ms, "receive_wait_ms");
+  if (in.speed_sample_ms.size() != in.speed_series.size())
+    throw InputError("calibration", "speed_series", "every speed series needs its sample time");
+  for (const auto& s : in.speed_series) check_samples(s, "speed_series");
+  const bool speed = !in.speed_series.empty() && in.speed_window_ms > 0;
   // Compute factors rescaled to mean 1: the shared-device model already
   // carries the mean slowdown of ranks sharing a processor, and the probe's
   // iterations are timed against their median, whose tail (a worker
@@ -56,16 +87,27 @@ StepSpread predict_spread(const Schedule& schedule, const StageCosts& costs, con
   opt.record_action_times = in.steady_from >= 0;
   const int ranks = static_cast<int>(schedule.actions.size());
   StepSpread out;
+  std::vector<double> factors;
   for (int d = 0; d < in.draws; ++d) {
+    std::vector<double> factor(static_cast<std::size_t>(ranks), 1.0);
+    for (int r = 0; speed && r < ranks; ++r) {
+      const std::size_t i = std::uniform_int_distribution<std::size_t>(0, in.speed_series.size() - 1)(rng);
+      const std::size_t start =
+          std::uniform_int_distribution<std::size_t>(0, in.speed_series[i].size() - 1)(rng);
+      factor[r] = speed_factor(in.speed_series[i], in.speed_sample_ms[i], in.speed_window_ms,
+                               in.speed_windows, start);
+      factors.push_back(factor[r]);
+    }
     opt.compute_noise.assign(ranks, {});
     opt.send_delay_ms.assign(ranks, {});
     opt.receive_wait_draw_ms.assign(ranks, {});
     for (int r = 0; r < ranks; ++r) {
       const auto& list = schedule.actions[r];
-      if (!noise.empty()) {
+      if (!noise.empty() || speed) {
         opt.compute_noise[r].assign(list.size(), 1.0);
         for (std::size_t k = 0; k < list.size(); ++k)
-          if (is_compute(list[k].type)) opt.compute_noise[r][k] = pick(noise);
+          if (is_compute(list[k].type))
+            opt.compute_noise[r][k] = (noise.empty() ? 1.0 : pick(noise)) * factor[r];
       }
       auto draw_per_send = [&](const std::vector<double>& samples, std::vector<double>& row) {
         if (samples.empty()) return;
@@ -92,6 +134,11 @@ StepSpread predict_spread(const Schedule& schedule, const StageCosts& costs, con
   out.p10_ms = percentile(out.steps_ms, 0.10);
   out.p50_ms = percentile(out.steps_ms, 0.50);
   out.p90_ms = percentile(out.steps_ms, 0.90);
+  if (!factors.empty()) {
+    std::sort(factors.begin(), factors.end());
+    out.speed_p10 = percentile(factors, 0.10);
+    out.speed_p90 = percentile(factors, 0.90);
+  }
   out.mean_ms = std::accumulate(out.steps_ms.begin(), out.steps_ms.end(), 0.0) /
                 static_cast<double>(out.steps_ms.size());
   return out;

@@ -34,6 +34,11 @@ struct RunCalibration {
   std::vector<double> sweep_delay_s;          // mean delay at each size
   std::vector<double> delay_samples_s;        // every probed message's delay (Monte Carlo draws)
   std::vector<double> compute_noise;          // co-run probe: iteration time over its median (draws)
+  // The machine's speed over time: each co-run worker's alone window, its
+  // iteration times over their median in time order, and the milliseconds one
+  // sample stands for. Empty: not probed (one rank, or a given capacity).
+  std::vector<std::vector<double>> speed_series;
+  std::vector<double> speed_sample_ms;
   // A message sent long before its receiver waits for it still takes this
   // long once the receiver waits (no asynchronous progress): the late-receive
   // probe's mean and samples. 0: not probed (NCCL, one rank).
@@ -50,6 +55,10 @@ struct RunCalibration {
   std::vector<double> corun_alone_per_s, corun_together_per_s;
   std::vector<double> corun_step_alone_per_s, corun_step_together_per_s;
   bool cpu = true;  // the ranks compute on the CPU
+  // The share of the time the message probes' stand-ins for the run's other
+  // ranks computed (the schedule's busy share with a device per rank); for
+  // the report, not the prediction.
+  double load_duty = 1;
 };
 
 }  // namespace pipekit

@@ -49,6 +49,10 @@ std::string calibration_to_json(const RunCalibration& c) {
   j["delay_samples_s"] = c.delay_samples_s;
   j["receive_wait_samples_s"] = c.receive_wait_samples_s;
   j["compute_noise"] = c.compute_noise;
+  Json speed = Json::array();
+  for (std::size_t i = 0; i < c.speed_series.size(); ++i)
+    speed.push_back({{"sample_ms", c.speed_sample_ms.at(i)}, {"relative_times", c.speed_series[i]}});
+  j["speed_series"] = speed;
   return j.dump(1) + "\n";
 }
 
@@ -100,6 +104,21 @@ RunCalibration calibration_from_json(std::string_view text, const std::string& s
   c.delay_samples_s = numbers(n, "delay_samples_s");
   c.receive_wait_samples_s = numbers(n, "receive_wait_samples_s");
   c.compute_noise = numbers(n, "compute_noise");
+  if (auto s = n.find("speed_series"))
+    for (std::size_t i = 0; i < s->size(); ++i) {
+      const JsonNode e = s->item(i);
+      const JsonNode ms = e.at("sample_ms");
+      if (!(ms.number() > 0)) ms.fail("a speed series' sample_ms must be positive");
+      const JsonNode t = e.at("relative_times");
+      if (t.size() == 0) t.fail("a speed series needs at least one sample");
+      std::vector<double> v;
+      for (std::size_t k = 0; k < t.size(); ++k) {
+        if (!(t.item(k).number() > 0)) t.item(k).fail("relative times must be positive");
+        v.push_back(t.item(k).number());
+      }
+      c.speed_series.push_back(std::move(v));
+      c.speed_sample_ms.push_back(ms.number());
+    }
   for (const char* key : {"delay_samples_s", "receive_wait_samples_s", "compute_noise"})
     if (auto a = n.find(key))
       for (std::size_t i = 0; i < a->size(); ++i)

@@ -76,7 +76,7 @@ double message_end_ms(const RunPrediction& p, std::int64_t bytes) {
 
 RunPrediction predict_run(const Schedule& sch, const StageCosts& base, const RunCalibration& cal,
                           int microbatch_rows, Optimizer optimizer, Precision precision, int draws,
-                          std::uint64_t seed, int steady_from) {
+                          std::uint64_t seed, int steady_from, int measured_windows) {
   const int ranks = sch.num_ranks;
   const bool async = schedule_traits_or_custom(sch.kind).asynchronous();
   RunPrediction p;
@@ -99,6 +99,18 @@ RunPrediction predict_run(const Schedule& sch, const StageCosts& base, const Run
   in.draws = draws;
   in.seed = seed;
   in.steady_from = steady_from;
+  // The speed draws span what the run's measured value spans: its median of
+  // that many steps, or its one steady window.
+  in.speed_windows = steady_from >= 0 ? 1 : std::max(1, measured_windows);
+  in.speed_window_ms = p.simulation.result.metrics.step_time_ms;
+  if (steady_from >= 0) {
+    SimOptions timed = so;
+    timed.record_timeline = false;
+    timed.record_action_times = true;
+    in.speed_window_ms =
+        steady_window_ms(sch, simulate_shared(sch, p.costs, p.cluster, timed, cal.shared).result, steady_from)
+            .value_or(in.speed_window_ms);
+  }
   p.spread = predict_spread(sch, p.costs, model.draw_cluster, so, cal.shared, in);
   // A device per rank: no sharing, and the idle link's latency (the
   // processor time per message is the calibrated one: an idle ping-pong's

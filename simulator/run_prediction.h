@@ -14,7 +14,9 @@
 //    the first minibatch's warm-up left out as synchronous runs drop step 1.
 //  - spread: p10/p50/p90 of the step from a seeded Monte Carlo over the
 //    probes' samples (simulator/prediction_spread.h): compute noise from the
-//    co-run probe, message delays from the loaded-message probe.
+//    co-run probe, message delays from the loaded-message probe, and the
+//    machine's speed over the measured span (`measured_windows` steps of the
+//    predicted length, or the one steady window) from the probe's speed series.
 //  - optimizer step: the largest stage's measured step scaled to each stage
 //    by its weight bytes (memory-bound passes over the weights), plus, for
 //    asynchronous schedules, three weight copies (gradients to the master
@@ -55,7 +57,8 @@ struct RunPrediction {
 // in saved bytes, simulator/memory_model.h's count_received_inputs).
 RunPrediction predict_run(const Schedule& sch, const StageCosts& base, const RunCalibration& cal,
                           int microbatch_rows, Optimizer optimizer, Precision precision = Precision::fp32,
-                          int draws = 200, std::uint64_t seed = 2024, int steady_from = -1);
+                          int draws = 200, std::uint64_t seed = 2024, int steady_from = -1,
+                          int measured_windows = 1);
 
 // Processor time of one message end of `bytes` as the prediction charges it.
 double message_end_ms(const RunPrediction& p, std::int64_t bytes);

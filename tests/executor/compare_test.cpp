@@ -158,6 +158,20 @@ TEST_CASE("--compare on a 2-rank gpipe run writes predicted vs measured") {
   // samples, and whether the measured step landed inside.
   CHECK(cal["compute_noise"].size() > 0);
   CHECK(cal["delay_samples_us"].size() > 0);
+  // The machine's speed: each co-run worker's alone window as a time series
+  // (kept in the calibration), drawn over the measured steps; and the probes'
+  // stand-ins for other ranks compute only the share of the step a rank does.
+  const auto& model = cal["model"];
+  REQUIRE(model["speed_series"].size() == 2);
+  for (const auto& sp : model["speed_series"]) {
+    CHECK(sp["sample_ms"].get<double>() > 0);
+    CHECK(sp["relative_times"].size() > 10);
+  }
+  CHECK(j["spread_speed_windows"].get<int>() == j["measured_step_times_ms"].size() - 1);
+  CHECK(j["spread_speed_p10"].get<double>() <= j["spread_speed_p90"].get<double>());
+  CHECK(j["spread_speed_p10"].get<double>() > 0);
+  CHECK(cal["probe_load_duty"].get<double>() > 0);
+  CHECK(cal["probe_load_duty"].get<double>() < 1);  // a pipeline's ranks wait part of the step
   CHECK(j["spread_draws"].get<int>() == 200);
   const double p10 = j["predicted_step_p10_ms"], p50 = j["predicted_step_p50_ms"],
                p90 = j["predicted_step_p90_ms"], measured = j["measured_step_ms"];

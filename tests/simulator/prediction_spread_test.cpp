@@ -107,6 +107,65 @@ TEST_CASE("spread: no samples gives the simulation itself, samples give ordered,
   CHECK_THROWS_AS(predict_spread(s, c, cl, opt, {}, bad), InputError);
 }
 
+TEST_CASE("speed factor: window means of a speed series, their median, over the series' mean") {
+  // 10 samples of 10 ms: a slow state (2) for 30 ms among fast ones (1); mean 1.3.
+  const std::vector<double> series = {1, 1, 2, 2, 2, 1, 1, 1, 1, 1};
+  // One 30 ms window on the slow state: 2 / 1.3; on a fast one: 1 / 1.3.
+  CHECK(speed_factor(series, 10, 30, 1, 2) == doctest::Approx(2 / 1.3));
+  CHECK(speed_factor(series, 10, 30, 1, 5) == doctest::Approx(1 / 1.3));
+  // Circular: from sample 9 the window takes samples 9, 0, 1.
+  CHECK(speed_factor(series, 10, 30, 1, 9) == doctest::Approx(1 / 1.3));
+  // Three windows of 10 ms from sample 3: 2, 2, 1 -> median 2.
+  CHECK(speed_factor(series, 10, 10, 3, 3) == doctest::Approx(2 / 1.3));
+  // Two windows: the median of an even count is the middle pair's mean.
+  CHECK(speed_factor(series, 10, 10, 2, 4) == doctest::Approx(1.5 / 1.3));
+  // A window as long as the series (or longer) averages every state: factor 1 from any start.
+  for (std::size_t start : {0u, 3u, 7u})
+    CHECK(speed_factor(series, 10, 100, 1, start) == doctest::Approx(1.0));
+  // Shorter than a sample: one sample.
+  CHECK(speed_factor(series, 10, 1, 1, 4) == doctest::Approx(2 / 1.3));
+  CHECK_THROWS_AS(speed_factor({}, 10, 10, 1, 0), InputError);
+  CHECK_THROWS_AS(speed_factor(series, 0, 10, 1, 0), InputError);
+}
+
+TEST_CASE("spread: the machine's speed widens the band for short steps, not for long ones") {
+  Schedule s = lower_schedule(make_schedule("1f1b", 2, 4));
+  StageCosts c = synthetic_stage_costs(2, 1, 1.0, 2.0);
+  const Cluster cl = free_cluster(2);
+  SimOptions opt;
+  const double step = simulate(s, c, cl, opt).metrics.step_time_ms;
+  // Speed states of 5 samples (5 ms each): fast (1) and slow (1.6) alternating.
+  std::vector<double> series;
+  for (int k = 0; k < 8; ++k)
+    for (int i = 0; i < 5; ++i) series.push_back(k % 2 ? 1.6 : 1.0);
+  SpreadInputs in;
+  in.draws = 200;
+  in.seed = 3;
+  in.speed_series = {series};
+  in.speed_sample_ms = {5.0};
+  in.speed_window_ms = step;  // a step shorter than a state: it lands in one
+  const StepSpread short_steps = predict_spread(s, c, cl, opt, {}, in);
+  // Factors 1/1.3 and 1.6/1.3, and blends at state edges: every step scales by one of them.
+  CHECK(short_steps.p10_ms < 0.9 * step);  // each rank draws its own: both fast in a quarter of the draws
+  CHECK(short_steps.p90_ms > 1.15 * step);
+  CHECK(short_steps.speed_p10 < 0.85);
+  CHECK(short_steps.speed_p90 > 1.15);
+  CHECK(predict_spread(s, c, cl, opt, {}, in).steps_ms == short_steps.steps_ms);  // seeded
+  // The median of many consecutive steps, or one long window, averages the states out.
+  in.speed_windows = 1;
+  in.speed_window_ms = 200;  // the whole series
+  const StepSpread long_window = predict_spread(s, c, cl, opt, {}, in);
+  CHECK(long_window.p10_ms == doctest::Approx(step));
+  CHECK(long_window.p90_ms == doctest::Approx(step));
+  // No window: no speed draws.
+  in.speed_window_ms = 0;
+  CHECK(predict_spread(s, c, cl, opt, {}, in).p90_ms == doctest::Approx(step));
+  // A series without its sample time is an error.
+  in.speed_window_ms = step;
+  in.speed_sample_ms.clear();
+  CHECK_THROWS_AS(predict_spread(s, c, cl, opt, {}, in), InputError);
+}
+
 TEST_CASE("percentile: nearest rank") {
   const std::vector<double> v = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
   CHECK(percentile(v, 0.1) == 1);
@@ -128,6 +187,8 @@ TEST_CASE("calibration JSON: round trip, the --compare wrapper, and clear errors
   c.delay_samples_s = {1e-4, 5e-4};
   c.receive_wait_samples_s = {3e-4};
   c.compute_noise = {0.9, 1.0, 1.3};
+  c.speed_series = {{1.0, 1.4, 0.9}, {1.1}};
+  c.speed_sample_ms = {12.5, 30.0};
   const std::string text = calibration_to_json(c);
   const RunCalibration back = calibration_from_json(text, "c.json");
   CHECK(back.link_latency_s == doctest::Approx(c.link_latency_s));
@@ -139,6 +200,8 @@ TEST_CASE("calibration JSON: round trip, the --compare wrapper, and clear errors
   CHECK(back.shared[0].capacity == doctest::Approx(1.8));
   CHECK(back.compute_noise == c.compute_noise);
   CHECK(back.delay_samples_s == c.delay_samples_s);
+  CHECK(back.speed_series == c.speed_series);
+  CHECK(back.speed_sample_ms == c.speed_sample_ms);
   // Inside a --compare result.
   const std::string wrapped =
       R"({"format": "pipekit-sim-vs-real/1", "calibration": {"model": )" + text + "}}";
@@ -150,6 +213,8 @@ TEST_CASE("calibration JSON: round trip, the --compare wrapper, and clear errors
   CHECK(m.message_overhead_per_byte_ms == doctest::Approx(1e-7));
   CHECK(m.receive_wait_ms == doctest::Approx(0.4));
   CHECK(m.draws.delay_ms.size() == 2);
+  CHECK(m.draws.speed_series == c.speed_series);
+  CHECK(m.draws.speed_sample_ms == c.speed_sample_ms);
   RunCalibration nccl = back;
   nccl.nccl = true;
   CHECK(calibrated_model(nccl, 2).receive_wait_ms == 0);
@@ -166,6 +231,13 @@ TEST_CASE("calibration JSON: round trip, the --compare wrapper, and clear errors
   fails(R"({"format": "pipekit-sim-vs-real/1", "calibration": {}})", "calibration.model");
   fails(R"({"format": "pipekit-calibration/1", "shared": [{"ranks": [0], "capacity": 0}]})", "positive");
   fails(R"({"format": "pipekit-calibration/1", "compute_noise": [1, -2]})", ">= 0");
+  fails(R"({"format": "pipekit-calibration/1", "speed_series": [{"sample_ms": 0, "relative_times": [1]}]})",
+        "sample_ms");
+  fails(R"({"format": "pipekit-calibration/1", "speed_series": [{"sample_ms": 5, "relative_times": []}]})",
+        "at least one sample");
+  fails(
+      R"({"format": "pipekit-calibration/1", "speed_series": [{"sample_ms": 5, "relative_times": [1, 0]}]})",
+      "positive");
   fails("{", "bad.json");
 }
 
