@@ -10,7 +10,9 @@
 # `plan --peer` rule (planner/peer_plans.h). Each plan runs STEPS optimizer
 # steps (default 4; pipedream/2bw: 4 minibatches in one stream); the figure is
 # the run's mean time per sample over all steps, warm-up included for both
-# plans alike. Prints one Markdown row per p: predicted and measured ms/sample
+# plans alike. When the ranks outnumber this machine's cores they share them:
+# `pipekit corun` measures the capacity and both the search and the peers
+# are scored with `--shared-device` at it. Prints one Markdown row per p: predicted and measured ms/sample
 # and the measured ratio (peer / pipekit: > 1 means pipekit's plan is faster).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,17 +36,25 @@ echo "| ranks | global batch | pipekit plan | best peer | predicted ms/sample (p
 echo "|---|---|---|---|---|---|---|"
 for p in "${RANKS[@]}"; do
   G=$((8 * p))
+  shared=()
+  label=$p
+  if ((p > $(nproc))); then
+    cap=$("$PK" corun --model gpt2-small --ranks "$p" --microbatch 1 --seq 32 --window 1 |
+      awk '/^capacity:/ {print $2}')
+    shared=(--shared-device "$cap")
+    label="$p (on $(nproc) cores, capacity $cap)"
+  fi
   "$PK" plan --profile "$tmp/prof.json" --devices "$p" --global-batch "$G" --bandwidth 10GB/s --search \
-    --out "$tmp/pk.json" >/dev/null
+    "${shared[@]}" --out "$tmp/pk.json" >/dev/null
   best="" best_t=""
   for peer in "${PEERS[@]}"; do
     t=$("$PK" plan --profile "$tmp/prof.json" --devices "$p" --global-batch "$G" --bandwidth 10GB/s --peer "$peer" \
-      --json 2>/dev/null | jq -r '.predicted.time_per_sample_ms // empty') || continue
+      "${shared[@]}" --json 2>/dev/null | jq -r '.predicted.time_per_sample_ms // empty') || continue
     [ -n "$t" ] || continue
     if [ -z "$best" ] || [ "$(jq -n "$t < $best_t")" = true ]; then best=$peer best_t=$t; fi
   done
   "$PK" plan --profile "$tmp/prof.json" --devices "$p" --global-batch "$G" --bandwidth 10GB/s --peer "$best" \
-    --out "$tmp/peer.json" >/dev/null
+    "${shared[@]}" --out "$tmp/peer.json" >/dev/null
   pk_t=$(jq -r '.predicted.time_per_sample_ms' "$tmp/pk.json")
   a=() b=()
   for round in 1 2; do
@@ -53,7 +63,7 @@ for p in "${RANKS[@]}"; do
   done
   ma=$(printf '%s\n' "${a[@]}" | awk '{s+=$1} END {print s/NR}')
   mb=$(printf '%s\n' "${b[@]}" | awk '{s+=$1} END {print s/NR}')
-  printf '| %d | %d | %s | %s: %s | %.2f / %.2f | %.2f, %.2f / %.2f, %.2f | %.3f |\n' "$p" "$G" \
+  printf '| %s | %d | %s | %s: %s | %.2f / %.2f | %.2f, %.2f / %.2f, %.2f | %.3f |\n' "$label" "$G" \
     "$(describe "$tmp/pk.json")" "$best" "$(describe "$tmp/peer.json")" "$pk_t" "$best_t" \
     "${a[0]}" "${a[1]}" "${b[0]}" "${b[1]}" "$(jq -n "$mb / $ma")"
 done

@@ -42,6 +42,7 @@ struct PlanOptions {
   std::string profile, devices = "1", bandwidth, memory, schedule, cost_model = "pipekit", method = "dp",
                        recompute = "never", out, precision, microbatch_counts, microbatch_sizes, peer;
   int microbatches = 0, top = 10, global_batch = 0, max_virtual = 4;
+  double shared_capacity = 0;  // --search: every device a process on one shared processor
   bool straight = false, fewer = false, no_transfers = false, json = false, search = false;
   bool allow_precision_mismatch = false;
 };
@@ -156,6 +157,7 @@ SearchOptions search_options(const PlanOptions& o, const Profile& p, const Clust
   so.straight = o.straight;
   so.global_batch = o.global_batch;
   so.max_virtual_stages = o.max_virtual;
+  so.shared_capacity = o.shared_capacity;
   // --schedule narrows the search to one schedule or a comma list; "flush"
   // stands for every synchronous schedule (the ones that train exactly as one
   // device would, no stale weights).
@@ -505,6 +507,12 @@ void add_plan(CLI::App& app) {
   cmd->add_option("--global-batch", o->global_batch,
                   "--search/--peer: samples per minibatch; micro-batches = global batch / micro-batch size");
   cmd->add_option("--max-virtual", o->max_virtual, "--search: most chunks per rank to try (default 4)");
+  cmd->add_option(
+         "--shared-device", o->shared_capacity,
+         "--search/--peer: every device is a process on one shared processor worth this many processes "
+         "of compute (e.g. 4 ranks on 2 CPU cores: about 2; ranks time-sliced on one GPU: about 1; "
+         "measure it with pipekit corun), and plans are scored with that sharing")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--peer", o->peer,
                   "Score another system's default plan with pipekit's simulator: megatron, "
                   "megatron-interleaved, deepspeed, torchtitan, torchtitan-interleaved, torchtitan-zbv "

@@ -16,6 +16,7 @@
 #include "planner/schedule_costs.h"
 #include "planner/schedule_generator.h"
 #include "planner/straight_partitioner.h"
+#include "simulator/shared_device.h"
 #include "simulator/simulator.h"
 #include "simulator/stage_costs.h"
 
@@ -204,7 +205,16 @@ SearchCandidate score_plan(const Profile& profile, Plan plan, const SearchOption
   }
   for (int s = 0; s < p; ++s)
     sim.rank_device.push_back(plan.stages[static_cast<std::size_t>(s)].ranks.front());
-  SimulationResult res = simulate(schedule, costs, plan.cluster, sim);
+  SimulationResult res;
+  if (o.shared_capacity > 0) {
+    SharedDevice all;
+    for (int r = 0; r < schedule.num_ranks; ++r) all.ranks.push_back(r);
+    // In simulated ranks: p of them stand for all the plan's processes.
+    all.capacity = o.shared_capacity * schedule.num_ranks / std::max(1, plan.num_ranks());
+    res = simulate_shared(schedule, costs, plan.cluster, sim, {all}).result;
+  } else {
+    res = simulate(schedule, costs, plan.cluster, sim);
+  }
 
   SearchCandidate c;
   const int m = plan.schedule.microbatches;

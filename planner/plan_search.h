@@ -62,6 +62,13 @@ struct SearchOptions {
   int async_minibatches =
       4;              // pipedream / 2bw: at least this many minibatches, and 4p micro-batches past the fill
   bool prune = true;  // drop candidates whose lower bound exceeds the best (exact)
+  // > 0: every device is a process on one shared processor (ranks on the
+  // cores of one machine, or on one time-sliced GPU) that sustains this many
+  // processes' compute (`pipekit corun` measures it). A replicated stage's
+  // one simulated rank stands for its r processes, so the simulated ranks
+  // share capacity / r between them (simulator/shared_device.h). 0: a device
+  // per process. Sharing only slows a plan, so the lower bound stays exact.
+  double shared_capacity = 0;
   // Called now and then with (simulated or dropped so far, candidates in all).
   std::function<void(int, int)> progress;
 };

@@ -119,6 +119,34 @@ TEST_CASE(
   CHECK(best.peak_memory_bytes <= 250);
 }
 
+TEST_CASE(
+    "search on one shared processor: no faster than its capacity allows, unchanged when it is a device "
+    "each") {
+  Profile p = test::chain_profile({4, 4, 4, 4, 4, 4, 4, 4});
+  for (auto& l : p.layers) l.backward_ms = 8;
+  SearchOptions o;
+  o.cluster = flat_cluster(4, 0);
+  o.schedules = {"1f1b", "gpipe"};
+  o.microbatches = {8};
+  o.recompute = {Recompute::never};
+  const SearchResult dedicated = search_plans(p, o);
+  // Capacity 4 for 4 processes: nothing is shared, nothing changes.
+  o.shared_capacity = 4;
+  const SearchResult roomy = search_plans(p, o);
+  REQUIRE(!roomy.ranked.empty());
+  CHECK(roomy.ranked.front().time_per_sample_ms ==
+        doctest::Approx(dedicated.ranked.front().time_per_sample_ms));
+  // Capacity 1: all processes together compute no faster than one device,
+  // 8 x (4 + 8) ms per micro-batch of the whole model, whatever the plan.
+  o.shared_capacity = 1;
+  o.prune = false;
+  const SearchResult one = search_plans(p, o);
+  REQUIRE(!one.ranked.empty());
+  // (the shared-device fixed point stops within 1e-4 of the step time)
+  for (const auto& c : one.ranked) CHECK(c.time_per_minibatch_ms >= 8 * 96.0 * (1 - 1e-3));
+  CHECK(one.ranked.front().time_per_sample_ms > 1.5 * dedicated.ranked.front().time_per_sample_ms);
+}
+
 TEST_CASE("straight search never replicates, and equal times go to the smaller memory") {
   Profile p = test::chain_profile({4, 4, 4, 4, 4, 4, 4, 4}, 1000, 1000, 1000);
   SearchOptions o;
