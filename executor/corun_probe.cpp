@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -202,15 +203,26 @@ CorunResult measure_corun(const CorunOptions& o) {
   const int k = static_cast<int>(o.worker_layers.size());
   if (k < 1) throw std::runtime_error("corun: no workers");
   CorunResult r;
-  std::vector<WorkerRate> alone;
+  // Each worker alone before and after the together window, its rate the
+  // mean of both: this machine's speed drifts over seconds, and an alone
+  // rate caught in one slow state reads as sharing that gains more compute
+  // than the cores have.
+  std::vector<WorkerRate> alone, after;
   for (int i = 0; i < k; ++i) alone.push_back(round(o, {i}).front());
   std::vector<int> all(k);
   for (int i = 0; i < k; ++i) all[i] = i;
   const std::vector<WorkerRate> together = k == 1 ? alone : round(o, all);
-  for (const auto& w : alone) {
-    r.alone_per_s.push_back(w.rate);
+  if (k > 1)
+    for (int i = 0; i < k; ++i) after.push_back(round(o, {i}).front());
+  auto keep_series = [&](const WorkerRate& w) {
+    if (w.noise.empty()) return;
     r.alone_series.push_back(w.noise);
-    r.alone_sample_s.push_back(w.noise.empty() ? 0.0 : o.window_s / static_cast<double>(w.noise.size()));
+    r.alone_sample_s.push_back(o.window_s / static_cast<double>(w.noise.size()));
+  };
+  for (int i = 0; i < k; ++i) {
+    r.alone_per_s.push_back(after.empty() ? alone[i].rate : 0.5 * (alone[i].rate + after[i].rate));
+    keep_series(alone[i]);
+    if (!after.empty()) keep_series(after[i]);
   }
   for (const auto& w : together) {
     r.together_per_s.push_back(w.rate);
@@ -218,6 +230,14 @@ CorunResult measure_corun(const CorunOptions& o) {
   }
   r.capacity = 0;
   for (int i = 0; i < k; ++i) r.capacity += r.together_per_s[i] / std::max(1e-12, r.alone_per_s[i]);
+  // Workers on the CPU get no more than the cores they may run on.
+  r.measured_capacity = r.capacity;
+  if (o.device == "cpu") {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+      r.capacity = std::min(r.capacity, static_cast<double>(CPU_COUNT(&set)));
+  }
   return r;
 }
 

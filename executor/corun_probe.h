@@ -3,12 +3,15 @@
 // physical core), or one GPU that CUDA time-slices between processes.
 //
 // k worker processes (this binary, `pipekit corun --child`) each loop the
-// forward and backward of one rank's layers at the run's micro-batch shape:
-// first each alone, then all at once, each for a fixed window after a common
-// start signal (or, with work = "step", the optimizer step over those layers). capacity = sum over workers of
-// (rate together / rate alone): k when they do not slow each other, 1 when together they get no more done
-// than one alone. The simulator's shared-device model (simulator/
-// shared_device.h) takes it as the group's capacity.
+// forward and backward of one rank's layers at the run's micro-batch shape
+// (or, with work = "step", the optimizer step over those layers): each alone,
+// then all at once, then each alone again, every window of fixed length
+// after a common start signal. A worker's alone rate is the mean of its two
+// alone windows (the machine's speed drifts over seconds). capacity = sum
+// over workers of (rate together / rate alone): k when they do not slow each
+// other, 1 when together they get no more done than one alone; on the CPU at
+// most the cores the process may run on. The simulator's shared-device
+// model (simulator/shared_device.h) takes it as the group's capacity.
 #pragma once
 
 #include <cstdint>
@@ -41,12 +44,13 @@ struct CorunOptions {
 
 struct CorunResult {
   std::vector<double> alone_per_s, together_per_s;  // iterations per second, per worker
-  double capacity = 1;
+  double capacity = 1;                              // on the CPU at most the cores this process may run on
+  double measured_capacity = 1;                     // the ratio as measured, before that bound
   // Every worker's iteration times in the together window over that worker's
   // median (at most 400 per worker, evenly spaced): how much one action's time
   // varies while the ranks share the processor (simulator/prediction_spread.h).
   std::vector<double> together_noise;
-  // Every worker's alone window as a time series: its iteration times over
+  // Every worker's alone windows (before and after the together one) as time series: its iteration times over
   // their median, in time order (thinned evenly), each sample standing for
   // alone_sample_s seconds of the window. The machine's own speed states
   // (simulator/prediction_spread.h draws blocks of them).

@@ -85,6 +85,11 @@ void run_corun(CorunCommand& o) {
   }
   fmt::print("capacity: {:.2f} ranks' worth of {} ({} would be no slowdown, 1 none gained by sharing)\n",
              res.capacity, o.p.work == "step" ? "optimizer steps" : "compute", o.ranks);
+  if (res.measured_capacity > res.capacity * (1 + 1e-9))
+    fmt::print(
+        "  (measured {:.2f}, more than the {:.0f} cores this process may use: bounded by them; the "
+        "machine's speed changed between the windows)\n",
+        res.measured_capacity, res.capacity);
 }
 
 void add_corun(CLI::App& app) {

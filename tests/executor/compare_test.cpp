@@ -11,6 +11,7 @@
 #include <fstream>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -112,6 +113,7 @@ TEST_CASE("--compare on a 2-rank gpipe run writes predicted vs measured") {
   // The two CPU ranks share this machine: the co-run probe measured both workers.
   CHECK(j["calibration"]["shared_device"].get<bool>());
   CHECK(j["calibration"]["shared_capacity"].get<double>() > 0);
+  CHECK(j["calibration"]["shared_capacity"].get<double>() <= std::thread::hardware_concurrency() + 1e-9);
   CHECK(j["calibration"]["corun_alone_per_s"].size() == 2);
   CHECK(j["calibration"]["corun_together_per_s"].size() == 2);
   // ... and their optimizer steps, for the capacity of step-level actions.
@@ -162,7 +164,7 @@ TEST_CASE("--compare on a 2-rank gpipe run writes predicted vs measured") {
   // (kept in the calibration), drawn over the measured steps; and the probes'
   // stand-ins for other ranks compute only the share of the step a rank does.
   const auto& model = cal["model"];
-  REQUIRE(model["speed_series"].size() == 2);
+  REQUIRE(model["speed_series"].size() == 4);  // 2 workers, alone before and after the together window
   for (const auto& sp : model["speed_series"]) {
     CHECK(sp["sample_ms"].get<double>() > 0);
     CHECK(sp["relative_times"].size() > 10);
@@ -338,7 +340,8 @@ TEST_CASE("pipekit corun measures each worker alone and together") {
   // other tests running beside this one (ctest -j2) skew the windows, so only
   // sanity is checked here.
   CHECK(capacity > 0.1);
-  CHECK(capacity < 10.0);
+  // Never more than the cores (the alone rates of a slow moment once read 2.6 on 2 cores).
+  CHECK(capacity <= std::thread::hardware_concurrency() + 1e-6);
   for (std::string bad : {"--model gpt-tiny --ranks 0", "--model gpt-tiny --ranks 99",
                           "--model gpt-tiny --device tpu", "--model gpt-tiny --window 0", "--model nope"}) {
     CommandResult b = run_command(pipekit_cmd("corun --window 0.3 " + bad));
