@@ -33,11 +33,13 @@ double speed_factor(const std::vector<double>& series, double sample_ms, double 
   // series wraps round it, so a long window averages every state.
   const std::size_t len =
       std::max<std::size_t>(1, static_cast<std::size_t>(std::llround(window_ms / sample_ms)));
+  const double total = mean * static_cast<double>(n);
   std::vector<double> means;
   std::size_t at = start % n;
   for (int w = 0; w < std::max(1, windows); ++w) {
-    double sum = 0;
-    for (std::size_t k = 0; k < len; ++k) sum += series[(at + k) % n];
+    // Whole turns round the series, then the rest: at most n samples a window.
+    double sum = static_cast<double>(len / n) * total;
+    for (std::size_t k = 0; k < len % n; ++k) sum += series[(at + k) % n];
     means.push_back(sum / static_cast<double>(len));
     at = (at + len) % n;
   }
