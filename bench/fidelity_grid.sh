@@ -59,13 +59,12 @@ for cell in "${cells[@]}"; do
   fi
   m=$(sed -E 's/.*--microbatches ([0-9]+).*/\1/' <<<"$extra")
   prof=$OUT/profile-$model-$rows-$seq.json
-  if [[ ${PROFILE:-shape} == cell ]]; then
-    given=()
-  elif [[ ! -f $prof ]]; then
-    "$P" profile --model "$model" --microbatch "$rows" --seq "$seq" --cpu-time --quiet --out "$prof" >/dev/null 2>&1 ||
-      { echo "| $model | $rows x $seq | $s | $p | profile failed | | | | | |"; continue; }
-    given=(--profile "$prof")
-  else
+  given=()
+  if [[ ${PROFILE:-shape} != cell ]]; then
+    if [[ ! -f $prof ]]; then
+      "$P" profile --model "$model" --microbatch "$rows" --seq "$seq" --cpu-time --quiet --out "$prof" >/dev/null 2>&1 ||
+        { echo "| $model | $rows x $seq | $s | $p | profile failed | | | | | |"; continue; }
+    fi
     given=(--profile "$prof")
   fi
   f=$OUT/$model-$rows-$seq-$s-$p.json

@@ -161,22 +161,19 @@ SearchOptions search_options(const PlanOptions& o, const Profile& p, const Clust
   // --schedule narrows the search to one schedule or a comma list; "flush"
   // stands for every synchronous schedule (the ones that train exactly as one
   // device would, no stale weights).
-  for (std::size_t at = 0; !o.schedule.empty() && at <= o.schedule.size();) {
-    const std::size_t comma = std::min(o.schedule.find(',', at), o.schedule.size());
-    const std::string name = o.schedule.substr(at, comma - at);
-    at = comma + 1;
+  auto add = [&](const std::string& name) {
+    if (std::find(so.schedules.begin(), so.schedules.end(), name) == so.schedules.end())
+      so.schedules.push_back(name);
+  };
+  for (const std::string& name : split_commas(o.schedule)) {
     if (name == "flush") {
       for (const ScheduleTraits& t : schedule_table())
-        if (t.generated() && !t.asynchronous()) so.schedules.emplace_back(t.name);
+        if (t.generated() && !t.asynchronous()) add(std::string(t.name));
     } else {
       schedule_traits(name);  // an unknown name is an InputError listing the known ones
-      so.schedules.push_back(name);
+      add(name);
     }
   }
-  std::vector<std::string> unique;
-  for (const std::string& k : so.schedules)
-    if (std::find(unique.begin(), unique.end(), k) == unique.end()) unique.push_back(k);
-  so.schedules = unique;
   if (o.microbatches > 0) so.microbatches = {o.microbatches};
   if (!o.microbatch_counts.empty())
     so.microbatches = parse_int_list(o.microbatch_counts, "--microbatch-counts");

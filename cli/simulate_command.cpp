@@ -328,21 +328,14 @@ void run_simulate(const SimulateOptions& o) {
       model->draw_cluster = cluster;
       model->draws.delay_ms.clear();
     }
-    if (o.shared_capacity <= 0 && cal.cpu && !cal.shared.empty()) {
-      SharedDevice d;
-      for (int r = 0; r < schedule.num_ranks; ++r) d.ranks.push_back(r);
-      d.capacity = cal.shared[0].capacity;
-      d.step_capacity = cal.shared[0].step_capacity;
-      shared.push_back(d);
-    }
+    if (o.shared_capacity <= 0 && cal.cpu && !cal.shared.empty())
+      shared.push_back(
+          shared_by_all(schedule.num_ranks, cal.shared[0].capacity, cal.shared[0].step_capacity));
   }
   if (o.shared_capacity > 0) {
     // Every rank on one device (one GPU time-sliced between processes, or
     // shared cores) that sustains `shared_capacity` ranks' worth of compute.
-    SharedDevice d;
-    for (int r = 0; r < schedule.num_ranks; ++r) d.ranks.push_back(r);
-    d.capacity = o.shared_capacity;
-    shared.push_back(d);
+    shared.push_back(shared_by_all(schedule.num_ranks, o.shared_capacity));
   }
   SimulationResult res;
   double dedicated_ms = -1;

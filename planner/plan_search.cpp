@@ -207,11 +207,10 @@ SearchCandidate score_plan(const Profile& profile, Plan plan, const SearchOption
     sim.rank_device.push_back(plan.stages[static_cast<std::size_t>(s)].ranks.front());
   SimulationResult res;
   if (o.shared_capacity > 0) {
-    SharedDevice all;
-    for (int r = 0; r < schedule.num_ranks; ++r) all.ranks.push_back(r);
     // In simulated ranks: p of them stand for all the plan's processes.
-    all.capacity = o.shared_capacity * schedule.num_ranks / std::max(1, plan.num_ranks());
-    res = simulate_shared(schedule, costs, plan.cluster, sim, {all}).result;
+    const double capacity = o.shared_capacity * schedule.num_ranks / std::max(1, plan.num_ranks());
+    res = simulate_shared(schedule, costs, plan.cluster, sim, {shared_by_all(schedule.num_ranks, capacity)})
+              .result;
   } else {
     res = simulate(schedule, costs, plan.cluster, sim);
   }

@@ -83,12 +83,13 @@ double stage_memory(const Sums& s, const StraightOptions& o, const ScheduleTrait
   const int p = o.stages;
   const int inflight = in_flight_microbatches(traits, stage, p, o.schedule.microbatches);
   const double params = s.range(s.params, first, last);
+  // A replica's share of each micro-batch in flight (core/schedule_traits.h),
+  // and of the one micro-batch it runs: that share under a flush schedule,
+  // a whole one under an asynchronous schedule.
   const ReplicaShare share = replica_activation_share(traits, stage, p, o.schedule.microbatches, o.replicas);
   const double act = static_cast<double>(o.microbatch_rows) * static_cast<double>(share.num) /
                      static_cast<double>(share.den);
-  // One micro-batch as a replica runs it: a share of it (flush) or whole.
-  const double one = static_cast<double>(o.microbatch_rows) /
-                     (traits.asynchronous() ? 1.0 : static_cast<double>(std::max(1, o.replicas)));
+  const double one = traits.asynchronous() ? static_cast<double>(o.microbatch_rows) : act;
   const double saved = s.range(s.saved, first, last);
   double mem = params * (2.0 + o.optimizer_factor);
   const bool recompute = force_recompute || o.schedule.recompute == Recompute::always ||
@@ -99,9 +100,10 @@ double stage_memory(const Sums& s, const StraightOptions& o, const ScheduleTrait
     mem += saved * act * inflight;
   // Weight versions beyond the first; pipedream's are its micro-batches in
   // flight, shared out among asynchronous replicas.
+  // (pipedream is asynchronous: share.num is the micro-batches its busiest replica holds)
   int versions = weight_versions(traits, stage, p, o.replicas);
-  const int mine = (inflight + std::max(1, o.replicas) - 1) / std::max(1, o.replicas);
-  if (traits.versions == WeightVersionRule::stage_depth) versions = std::min(versions, std::max(1, mine));
+  if (traits.versions == WeightVersionRule::stage_depth)
+    versions = std::min(versions, static_cast<int>(share.num));
   mem += params * (versions - 1);
   return mem;
 }

@@ -103,14 +103,9 @@ RunPrediction predict_run(const Schedule& sch, const StageCosts& base, const Run
   // that many steps, or its one steady window.
   in.speed_windows = steady_from >= 0 ? 1 : std::max(1, measured_windows);
   in.speed_window_ms = p.simulation.result.metrics.step_time_ms;
-  if (steady_from >= 0) {
-    SimOptions timed = so;
-    timed.record_timeline = false;
-    timed.record_action_times = true;
-    in.speed_window_ms =
-        steady_window_ms(sch, simulate_shared(sch, p.costs, p.cluster, timed, cal.shared).result, steady_from)
-            .value_or(in.speed_window_ms);
-  }
+  if (steady_from >= 0)
+    if (const auto w = steady_window(p.simulation.result.timeline, steady_from))
+      in.speed_window_ms = w->length_ms;
   p.spread = predict_spread(sch, p.costs, model.draw_cluster, so, cal.shared, in);
   // A device per rank: no sharing, and the idle link's latency (the
   // processor time per message is the calibrated one: an idle ping-pong's

@@ -49,6 +49,14 @@ class Progress {
 
 }  // namespace
 
+SharedDevice shared_by_all(int ranks, double capacity, double step_capacity) {
+  SharedDevice d;
+  for (int r = 0; r < ranks; ++r) d.ranks.push_back(r);
+  d.capacity = capacity;
+  d.step_capacity = step_capacity;
+  return d;
+}
+
 SharedSimulation simulate_shared(const Schedule& sch, const StageCosts& costs, const Cluster& cluster,
                                  const SimOptions& options, const std::vector<SharedDevice>& devices) {
   const int P = sch.num_ranks;

@@ -31,6 +31,10 @@ struct SharedDevice {
   double step_capacity = 0;
 };
 
+// Ranks 0..ranks-1 all on one device (the cores of one machine, or one
+// time-sliced GPU) of this capacity.
+SharedDevice shared_by_all(int ranks, double capacity, double step_capacity = 0);
+
 struct SharedSimulation {
   SimulationResult result;
   int rounds = 0;                // simulations run
