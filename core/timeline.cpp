@@ -49,6 +49,8 @@ void validate(const Timeline& t, const std::string& source) {
       throw InputError(
           source, where,
           fmt::format("times [{}, {}] are invalid; need 0 <= start <= end", e.start_ms, e.end_ms));
+    if (e.work_ms != -1 && !(std::isfinite(e.work_ms) && e.work_ms >= 0))
+      throw InputError(source, where + ".work_ms", "must be a finite number of ms >= 0 (or absent)");
   }
   for (std::size_t i = 0; i < t.memory.size(); ++i) {
     const auto& m = t.memory[i];

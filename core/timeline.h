@@ -28,6 +28,11 @@ struct TimelineEvent {
   int peer = -1;            // other rank of a send/recv
   std::int64_t bytes = 0;   // payload of a send/recv
   int weight_version = -1;  // weight version used (asynchronous schedules), -1 if n/a
+  // The processor's own work in a compute event: measured, the computing
+  // thread's CPU time (one compute thread on the CPU); predicted, the action's
+  // cost before the shared-device stretch. -1: not known. The event's span
+  // minus it is time spent waiting for a core.
+  double work_ms = -1;
 };
 
 struct MemorySample {

@@ -28,6 +28,7 @@ std::string timeline_to_json(const Timeline& t) {
     if (e.peer >= 0) o["peer"] = e.peer;
     if (e.bytes > 0) o["bytes"] = e.bytes;
     if (e.weight_version >= 0) o["weight_version"] = e.weight_version;
+    if (e.work_ms >= 0) o["work_ms"] = e.work_ms;
     ev.push_back(std::move(o));
   }
   auto& mem = j["memory"] = nlohmann::ordered_json::array();
@@ -65,7 +66,8 @@ Timeline timeline_from_json(std::string_view text, const std::string& source) {
   t.events.reserve(events.size());
   for (std::size_t i = 0; i < events.size(); ++i) {
     JsonNode o = events.item(i);
-    o.only_keys({"rank", "stream", "action", "start_ms", "end_ms", "peer", "bytes", "weight_version"});
+    o.only_keys(
+        {"rank", "stream", "action", "start_ms", "end_ms", "peer", "bytes", "weight_version", "work_ms"});
     TimelineEvent e;
     e.rank = o.at("rank").int32();
     JsonNode stream = o.at("stream");
@@ -80,6 +82,10 @@ Timeline timeline_from_json(std::string_view text, const std::string& source) {
     if (auto v = o.find("peer")) e.peer = v->int32();
     if (auto v = o.find("bytes")) e.bytes = v->integer();
     if (auto v = o.find("weight_version")) e.weight_version = v->int32();
+    if (auto v = o.find("work_ms")) {
+      e.work_ms = v->number();
+      if (!(e.work_ms >= 0)) v->fail("work_ms must be >= 0 (processor time of the compute event)");
+    }
     t.events.push_back(e);
   }
   if (auto mem = root.find("memory")) {

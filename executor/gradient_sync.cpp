@@ -16,7 +16,7 @@ constexpr int kTiedTag = 1 << 29;
 }  // namespace
 
 void RankRunner::step_stage(LocalStage& s, const Action& a, int step) {
-  const double start = timeline_.now_ms();
+  const double start = timeline_.start_compute();
   // Tied weights: both copies take the sum of their gradients, at every STEP
   // of an asynchronous stream (the first and last stage take their i-th
   // STEPs for the same micro-batches), once per step otherwise.

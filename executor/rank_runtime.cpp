@@ -175,7 +175,7 @@ void RankRunner::begin_pass(int step) {
   step_other_cpu_.reset();
   if (c_.threads == 1 && !net_.cuda()) step_other_cpu_ = other_threads_cpu_ns();
   const int passes = c_.async ? 1 : c_.steps;
-  timeline_.begin_step(!c_.timeline_path.empty() && step == passes - 1, net_.device());
+  timeline_.begin_step(!c_.timeline_path.empty() && step == passes - 1, net_.device(), c_.threads <= 1);
   timeline_.sample_memory(stages_);
   if (c_.async && c_.start_step > 0) resume_stream(resume_cut_);
 }

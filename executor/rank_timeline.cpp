@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <ctime>
 
 #include "core/formats.h"
 #include "core/timeline_meta.h"
@@ -10,8 +11,19 @@
 
 namespace pipekit {
 
-void RankTimeline::begin_step(bool recording, const torch::Device& device) {
+namespace {
+
+double thread_cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) * 1e-6;
+}
+
+}  // namespace
+
+void RankTimeline::begin_step(bool recording, const torch::Device& device, bool cpu_time) {
   recording_ = recording;
+  cpu_time_ = cpu_time && !device.is_cuda();
   device_ = device;
   cuda_ = device.is_cuda();
   events_.clear();
@@ -19,6 +31,11 @@ void RankTimeline::begin_step(bool recording, const torch::Device& device) {
   t0_ = Clock::now();
   base_bytes_ = memory_meter::live_bytes();
   memory_meter::reset_peak();
+}
+
+double RankTimeline::start_compute() {
+  if (recording_ && cpu_time_) cpu_start_ms_ = thread_cpu_ms();
+  return now_ms();
 }
 
 void RankTimeline::add_compute(const Action& a, double start, int version,
@@ -32,6 +49,7 @@ void RankTimeline::add_compute(const Action& a, double start, int version,
   e.start_ms = start;
   if (cuda_) torch::cuda::synchronize(device_.index());
   e.end_ms = now_ms();
+  if (cpu_time_) e.work_ms = std::max(0.0, thread_cpu_ms() - cpu_start_ms_);
   events_.push_back(e);
   sample_memory(stages);
 }

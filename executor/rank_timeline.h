@@ -32,7 +32,10 @@ class RankTimeline {
 
   // Starts a step's clock; events and samples are kept only when `recording`.
   // `device` is the rank's compute device (synchronized before a compute event ends).
-  void begin_step(bool recording, const torch::Device& device);
+  // `cpu_time`: compute runs on the calling thread alone (the CPU with one
+  // compute thread), so each compute event also records that thread's
+  // processor time; with more threads or a GPU it would not be the work's.
+  void begin_step(bool recording, const torch::Device& device, bool cpu_time);
   double now_ms() const { return std::chrono::duration<double, std::milli>(Clock::now() - t0_).count(); }
   Clock::time_point origin() const { return t0_; }
   bool recording() const { return recording_; }
@@ -40,6 +43,9 @@ class RankTimeline {
   void add(const TimelineEvent& e) {
     if (recording_) events_.push_back(e);
   }
+  // The start of a compute action: the step clock's now, and the thread's
+  // processor time kept for the add_compute that ends it (actions do not nest).
+  double start_compute();
   // A compute action that started at `start` and ends now; samples memory after it.
   void add_compute(const Action& a, double start, int version, const std::vector<LocalStage>& stages);
   void sample_memory(const std::vector<LocalStage>& stages);
@@ -64,6 +70,8 @@ class RankTimeline {
   int rank_;
   bool recording_ = false;
   bool cuda_ = false;
+  bool cpu_time_ = false;
+  double cpu_start_ms_ = 0;
   torch::Device device_{torch::kCPU};
   Clock::time_point t0_;
   std::int64_t base_bytes_ = 0;

@@ -95,6 +95,17 @@ Json rank_row(int r, const RunPrediction& p, const Timeline& measured, const Ste
   jr["predicted_busy_ms"] = pred_busy;
   jr["measured_busy_ms"] = measured_busy;
   jr["busy_error"] = rel_error(pred_busy, measured_busy);
+  // Busy time split: the processor's work (thread CPU time measured; the
+  // profile's cost predicted) and the rest, time the rank's compute thread
+  // was runnable but had no core. A busy error is one or the other: the code
+  // ran slower than profiled, or the ranks shared the cores more than modelled.
+  if (mw.work_ms[r] >= 0 && pw.work_ms[r] >= 0) {
+    jr["predicted_work_ms"] = pw.work_ms[r];
+    jr["measured_work_ms"] = mw.work_ms[r];
+    jr["work_error"] = rel_error(pw.work_ms[r], mw.work_ms[r]);
+    jr["predicted_core_wait_ms"] = pred_busy - pw.work_ms[r];
+    jr["measured_core_wait_ms"] = measured_busy - mw.work_ms[r];
+  }
   jr["predicted_bubble_ms"] = step - pred_busy;
   jr["measured_bubble_ms"] = mw.length_ms - measured_busy;
   // Idle time's own error: busy can be right while idle is wrong (or the two

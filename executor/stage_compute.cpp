@@ -59,7 +59,7 @@ void RankRunner::forward(LocalStage& s, int mb, int step) {
     }
     s.stash.load(s.params, version);
   }
-  const double start = timeline_.now_ms();
+  const double start = timeline_.start_compute();
   torch::Tensor out;
   {
     std::optional<torch::NoGradGuard> no_grad;
@@ -85,7 +85,7 @@ void RankRunner::forward(LocalStage& s, int mb, int step) {
 
 void RankRunner::recompute(LocalStage& s, int mb, int step) {
   if (c_.async) s.stash.load(s.params, s.stash.version_of(mb));
-  const double start = timeline_.now_ms();
+  const double start = timeline_.start_compute();
   torch::Tensor out = forward_layers(s.layers, s.input.at(mb));
   if (s.last) {
     out = stage_loss(out, step, mb);
@@ -110,7 +110,7 @@ void RankRunner::backward(LocalStage& s, int mb) {
   torch::Tensor grad = output_grad(s, mb);
   const int version = c_.async ? s.stash.version_of(mb) : -1;
   if (c_.async) s.stash.load(s.params, version);  // the backward sees the weights its forward used
-  const double start = timeline_.now_ms();
+  const double start = timeline_.start_compute();
   torch::Tensor out = graph_output(s, mb, id_.rank);
   if (s.last)
     out.backward();
@@ -128,7 +128,7 @@ void RankRunner::backward(LocalStage& s, int mb) {
 // the graph is kept for W.
 void RankRunner::input_grad(LocalStage& s, int mb) {
   torch::Tensor grad = output_grad(s, mb);
-  const double start = timeline_.now_ms();
+  const double start = timeline_.start_compute();
   torch::Tensor out = graph_output(s, mb, id_.rank);
   if (!s.first) {
     std::vector<torch::Tensor> go;
@@ -146,7 +146,7 @@ void RankRunner::weight_grad(LocalStage& s, int mb) {
   if (it == s.out_grad.end())
     throw std::runtime_error(
         fmt::format("rank {}: W of stage {} micro-batch {} before its I", id_.rank, s.stage, mb));
-  const double start = timeline_.now_ms();
+  const double start = timeline_.start_compute();
   torch::Tensor out = graph_output(s, mb, id_.rank);
   std::vector<torch::Tensor> go;
   if (it->second.defined()) go.push_back(it->second);

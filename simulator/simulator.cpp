@@ -364,7 +364,9 @@ bool Engine::step_rank(int r) {
     }
     // F consumes an activation and produces one; B and I a gradient each.
     if (a.type == ActionType::F || a.type == ActionType::B || a.type == ActionType::I) dur += msg_ms_[s];
-    dur *= at(opt_.action_time_scale, r, pc, 1.0) * at(opt_.compute_noise, r, pc, 1.0);
+    // The processor work: the sharing stretch is time spent waiting for a core.
+    const double work = dur * at(opt_.compute_noise, r, pc, 1.0);
+    dur = work * at(opt_.action_time_scale, r, pc, 1.0);
     const double end = start + dur;
     clock = end;
     busy_[r] += dur;
@@ -449,7 +451,7 @@ bool Engine::step_rank(int r) {
       default:
         break;
     }
-    if (opt_.record_timeline) tl_.events.push_back({r, Stream::compute, a, start, end, -1, 0, version});
+    if (opt_.record_timeline) tl_.events.push_back({r, Stream::compute, a, start, end, -1, 0, version, work});
     if (opt_.record_action_times) times_[r][pc] = {start, end};
     ++pc;
   }

@@ -9,9 +9,19 @@ SteadyWindow timeline_window(const Timeline& t, double start_ms) {
   w.start_ms = start_ms;
   w.length_ms = t.step_time_ms - start_ms;
   w.busy_ms.assign(std::max(0, t.num_ranks), 0.0);
+  w.work_ms.assign(std::max(0, t.num_ranks), 0.0);
   for (const auto& e : t.events)
-    if (e.stream == Stream::compute && e.rank >= 0 && e.rank < t.num_ranks)
-      w.busy_ms[e.rank] += std::max(0.0, e.end_ms - std::max(e.start_ms, start_ms));
+    if (e.stream == Stream::compute && e.rank >= 0 && e.rank < t.num_ranks) {
+      const double inside = std::max(0.0, e.end_ms - std::max(e.start_ms, start_ms));
+      w.busy_ms[e.rank] += inside;
+      double& work = w.work_ms[e.rank];
+      if (e.work_ms < 0 || work < 0)
+        work = -1;
+      else if (e.end_ms > e.start_ms)
+        work += e.work_ms * inside / (e.end_ms - e.start_ms);
+      else if (e.start_ms >= start_ms)
+        work += e.work_ms;
+    }
   return w;
 }
 

@@ -22,6 +22,9 @@ struct SteadyWindow {
   double start_ms = 0;
   double length_ms = 0;         // timeline's step_time_ms - start_ms
   std::vector<double> busy_ms;  // per rank: compute inside the window
+  // Per rank: the processor work of that compute (TimelineEvent::work_ms, an
+  // event cut by the window counted in proportion); -1 when any event lacks it.
+  std::vector<double> work_ms;
 };
 
 // The timeline from `start_ms` to its step's end (0: the whole step).

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 #include "core/error.h"
 #include "core/formats.h"
 
@@ -76,10 +78,13 @@ TEST_CASE("timeline JSON round-trips and is validated") {
   t.step_time_ms = 10;
   t.events.push_back({0, Stream::compute, {0, ActionType::F, 0}, 0, 1, -1, 0, -1});
   t.events.push_back({0, Stream::send, {0, ActionType::SEND_F, 0}, 1, 1.5, 1, 4096, -1});
-  t.events.push_back({1, Stream::compute, {1, ActionType::B, 0}, 2, 4, -1, 0, 2});
+  t.events.push_back({1, Stream::compute, {1, ActionType::B, 0}, 2, 4, -1, 0, 2, 1.25});
   t.memory.push_back({1, 2.0, 100, 100, 200, 50, 8});
   Timeline back = timeline_from_json(timeline_to_json(t), "t.json");
   REQUIRE(back.events.size() == 3);
+  CHECK(back.events[0].work_ms == -1);  // not measured: absent from the file
+  CHECK(back.events[2].work_ms == 1.25);
+  CHECK(timeline_to_json(t).find("\"work_ms\":1.25") != std::string::npos);
   CHECK(back.events[1].stream == Stream::send);
   CHECK(back.events[1].peer == 1);
   CHECK(back.events[1].bytes == 4096);
@@ -93,6 +98,14 @@ TEST_CASE("timeline JSON round-trips and is validated") {
   t.events[0].rank = 5;
   CHECK_THROWS_WITH_AS(timeline_from_json(timeline_to_json(t), "t.json"),
                        doctest::Contains("rank 5 is outside 0..1"), InputError);
+  t.events[0].rank = 0;
+  std::string text = timeline_to_json(t);
+  const std::string key = "\"work_ms\":1.25";
+  text.replace(text.find(key), key.size(), "\"work_ms\":-2.0");
+  CHECK_THROWS_WITH_AS(timeline_from_json(text, "t.json"), doctest::Contains("work_ms must be >= 0"),
+                       InputError);
+  t.events[2].work_ms = std::nan("");
+  CHECK_THROWS_WITH_AS(validate(t, "t.json"), doctest::Contains("$.events[2].work_ms"), InputError);
 }
 
 TEST_CASE("files: missing file and atomic write") {

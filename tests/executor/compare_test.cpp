@@ -61,6 +61,9 @@ TEST_CASE("--compare on a 2-rank gpipe run writes predicted vs measured") {
   CHECK(pred.step_time_ms == doctest::Approx(j["predicted_step_ms"].get<double>()));
   CHECK(compute_actions(pred) == compute_actions(meas));
   CHECK(compute_actions(pred).size() == 2 * (2 + 2 + 1));  // per rank: 2 F, 2 B, 1 STEP
+  // Every measured compute event carries its thread's processor time.
+  for (const auto& e : meas.events)
+    if (e.stream == pipekit::Stream::compute) CHECK(e.work_ms >= 0);
   // The report shows the last step and says which median the error uses.
   CHECK(pipekit::read_text_file(dir.file("cmp.html")).find("median step") != std::string::npos);
   for (const char* k : {"predicted_step_ms", "measured_step_ms", "step_time_error"}) {
@@ -85,6 +88,15 @@ TEST_CASE("--compare on a 2-rank gpipe run writes predicted vs measured") {
     CHECK(rk["predicted_peak_activation_bytes"].get<std::int64_t>() > 0);
     CHECK(rk["measured_peak_activation_bytes"].get<std::int64_t>() > 0);
     CHECK(rk["measured_busy_ms"].get<double>() > 0);
+    // Busy time splits into the processor's work and the wait for a core:
+    // measured, the compute thread's CPU time; predicted, the profile's cost.
+    REQUIRE(rk.contains("measured_work_ms"));
+    CHECK(rk["measured_work_ms"].get<double>() > 0);
+    CHECK(rk["measured_work_ms"].get<double>() <= rk["measured_busy_ms"].get<double>() * 1.01 + 0.05);
+    CHECK(rk["measured_core_wait_ms"].get<double>() ==
+          doctest::Approx(rk["measured_busy_ms"].get<double>() - rk["measured_work_ms"].get<double>()));
+    CHECK(rk["predicted_work_ms"].get<double>() > 0);
+    CHECK(rk["predicted_work_ms"].get<double>() <= rk["predicted_busy_ms"].get<double>() * (1 + 1e-9));
     // Each component carries its own error, as the step does.
     CHECK(rk["bubble_error"].get<double>() ==
           doctest::Approx((rk["predicted_bubble_ms"].get<double>() - rk["measured_bubble_ms"].get<double>()) /

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "simulator/shared_device.h"
+#include "simulator/steady_window.h"
 #include "tests/support/sim_test_support.h"
 
 using namespace pipekit;
@@ -117,4 +118,52 @@ TEST_CASE("shared device: a lower step capacity slows only the optimizer steps")
       simulate_shared(s, c, free_cluster(2), opt, {{{0, 1}, 1.0, 1.0}}).result.metrics.step_time_ms;
   CHECK(low <= all_low * (1 + 1e-9));
   CHECK_THROWS_AS(simulate_shared(s, c, free_cluster(2), opt, {{{0, 1}, 2.0, -1.0}}), InputError);
+}
+
+TEST_CASE("shared device: each compute event keeps its work apart from the time it waited for a core") {
+  // gpipe on 2 ranks with capacity 1: the events last longer than their work,
+  // and the work is the stage's cost (forward 1, backward 2) whatever the stretch.
+  const int m = 8;
+  Schedule s = lower_schedule(make_schedule("gpipe", 2, m));
+  StageCosts c = synthetic_stage_costs(2, 1, 1.0, 2.0, -1);
+  SharedSimulation r = simulate_shared(s, c, free_cluster(2), SimOptions{}, {{{0, 1}, 1.0}});
+  double work = 0, span = 0;
+  for (const auto& e : r.result.timeline.events) {
+    if (e.stream != Stream::compute || e.action.type == ActionType::STEP) continue;
+    CHECK(e.work_ms == doctest::Approx(e.action.type == ActionType::F ? 1.0 : 2.0));
+    CHECK(e.end_ms - e.start_ms >= e.work_ms - 1e-9);
+    work += e.work_ms;
+    span += e.end_ms - e.start_ms;
+  }
+  CHECK(work == doctest::Approx(2 * m * 3.0));
+  CHECK(span > work * 1.2);  // the ranks computed at once for part of the step
+  // The window sums both, per rank.
+  const SteadyWindow w = timeline_window(r.result.timeline, 0);
+  CHECK(w.work_ms[0] + w.work_ms[1] == doctest::Approx(work));
+  CHECK(w.busy_ms[0] + w.busy_ms[1] == doctest::Approx(span));
+  // Without sharing, work and span agree.
+  SharedSimulation d = simulate_shared(s, c, free_cluster(2), SimOptions{}, {});
+  for (const auto& e : d.result.timeline.events)
+    if (e.stream == Stream::compute) CHECK(e.end_ms - e.start_ms == doctest::Approx(e.work_ms));
+}
+
+TEST_CASE("steady window: work is counted in proportion for a cut event and unknown when any lacks it") {
+  Timeline t;
+  t.num_ranks = 1;
+  t.step_time_ms = 10;
+  TimelineEvent a;
+  a.stream = Stream::compute;
+  a.start_ms = 0;
+  a.end_ms = 4;
+  a.work_ms = 2;  // half of its span waited for a core
+  t.events.push_back(a);
+  const SteadyWindow w = timeline_window(t, 2);  // cuts the event in half
+  CHECK(w.busy_ms[0] == doctest::Approx(2));
+  CHECK(w.work_ms[0] == doctest::Approx(1));
+  TimelineEvent b = a;
+  b.start_ms = 5;
+  b.end_ms = 6;
+  b.work_ms = -1;  // not measured
+  t.events.push_back(b);
+  CHECK(timeline_window(t, 0).work_ms[0] == -1);
 }
